@@ -1,0 +1,54 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Authentication;
+using VoiceActors.Gateway.Auth;
+using VoiceActors.Gateway.Errors;
+using VoiceActors.Gateway.Interviews;
+
+namespace VoiceActors.Gateway.Hosting;
+
+/// <summary>The gateway HTTP API, served by the standalone gateway and by a silo on embedded defaults alike.</summary>
+public static class GatewayHosting
+{
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>Applies the default listen address unless <c>--urls</c> / <c>ASPNETCORE_URLS</c> says otherwise.</summary>
+    public static void UseDefaultUrl(this WebApplicationBuilder builder, string url)
+    {
+        if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls(url);
+    }
+
+    public static WebApplicationBuilder AddGatewayApi(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton<ApiKeyStore>();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization();
+        services.AddProblemDetails();
+        services.AddExceptionHandler<SessionExceptionHandler>();
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
+        });
+        services.AddOpenApi();
+        return builder;
+    }
+
+    /// <summary>Middleware every HTTP front (gateway or silo) needs: problem details for every error, auth.</summary>
+    public static WebApplication UseGatewayPipeline(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        return app;
+    }
+
+    public static WebApplication MapGatewayApi(this WebApplication app)
+    {
+        app.MapOpenApi();
+        app.MapInterviewsApi();
+        return app;
+    }
+}

@@ -1,0 +1,63 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using VoiceActors.Gateway.Auth;
+using VoiceActors.Sessions;
+
+namespace VoiceActors.Gateway.Interviews;
+
+/// <summary>The <c>/v1/interviews</c> resource: backend services create, read and end interviews here.</summary>
+public static class InterviewsApi
+{
+    /// <summary>Large enough for any rubric a human writes; small enough that a flood cannot pin memory.</summary>
+    public const long MaxBodyBytes = 64 * 1024;
+
+    public static RouteGroupBuilder MapInterviewsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/interviews")
+            .RequireAuthorization()
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes))
+            .WithTags("Interviews");
+
+        api.MapPost("/", CreateInterview);
+        api.MapGet("/{id}", GetInterview);
+        api.MapPost("/{id}/complete", CompleteInterview);
+        return api;
+    }
+
+    public static async Task<Results<Created<CreateInterviewResponse>, ValidationProblem>> CreateInterview(
+        CreateInterviewRequest body, HttpContext http, IGrainFactory grains, IConfiguration configuration)
+    {
+        var errors = InterviewRequestValidator.Validate(body);
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+
+        var sessionId = SessionIds.New();
+        var region = configuration["Silo:Region"] ?? "local";
+        var command = InterviewRequestValidator.ToCommand(body, http.User.Tenant(), region);
+        var snapshot = await grains.GetGrain<IInterviewSessionGrain>(sessionId).Create(command);
+        var response = new CreateInterviewResponse(
+            snapshot.SessionId, snapshot.Status, snapshot.Region,
+            new LiveKitJoinInfo("", snapshot.RoomName), CandidateToken: null, RegionReason: "configured default region");
+        return TypedResults.Created($"/v1/interviews/{sessionId}", response);
+    }
+
+    public static async Task<Results<Ok<InterviewResponse>, ProblemHttpResult>> GetInterview(
+        string id, HttpContext http, IGrainFactory grains)
+    {
+        if (!SessionIds.IsValid(id)) return MalformedId(id);
+        var snapshot = await grains.GetGrain<IInterviewSessionGrain>(id).Get(http.User.Tenant());
+        return TypedResults.Ok(InterviewResponse.From(snapshot));
+    }
+
+    public static async Task<Results<Accepted<InterviewResponse>, ProblemHttpResult>> CompleteInterview(
+        string id, HttpContext http, IGrainFactory grains)
+    {
+        if (!SessionIds.IsValid(id)) return MalformedId(id);
+        var snapshot = await grains.GetGrain<IInterviewSessionGrain>(id).Complete(http.User.Tenant(), "completed by caller");
+        return TypedResults.Accepted($"/v1/interviews/{id}", InterviewResponse.From(snapshot));
+    }
+
+    internal static ProblemHttpResult MalformedId(string id) => TypedResults.Problem(
+        statusCode: StatusCodes.Status400BadRequest,
+        title: "Malformed interview id",
+        detail: "Interview ids are 32 lowercase hex characters, as returned by POST /v1/interviews.");
+}

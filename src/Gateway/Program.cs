@@ -1,0 +1,13 @@
+using VoiceActors.Gateway.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.UseDefaultUrl("http://127.0.0.1:5081"); // 5080 belongs to the embedded silo, so both can run on one machine
+builder.AddGatewayClient();
+builder.AddGatewayApi();
+builder.Services.AddHealthChecks();
+
+var app = builder.Build();
+app.UseGatewayPipeline();
+app.MapHealthChecks("/healthz");
+app.MapGatewayApi();
+app.Run();

@@ -1,0 +1,36 @@
+namespace VoiceActors.Sessions;
+
+/// <summary>One interview, keyed by its session id. Tenant-scoped calls take the caller's tenant and report another tenant's session as not found.</summary>
+[Alias("va.IInterviewSessionGrain")]
+public interface IInterviewSessionGrain : IGrainWithStringKey
+{
+    [Alias("Create")]
+    Task<SessionSnapshot> Create(CreateSession command);
+
+    [Alias("Get")]
+    Task<SessionSnapshot> Get(string tenantId);
+
+    /// <summary>Ends the interview normally; the post-session pipeline starts.</summary>
+    [Alias("Complete")]
+    Task<SessionSnapshot> Complete(string tenantId, string reason);
+
+    [Alias("ParticipantJoined")]
+    Task ParticipantJoined(string identity, ParticipantRole role);
+
+    [Alias("ParticipantLeft")]
+    Task ParticipantLeft(string identity);
+
+    /// <summary>The room is gone (closed by LiveKit or its empty timeout).</summary>
+    [Alias("RoomFinished")]
+    Task RoomFinished();
+
+    [Alias("RecordTurn")]
+    Task RecordTurn(Turn turn);
+
+    [Alias("GetTurns")]
+    Task<IReadOnlyList<Turn>> GetTurns(string tenantId);
+
+    /// <summary>Enforces the maximum duration and the empty timeout; the watchdog reminder calls it.</summary>
+    [Alias("Tick")]
+    Task<SessionStatus> Tick();
+}

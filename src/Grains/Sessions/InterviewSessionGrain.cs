@@ -1,0 +1,230 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace VoiceActors.Sessions;
+
+/// <summary>One interview: owns its lifecycle, its room and its provider stream; its state lives in Redis so a survivor can resume it.</summary>
+public sealed partial class InterviewSessionGrain(
+    [PersistentState("session", StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
+    IOptions<InterviewSessionOptions> options,
+    TimeProvider clock,
+    ILocalSiloDetails silo,
+    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable
+{
+    internal const string WatchdogReminder = "session-watchdog";
+
+    private readonly InterviewSessionOptions _options = options.Value;
+    private InterviewSessionState State => session.State;
+    private string SessionId => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (!State.Exists || !State.Status.IsLive()) return;
+        // A live session activating here means its previous silo died or handed it over: resume what it owns.
+        var previous = State.Silo;
+        State.Silo = silo.SiloAddress.ToParsableString();
+        State.Activations++;
+        await session.WriteStateAsync(cancellationToken);
+        using var scope = BeginScope();
+        LogResumed(previous, State.Silo, State.Status);
+    }
+
+    async Task<SessionSnapshot> IInterviewSessionGrain.Create(CreateSession command)
+    {
+        Validate(command);
+        if (State.Exists) throw new SessionAlreadyExistsException(SessionId);
+
+        var now = clock.GetUtcNow();
+        State.TenantId = command.TenantId;
+        State.CandidateId = command.CandidateId;
+        State.JobId = command.JobId;
+        State.CandidateName = command.CandidateName;
+        State.Provider = command.Provider;
+        State.Consent = command.Consent;
+        State.Rubric = command.Rubric;
+        State.Region = command.Region;
+        State.RoomName = SessionIds.RoomName(SessionId);
+        State.CreatedAt = now;
+        State.Silo = silo.SiloAddress.ToParsableString();
+        State.Activations = 1;
+
+        // The reminder goes first: from here on a crash must not lose the session.
+        await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
+        MoveTo(SessionStatus.Provisioning);
+        await session.WriteStateAsync();
+
+        MoveTo(SessionStatus.WaitingForParticipants);
+        await session.WriteStateAsync();
+        using var scope = BeginScope();
+        LogCreated(State.Region, State.RoomName);
+        return Snapshot();
+    }
+
+    Task<SessionSnapshot> IInterviewSessionGrain.Get(string tenantId)
+    {
+        EnsureTenant(tenantId);
+        return Task.FromResult(Snapshot());
+    }
+
+    async Task<SessionSnapshot> IInterviewSessionGrain.Complete(string tenantId, string reason)
+    {
+        EnsureTenant(tenantId);
+        await EndAsync(SessionStatus.Completed, string.IsNullOrWhiteSpace(reason) ? "completed by caller" : reason);
+        return Snapshot();
+    }
+
+    async Task IInterviewSessionGrain.ParticipantJoined(string identity, ParticipantRole role)
+    {
+        EnsureExists();
+        if (State.Status.IsTerminal()) return; // late webhook after the end: nothing to do
+        var now = clock.GetUtcNow();
+        State.Participants.RemoveAll(p => p.Identity == identity);
+        State.Participants.Add(new ParticipantPresence(identity, role, now));
+        State.EmptySince = null;
+
+        if (State.Status is SessionStatus.WaitingForParticipants or SessionStatus.Reconnecting && HasCandidateAndAgent())
+        {
+            MoveTo(SessionStatus.Active);
+            State.StartedAt ??= now;
+        }
+        await session.WriteStateAsync();
+    }
+
+    async Task IInterviewSessionGrain.ParticipantLeft(string identity)
+    {
+        EnsureExists();
+        if (State.Status.IsTerminal()) return;
+        var removed = State.Participants.RemoveAll(p => p.Identity == identity);
+        if (removed == 0) return;
+        if (State.Participants.Count == 0) State.EmptySince = clock.GetUtcNow();
+        if (State.Status == SessionStatus.Active && !HasCandidateAndAgent()) MoveTo(SessionStatus.Reconnecting);
+        await session.WriteStateAsync();
+    }
+
+    async Task IInterviewSessionGrain.RoomFinished()
+    {
+        EnsureExists();
+        if (State.Status.IsTerminal()) return;
+        // A room that closes after the conversation started is a finished interview; one that never started has expired.
+        var outcome = State.StartedAt is null ? SessionStatus.Expired : SessionStatus.Completed;
+        await EndAsync(outcome, "room finished");
+    }
+
+    async Task IInterviewSessionGrain.RecordTurn(Turn turn)
+    {
+        EnsureExists();
+        if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, State.Status);
+        if (string.IsNullOrWhiteSpace(turn.Text)) throw new SessionValidationException(SessionId, "text", "a turn needs text");
+        if (turn.EndedAt < turn.StartedAt) throw new SessionValidationException(SessionId, "endedAt", "a turn cannot end before it starts");
+        State.Turns.Add(turn);
+        await session.WriteStateAsync(); // checkpoint per turn: a crash loses at most the turn in progress
+    }
+
+    Task<IReadOnlyList<Turn>> IInterviewSessionGrain.GetTurns(string tenantId)
+    {
+        EnsureTenant(tenantId);
+        return Task.FromResult<IReadOnlyList<Turn>>(State.Turns.ToArray());
+    }
+
+    Task<SessionStatus> IInterviewSessionGrain.Tick() => EnforceDeadlinesAsync();
+
+    async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != WatchdogReminder) return;
+        if (!State.Exists || State.Status.IsTerminal())
+        {
+            await DropWatchdogAsync(); // stale reminder of a finished (or never stored) session
+            return;
+        }
+        await EnforceDeadlinesAsync();
+    }
+
+    private async Task<SessionStatus> EnforceDeadlinesAsync()
+    {
+        if (!State.Exists || !State.Status.IsLive()) return State.Status;
+        var now = clock.GetUtcNow();
+        if (now - State.CreatedAt >= _options.MaxDuration)
+            await EndAsync(SessionStatus.Expired, $"maximum duration of {_options.MaxDuration} reached");
+        else if (State.EmptySince is { } since && now - since >= _options.EmptyTimeout)
+            await EndAsync(SessionStatus.Expired, $"room empty for {_options.EmptyTimeout}");
+        else if (State.StartedAt is null && State.Participants.Count == 0 && State.EmptySince is null && now - State.CreatedAt >= _options.JoinTimeout)
+            await EndAsync(SessionStatus.Expired, $"nobody joined within {_options.JoinTimeout}");
+        return State.Status;
+    }
+
+    private async Task EndAsync(SessionStatus outcome, string reason)
+    {
+        MoveTo(outcome);
+        State.EndedAt = clock.GetUtcNow();
+        State.EndReason = reason;
+        State.Participants.Clear();
+        await session.WriteStateAsync();
+        await DropWatchdogAsync();
+        using var scope = BeginScope();
+        LogEnded(outcome, reason);
+    }
+
+    private async Task DropWatchdogAsync()
+    {
+        var reminder = await this.GetReminder(WatchdogReminder);
+        if (reminder is not null) await this.UnregisterReminder(reminder);
+    }
+
+    private void MoveTo(SessionStatus next)
+    {
+        SessionLifecycle.Ensure(SessionId, State.Status, next);
+        State.Status = next;
+    }
+
+    private bool HasCandidateAndAgent() =>
+        State.Participants.Exists(p => p.Role == ParticipantRole.Candidate) &&
+        State.Participants.Exists(p => p.Role == ParticipantRole.Agent);
+
+    private void EnsureExists()
+    {
+        if (!State.Exists) throw new SessionNotFoundException(SessionId);
+    }
+
+    private void EnsureTenant(string tenantId)
+    {
+        if (!State.Exists || !string.Equals(State.TenantId, tenantId, StringComparison.Ordinal))
+            throw new SessionNotFoundException(SessionId);
+    }
+
+    private void Validate(CreateSession c)
+    {
+        Require(c.TenantId, "tenantId");
+        Require(c.CandidateId, "candidateId");
+        Require(c.JobId, "jobId");
+        Require(c.Region, "region");
+        Require(c.Provider?.Name, "provider");
+        if (c.Rubric is { } rubric) RubricRules.Validate(SessionId, rubric);
+    }
+
+    private void Require(string? value, string field)
+    {
+        if (string.IsNullOrWhiteSpace(value)) throw new SessionValidationException(SessionId, field, "is required");
+        if (value.Length > 256) throw new SessionValidationException(SessionId, field, "is longer than 256 characters");
+    }
+
+    private SessionSnapshot Snapshot() => new(
+        SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
+        State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
+        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo);
+
+    private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>
+    {
+        ["session_id"] = SessionId,
+        ["tenant_id"] = State.TenantId,
+        ["candidate_id"] = State.CandidateId,
+    });
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Session created in region {Region}, room {Room}")]
+    private partial void LogCreated(string region, string room);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Session resumed on {Silo} (was {PreviousSilo}) in state {Status}")]
+    private partial void LogResumed(string? previousSilo, string silo, SessionStatus status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Session ended as {Outcome}: {Reason}")]
+    private partial void LogEnded(SessionStatus outcome, string reason);
+}

@@ -1,0 +1,28 @@
+namespace VoiceActors.Sessions;
+
+/// <summary>The persisted state of one interview (storage provider <c>sessions</c>, Redis key with a TTL).</summary>
+[GenerateSerializer, Alias("va.InterviewSessionState")]
+public sealed class InterviewSessionState
+{
+    [Id(0)] public SessionStatus Status { get; set; } = SessionStatus.Created;
+    [Id(1)] public string TenantId { get; set; } = "";
+    [Id(2)] public string CandidateId { get; set; } = "";
+    [Id(3)] public string JobId { get; set; } = "";
+    [Id(4)] public ProviderSettings Provider { get; set; } = ProviderSettings.Default;
+    [Id(5)] public string Region { get; set; } = "";
+    [Id(6)] public string RoomName { get; set; } = "";
+    [Id(7)] public List<ParticipantPresence> Participants { get; set; } = [];
+    [Id(8)] public List<Turn> Turns { get; set; } = [];
+    [Id(9)] public ConsentFlags Consent { get; set; } = ConsentFlags.None;
+    [Id(10)] public Rubric? Rubric { get; set; }
+    [Id(11)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(12)] public DateTimeOffset? StartedAt { get; set; }
+    [Id(13)] public DateTimeOffset? EndedAt { get; set; }
+    [Id(14)] public DateTimeOffset? EmptySince { get; set; }
+    [Id(15)] public string? EndReason { get; set; }
+    [Id(16)] public string? Silo { get; set; }
+    [Id(17)] public string? CandidateName { get; set; }
+    [Id(18)] public int Activations { get; set; }
+
+    public bool Exists => TenantId.Length > 0;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The test command: installs what a fresh Debian machine lacks, runs every test, prints "N passed, N failed[, N skipped]".
+set -uo pipefail
+cd "$(dirname "$0")"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+pgbin="$(pg_config --bindir 2>/dev/null || true)"
+[ -x "$pgbin/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+command -v pgbouncer >/dev/null || missing+=(pgbouncer)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's prometheus package may start its own daemon; the tests only need promtool.
+as_root pkill -x prometheus 2>/dev/null || true
+
+if [ -f tests/tools/package.json ]; then
+  (cd tests/tools && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+results="TestResults/run-$(date +%s)"
+rm -rf TestResults
+dotnet build VoiceActors.sln -c Release -warnaserror -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
+dotnet test VoiceActors.sln -c Release --no-build --logger "trx" --results-directory "$results" "$@"
+status=$?
+
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  line=$(grep -o '<Counters [^>]*' "$trx" | head -1)
+  get() { echo "$line" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  passed=$((passed + $(get passed)))
+  failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  skipped=$((skipped + $(get notExecuted)))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi # a crashed test host counts as a failure
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
