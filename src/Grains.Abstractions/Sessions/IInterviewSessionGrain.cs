@@ -30,6 +30,20 @@ public interface IInterviewSessionGrain : IGrainWithStringKey
     [Alias("GetTurns")]
     Task<IReadOnlyList<Turn>> GetTurns(string tenantId);
 
+    [Alias("GetTimeline")]
+    Task<IReadOnlyList<TimelineEvent>> GetTimeline(string tenantId);
+
+    /// <summary>Candidate audio on the hot path (from the gateway's media socket, an RTC bridge, or a load tester).</summary>
+    [Alias("PushCandidateAudio")]
+    Task PushCandidateAudio(Media.AudioFrame frame);
+
+    /// <summary>Registers where provider audio and transcript go; one sink per session, the newest wins (a reconnecting client replaces its old socket).</summary>
+    [Alias("AttachMedia")]
+    Task AttachMedia(Media.IAudioSink sink);
+
+    [Alias("DetachMedia")]
+    Task DetachMedia(Media.IAudioSink sink);
+
     /// <summary>Enforces the maximum duration and the empty timeout; the watchdog reminder calls it.</summary>
     [Alias("Tick")]
     Task<SessionStatus> Tick();

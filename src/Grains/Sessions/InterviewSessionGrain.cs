@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using VoiceActors.Media;
 
 namespace VoiceActors.Sessions;
 
@@ -12,6 +13,9 @@ public sealed partial class InterviewSessionGrain(
     ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable
 {
     internal const string WatchdogReminder = "session-watchdog";
+    internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
+
+    private IAudioSink? _sink;
 
     private readonly InterviewSessionOptions _options = options.Value;
     private InterviewSessionState State => session.State;
@@ -24,6 +28,7 @@ public sealed partial class InterviewSessionGrain(
         var previous = State.Silo;
         State.Silo = silo.SiloAddress.ToParsableString();
         State.Activations++;
+        Record(TimelineKinds.Resumed, $"from {previous ?? "unknown"} in state {State.Status}");
         await session.WriteStateAsync(cancellationToken);
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
@@ -47,6 +52,7 @@ public sealed partial class InterviewSessionGrain(
         State.CreatedAt = now;
         State.Silo = silo.SiloAddress.ToParsableString();
         State.Activations = 1;
+        Record(TimelineKinds.Created, $"region {command.Region}, provider {command.Provider.Name}");
 
         // The reminder goes first: from here on a crash must not lose the session.
         await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
@@ -81,6 +87,7 @@ public sealed partial class InterviewSessionGrain(
         State.Participants.RemoveAll(p => p.Identity == identity);
         State.Participants.Add(new ParticipantPresence(identity, role, now));
         State.EmptySince = null;
+        Record(TimelineKinds.ParticipantJoined, $"{role} {identity}");
 
         if (State.Status is SessionStatus.WaitingForParticipants or SessionStatus.Reconnecting && HasCandidateAndAgent())
         {
@@ -96,6 +103,7 @@ public sealed partial class InterviewSessionGrain(
         if (State.Status.IsTerminal()) return;
         var removed = State.Participants.RemoveAll(p => p.Identity == identity);
         if (removed == 0) return;
+        Record(TimelineKinds.ParticipantLeft, identity);
         if (State.Participants.Count == 0) State.EmptySince = clock.GetUtcNow();
         if (State.Status == SessionStatus.Active && !HasCandidateAndAgent()) MoveTo(SessionStatus.Reconnecting);
         await session.WriteStateAsync();
@@ -124,6 +132,31 @@ public sealed partial class InterviewSessionGrain(
     {
         EnsureTenant(tenantId);
         return Task.FromResult<IReadOnlyList<Turn>>(State.Turns.ToArray());
+    }
+
+    Task<IReadOnlyList<TimelineEvent>> IInterviewSessionGrain.GetTimeline(string tenantId)
+    {
+        EnsureTenant(tenantId);
+        return Task.FromResult<IReadOnlyList<TimelineEvent>>(State.Timeline.ToArray());
+    }
+
+    Task IInterviewSessionGrain.PushCandidateAudio(AudioFrame frame)
+    {
+        EnsureExists();
+        return Task.CompletedTask;
+    }
+
+    Task IInterviewSessionGrain.AttachMedia(IAudioSink sink)
+    {
+        EnsureExists();
+        _sink = sink;
+        return Task.CompletedTask;
+    }
+
+    Task IInterviewSessionGrain.DetachMedia(IAudioSink sink)
+    {
+        if (Equals(_sink, sink)) _sink = null;
+        return Task.CompletedTask;
     }
 
     Task<SessionStatus> IInterviewSessionGrain.Tick() => EnforceDeadlinesAsync();
@@ -158,6 +191,7 @@ public sealed partial class InterviewSessionGrain(
         State.EndedAt = clock.GetUtcNow();
         State.EndReason = reason;
         State.Participants.Clear();
+        Record(TimelineKinds.Ended, $"{outcome}: {reason}");
         await session.WriteStateAsync();
         await DropWatchdogAsync();
         using var scope = BeginScope();
@@ -173,7 +207,15 @@ public sealed partial class InterviewSessionGrain(
     private void MoveTo(SessionStatus next)
     {
         SessionLifecycle.Ensure(SessionId, State.Status, next);
+        Record(TimelineKinds.StateChanged, $"{State.Status} -> {next}");
         State.Status = next;
+    }
+
+    /// <summary>Appends to the session's timeline; persisted with the next state write.</summary>
+    private void Record(string kind, string? detail)
+    {
+        if (State.Timeline.Count >= MaxTimelineEvents) State.Timeline.RemoveAt(1); // keep "created", drop the oldest after it
+        State.Timeline.Add(new TimelineEvent(clock.GetUtcNow(), kind, detail, silo.SiloAddress.ToParsableString()));
     }
 
     private bool HasCandidateAndAgent() =>

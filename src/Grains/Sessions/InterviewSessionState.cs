@@ -23,6 +23,7 @@ public sealed class InterviewSessionState
     [Id(16)] public string? Silo { get; set; }
     [Id(17)] public string? CandidateName { get; set; }
     [Id(18)] public int Activations { get; set; }
+    [Id(19)] public List<TimelineEvent> Timeline { get; set; } = [];
 
     public bool Exists => TenantId.Length > 0;
 }

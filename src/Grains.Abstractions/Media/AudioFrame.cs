@@ -1,0 +1,25 @@
+using Orleans.Concurrency;
+
+namespace VoiceActors.Media;
+
+/// <summary>
+/// One frame of audio on the hot path: 20 ms of PCM16 little-endian mono by default.
+/// <see cref="SentAtUtcTicks"/> is stamped by whoever produced the frame (the client for candidate audio,
+/// the provider adapter for provider audio) so each hop can measure the latency it adds.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("va.AudioFrame")]
+public readonly record struct AudioFrame(
+    [property: Id(0)] long Sequence,
+    [property: Id(1)] long SentAtUtcTicks,
+    [property: Id(2)] byte[] Pcm);
+
+/// <summary>Where a session sends provider audio and live transcript: the gateway's media socket, an RTC bridge, or a load tester.</summary>
+[Alias("va.IAudioSink")]
+public interface IAudioSink : IGrainObserver
+{
+    [OneWay, Alias("OnProviderAudio")]
+    Task OnProviderAudio(AudioFrame frame);
+
+    [OneWay, Alias("OnTranscript")]
+    Task OnTranscript(Sessions.Turn turn);
+}

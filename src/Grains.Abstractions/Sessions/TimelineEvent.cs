@@ -1,0 +1,28 @@
+namespace VoiceActors.Sessions;
+
+/// <summary>One significant thing that happened to a session, where and when (the operator's record of a complaint).</summary>
+[GenerateSerializer, Immutable, Alias("va.TimelineEvent")]
+public sealed record TimelineEvent(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] string Kind,
+    [property: Id(2)] string? Detail,
+    [property: Id(3)] string? Silo);
+
+/// <summary>Timeline event kinds; free text elsewhere, but these names are what operators grep for.</summary>
+public static class TimelineKinds
+{
+    public const string Created = "created";
+    public const string RoomProvisioned = "room.provisioned";
+    public const string ParticipantJoined = "participant.joined";
+    public const string ParticipantLeft = "participant.left";
+    public const string StateChanged = "state.changed";
+    public const string Resumed = "silo.resumed";
+    public const string ProviderConnected = "provider.connected";
+    public const string ProviderFailed = "provider.failed";
+    public const string ProviderFailover = "provider.failover";
+    public const string LatencySpike = "latency.spike";
+    public const string TurnRecorded = "turn.recorded";
+    public const string Ended = "ended";
+    public const string Evaluated = "evaluated";
+    public const string Deleted = "deleted";
+}
