@@ -10,6 +10,7 @@ public sealed partial class InterviewSessionGrain(
     IOptions<InterviewSessionOptions> options,
     TimeProvider clock,
     ILocalSiloDetails silo,
+    SiloSessionLoad load,
     ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable
 {
     internal const string WatchdogReminder = "session-watchdog";
@@ -24,6 +25,7 @@ public sealed partial class InterviewSessionGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (!State.Exists || !State.Status.IsLive()) return;
+        TrackLoad();
         // A live session activating here means its previous silo died or handed it over: resume what it owns.
         var previous = State.Silo;
         State.Silo = silo.SiloAddress.ToParsableString();
@@ -32,6 +34,12 @@ public sealed partial class InterviewSessionGrain(
         await session.WriteStateAsync(cancellationToken);
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        load.Remove(SessionId);
+        return Task.CompletedTask;
     }
 
     async Task<SessionSnapshot> IInterviewSessionGrain.Create(CreateSession command)
@@ -88,6 +96,7 @@ public sealed partial class InterviewSessionGrain(
         State.Participants.Add(new ParticipantPresence(identity, role, now));
         State.EmptySince = null;
         Record(TimelineKinds.ParticipantJoined, $"{role} {identity}");
+        TrackLoad();
 
         if (State.Status is SessionStatus.WaitingForParticipants or SessionStatus.Reconnecting && HasCandidateAndAgent())
         {
@@ -104,6 +113,7 @@ public sealed partial class InterviewSessionGrain(
         var removed = State.Participants.RemoveAll(p => p.Identity == identity);
         if (removed == 0) return;
         Record(TimelineKinds.ParticipantLeft, identity);
+        TrackLoad();
         if (State.Participants.Count == 0) State.EmptySince = clock.GetUtcNow();
         if (State.Status == SessionStatus.Active && !HasCandidateAndAgent()) MoveTo(SessionStatus.Reconnecting);
         await session.WriteStateAsync();
@@ -209,7 +219,10 @@ public sealed partial class InterviewSessionGrain(
         SessionLifecycle.Ensure(SessionId, State.Status, next);
         Record(TimelineKinds.StateChanged, $"{State.Status} -> {next}");
         State.Status = next;
+        TrackLoad();
     }
+
+    private void TrackLoad() => load.Update(SessionId, State.Status, State.Participants.Exists(p => p.Role == ParticipantRole.Agent));
 
     /// <summary>Appends to the session's timeline; persisted with the next state write.</summary>
     private void Record(string kind, string? detail)

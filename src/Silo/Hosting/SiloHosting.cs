@@ -55,6 +55,9 @@ public static class SiloHosting
         var services = silo.Services;
         services.AddOptions<InterviewSessionOptions>().BindConfiguration(InterviewSessionOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<InterviewSessionOptions>, InterviewSessionOptionsValidator>();
+        services.AddOptions<SiloCapacityOptions>().BindConfiguration(SiloCapacityOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SiloCapacityOptions>, SiloCapacityOptionsValidator>();
+        services.AddSingleton<SiloSessionLoad>();
         services.TryAddSingleton(TimeProvider.System);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
 

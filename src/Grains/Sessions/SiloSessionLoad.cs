@@ -1,0 +1,63 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+
+namespace VoiceActors.Sessions;
+
+/// <summary>Admission limit of one silo (<c>Silo:MaxConcurrentSessions</c>).</summary>
+public sealed class SiloCapacityOptions
+{
+    public const string Section = "Silo";
+
+    /// <summary>Live sessions this silo accepts; voice is I/O-bound, so this, not CPU, is the scaling signal.</summary>
+    public int MaxConcurrentSessions { get; set; } = 2000;
+
+    /// <summary>The region this silo serves.</summary>
+    public string Region { get; set; } = "local";
+}
+
+public sealed class SiloCapacityOptionsValidator : IValidateOptions<SiloCapacityOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SiloCapacityOptions o)
+    {
+        if (o.MaxConcurrentSessions < 1)
+            return ValidateOptionsResult.Fail($"Silo:MaxConcurrentSessions must be at least 1 (got {o.MaxConcurrentSessions}): a silo that admits nothing should not be started.");
+        if (string.IsNullOrWhiteSpace(o.Region))
+            return ValidateOptionsResult.Fail("Silo:Region must name the region this silo serves.");
+        return ValidateOptionsResult.Success;
+    }
+}
+
+/// <summary>
+/// The live sessions activated on this silo, kept by the session grains themselves. It is the per-silo source of the
+/// autoscaling signals (active sessions, utilization, rooms still waiting for an agent) and of placement decisions.
+/// </summary>
+public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options)
+{
+    private readonly ConcurrentDictionary<string, bool> _waitingForAgent = new(StringComparer.Ordinal);
+
+    public int Capacity => options.Value.MaxConcurrentSessions;
+    public string Region => options.Value.Region;
+    public int ActiveSessions => _waitingForAgent.Count;
+
+    public int RoomsWithoutAgent
+    {
+        get
+        {
+            var n = 0;
+            foreach (var entry in _waitingForAgent) if (entry.Value) n++;
+            return n;
+        }
+    }
+
+    /// <summary>0–100: the autoscaler's target signal.</summary>
+    public double Utilization => Capacity == 0 ? 100 : 100.0 * ActiveSessions / Capacity;
+
+    /// <summary>Called by a session grain whenever its liveness or agent presence may have changed.</summary>
+    public void Update(string sessionId, SessionStatus status, bool hasAgent)
+    {
+        if (status.IsLive()) _waitingForAgent[sessionId] = !hasAgent;
+        else _waitingForAgent.TryRemove(sessionId, out _);
+    }
+
+    public void Remove(string sessionId) => _waitingForAgent.TryRemove(sessionId, out _);
+}
