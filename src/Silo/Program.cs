@@ -16,6 +16,3 @@ if (serveGateway)
 }
 app.MapHealthChecks("/healthz");
 app.Run();
-
-/// <summary>Entry point, visible to tests that host the silo in-process.</summary>
-public partial class Program;

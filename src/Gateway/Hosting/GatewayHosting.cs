@@ -38,6 +38,7 @@ public static class GatewayHosting
     /// <summary>Middleware every HTTP front (gateway or silo) needs: problem details for every error, auth.</summary>
     public static WebApplication UseGatewayPipeline(this WebApplication app)
     {
+        _ = app.Services.GetRequiredService<ApiKeyStore>(); // fail at start-up, not on the first request, when keys are misconfigured
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
