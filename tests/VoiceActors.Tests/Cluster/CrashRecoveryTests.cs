@@ -44,10 +44,12 @@ public sealed class CrashRecoveryTests(RedisServer redis, ITestOutputHelper outp
         var clock = Stopwatch.StartNew();
         doomed.KillHard();
 
-        // Observe Redis only: any grain call would itself re-activate the session and prove nothing.
+        // Observe Redis and membership only: any grain call would itself re-activate the session and prove nothing.
+        var declaredDead = WaitForDeclaredDeadAsync(doomed, clock, TimeSpan.FromSeconds(30));
         var resumed = await WaitForResumedAsync(ids, [survivorB, survivorC], TimeSpan.FromSeconds(30));
         var elapsed = clock.Elapsed;
-        output.WriteLine($"{resumed}/{Sessions} sessions resumed on survivors {elapsed.TotalMilliseconds:0} ms after SIGKILL");
+        output.WriteLine($"silo declared dead {(await declaredDead).TotalMilliseconds:0} ms after SIGKILL; " +
+            $"{resumed}/{Sessions} sessions resumed on survivors {elapsed.TotalMilliseconds:0} ms after SIGKILL");
         Assert.Equal(Sessions, resumed);
         Assert.True(elapsed < RecoveryBound, $"recovery took {elapsed}, bound {RecoveryBound}");
 
@@ -92,6 +94,22 @@ public sealed class CrashRecoveryTests(RedisServer redis, ITestOutputHelper outp
             await Task.Delay(50);
         }
         return resumed;
+    }
+
+    /// <summary>Reads the Redis membership table, where the survivors' verdict lands (status 6 = Dead).</summary>
+    private async Task<TimeSpan> WaitForDeclaredDeadAsync(SiloProcess silo, Stopwatch clock, TimeSpan timeout)
+    {
+        var db = redis.Connection.GetDatabase();
+        while (clock.Elapsed < timeout)
+        {
+            foreach (var entry in await db.HashGetAllAsync("voiceactors/members/voiceactors"))
+            {
+                if (entry.Name.ToString().StartsWith($"S127.0.0.1:{silo.SiloPort}:", StringComparison.Ordinal) &&
+                    entry.Value.ToString().Contains("\"Status\":6", StringComparison.Ordinal)) return clock.Elapsed;
+            }
+            await Task.Delay(20);
+        }
+        return timeout;
     }
 
     private static async Task<string> ReadAsync(IDatabase db, RedisKey key) =>
