@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
+using VoiceActors.Gateway.LiveKit;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -32,6 +33,7 @@ public static class GatewayHosting
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         });
         services.AddOpenApi();
+        services.AddLiveKitApi();
         return builder;
     }
 
@@ -50,6 +52,7 @@ public static class GatewayHosting
     {
         app.MapOpenApi();
         app.MapInterviewsApi();
+        app.MapLiveKitApi();
         return app;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using VoiceActors.LiveKit;
 using VoiceActors.Media;
 
 namespace VoiceActors.Sessions;
@@ -11,7 +12,8 @@ public sealed partial class InterviewSessionGrain(
     TimeProvider clock,
     ILocalSiloDetails silo,
     SiloSessionLoad load,
-    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable
+    ILogger<InterviewSessionGrain> logger,
+    LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, IRemindable
 {
     internal const string WatchdogReminder = "session-watchdog";
     internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
@@ -19,6 +21,7 @@ public sealed partial class InterviewSessionGrain(
     private IAudioSink? _sink;
 
     private readonly InterviewSessionOptions _options = options.Value;
+    private readonly LiveKitDirectory _livekit = livekit;
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -66,12 +69,13 @@ public sealed partial class InterviewSessionGrain(
         await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
         MoveTo(SessionStatus.Provisioning);
         await session.WriteStateAsync();
+        if (!await ProvisionRoomAsync()) return Snapshot(); // Failed, with the reason; the caller is never left hanging
 
         MoveTo(SessionStatus.WaitingForParticipants);
         await session.WriteStateAsync();
         using var scope = BeginScope();
         LogCreated(State.Region, State.RoomName);
-        return Snapshot();
+        return Snapshot() with { CandidateToken = CandidateToken() };
     }
 
     Task<SessionSnapshot> IInterviewSessionGrain.Get(string tenantId)
@@ -206,6 +210,7 @@ public sealed partial class InterviewSessionGrain(
         await DropWatchdogAsync();
         using var scope = BeginScope();
         LogEnded(outcome, reason);
+        await DeleteRoomAsync();
     }
 
     private async Task DropWatchdogAsync()
@@ -265,7 +270,7 @@ public sealed partial class InterviewSessionGrain(
     private SessionSnapshot Snapshot() => new(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
-        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo);
+        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl);
 
     private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>
     {
