@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
+using VoiceActors.Gateway.Media;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -32,6 +33,7 @@ public static class GatewayHosting
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         });
         services.AddOpenApi();
+        services.AddMediaSockets();
         return builder;
     }
 
@@ -40,6 +42,7 @@ public static class GatewayHosting
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseAuthentication();
         app.UseAuthorization();
         return app;
@@ -49,6 +52,7 @@ public static class GatewayHosting
     {
         app.MapOpenApi();
         app.MapInterviewsApi();
+        app.MapMediaApi();
         return app;
     }
 }
