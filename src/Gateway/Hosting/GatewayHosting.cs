@@ -4,6 +4,7 @@ using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.Gateway.LiveKit;
+using VoiceActors.Gateway.Media;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -34,6 +35,7 @@ public static class GatewayHosting
         });
         services.AddOpenApi();
         services.AddLiveKitApi();
+        services.AddMediaSockets();
         return builder;
     }
 
@@ -43,6 +45,7 @@ public static class GatewayHosting
         _ = app.Services.GetRequiredService<ApiKeyStore>(); // fail at start-up, not on the first request, when keys are misconfigured
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseAuthentication();
         app.UseAuthorization();
         return app;
@@ -53,6 +56,7 @@ public static class GatewayHosting
         app.MapOpenApi();
         app.MapInterviewsApi();
         app.MapLiveKitApi();
+        app.MapMediaApi();
         return app;
     }
 }

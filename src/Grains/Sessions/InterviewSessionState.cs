@@ -29,5 +29,9 @@ public sealed class InterviewSessionState
     /// <summary>Ids of the latest LiveKit webhook events applied (bounded), so LiveKit's retries are applied once.</summary>
     [Id(22)] public List<string> AppliedRoomEvents { get; set; } = [];
 
+    /// <summary>The provider the session last connected to (after a failover, the secondary); a resumed session reconnects to it.</summary>
+    [Id(30)] public string? ActiveProvider { get; set; }
+    [Id(31)] public int ProviderFailovers { get; set; }
+
     public bool Exists => TenantId.Length > 0;
 }
