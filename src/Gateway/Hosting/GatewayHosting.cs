@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
+using VoiceActors.Gateway.Regions;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -26,6 +27,7 @@ public static class GatewayHosting
         services.AddAuthorization();
         services.AddProblemDetails();
         services.AddExceptionHandler<SessionExceptionHandler>();
+        services.AddRegionsApi(builder.Configuration);
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
@@ -49,6 +51,7 @@ public static class GatewayHosting
     {
         app.MapOpenApi();
         app.MapInterviewsApi();
+        app.MapRegionsApi();
         return app;
     }
 }

@@ -85,4 +85,5 @@ public sealed record SessionSnapshot(
     [property: Id(12)] DateTimeOffset? StartedAt,
     [property: Id(13)] DateTimeOffset? EndedAt,
     [property: Id(14)] string? EndReason,
-    [property: Id(15)] string? Silo);
+    [property: Id(15)] string? Silo,
+    [property: Id(28)] Regions.ReconnectDirective? Reconnect = null);

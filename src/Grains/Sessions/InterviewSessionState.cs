@@ -24,6 +24,8 @@ public sealed class InterviewSessionState
     [Id(17)] public string? CandidateName { get; set; }
     [Id(18)] public int Activations { get; set; }
     [Id(19)] public List<TimelineEvent> Timeline { get; set; } = [];
+    [Id(60)] public Regions.ReconnectDirective? Reconnect { get; set; }
+    [Id(61)] public int Migrations { get; set; }
 
     public bool Exists => TenantId.Length > 0;
 }

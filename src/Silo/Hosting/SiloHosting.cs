@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using StackExchange.Redis;
+using VoiceActors.Regions;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.Silo.Hosting;
@@ -60,6 +61,7 @@ public static class SiloHosting
         services.AddSingleton<SiloSessionLoad>();
         services.TryAddSingleton(TimeProvider.System);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        silo.AddRegions(config);
 
         var sessions = config.GetSection(InterviewSessionOptions.Section).Get<InterviewSessionOptions>() ?? new InterviewSessionOptions();
         if (config.GetConnectionString("Redis") is { Length: > 0 } redis)
