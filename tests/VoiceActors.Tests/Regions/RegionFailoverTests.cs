@@ -51,28 +51,25 @@ public sealed class RegionFailoverTests(ITestOutputHelper output) : IAsyncLifeti
         }
 
         var ops = _fleet.Operator(eu);
+        await RefusesBadInputAsync(eu, ops);
         var clock = Stopwatch.StartNew();
         var marked = await (await ops.PutAsJsonAsync("/v1/regions/us/health", new { status = "down", reason = "LiveKit us outage drill" })).ExpectAsync(HttpStatusCode.OK);
         Assert.False(marked.GetProperty("healthy").GetBoolean());
 
         // Each client polls GET /v1/interviews/{id}; the interruption is until its directive appears and the session runs in eu.
-        var interruptions = new double[ids.Count];
-        var pending = new HashSet<int>(Enumerable.Range(0, ids.Count));
-        await SiloFleet.WaitUntilAsync(async () =>
+        var interruptions = await Task.WhenAll(ids.Select(async id =>
         {
-            foreach (var i in pending.ToArray())
+            await SiloFleet.WaitUntilAsync(async () =>
             {
-                var body = await api.GetFromJsonAsync<JsonElement>($"/v1/interviews/{ids[i]}");
-                if (!body.TryGetProperty("reconnect", out var directive) || body.GetProperty("region").GetString() != "eu") continue;
+                var body = await api.GetFromJsonAsync<JsonElement>($"/v1/interviews/{id}");
+                if (!body.TryGetProperty("reconnect", out var directive) || body.GetProperty("region").GetString() != "eu") return false;
                 Assert.Equal("eu", directive.GetProperty("region").GetString());
                 Assert.Equal("us", directive.GetProperty("fromRegion").GetString());
-                Assert.Equal($"interview-{ids[i]}", directive.GetProperty("room").GetString());
-                if (_fleet.SiloOf(await _fleet.SnapshotAsync(ids[i])) != eu) continue;
-                interruptions[i] = clock.Elapsed.TotalMilliseconds;
-                pending.Remove(i);
-            }
-            return pending.Count == 0;
-        }, TimeSpan.FromSeconds(20), () => $"{pending.Count} sessions never moved to eu");
+                Assert.Equal($"interview-{id}", directive.GetProperty("room").GetString());
+                return _fleet.SiloOf(await _fleet.SnapshotAsync(id)) == eu;
+            }, TimeSpan.FromSeconds(20), () => $"session {id} never moved to eu");
+            return clock.Elapsed.TotalMilliseconds;
+        }));
         Array.Sort(interruptions);
         output.WriteLine($"failover of {ids.Count} sessions: directive + running in eu after p50 {interruptions[ids.Count / 2]:0} ms, max {interruptions[^1]:0} ms");
 
@@ -100,5 +97,23 @@ public sealed class RegionFailoverTests(ITestOutputHelper output) : IAsyncLifeti
         await SiloFleet.WaitUntilAsync(async () =>
             (await (await SiloFleet.CreateAsync(eu, nearUs)).ExpectAsync(HttpStatusCode.Created)).GetProperty("region").GetString() == "us",
             TimeSpan.FromSeconds(10), () => "us never took sessions again after the override was cleared");
+    }
+
+    /// <summary>Bad input over HTTP: problem details, and nothing changes.</summary>
+    private static async Task RefusesBadInputAsync(FleetSilo gateway, HttpClient ops)
+    {
+        await (await SiloFleet.CreateAsync(gateway, new() { ["eu"] = -5 })).ExpectAsync(HttpStatusCode.BadRequest);
+        await (await SiloFleet.CreateAsync(gateway, new() { ["eu"] = 1e9 })).ExpectAsync(HttpStatusCode.BadRequest);
+        var unknownOnly = await (await SiloFleet.CreateAsync(gateway, new() { ["mars"] = 3 })).ExpectAsync(HttpStatusCode.Created);
+        Assert.Equal("eu", unknownOnly.GetProperty("region").GetString());
+        Assert.Equal("configured primary region; ignored unknown regions mars", unknownOnly.GetProperty("regionReason").GetString());
+
+        var unknown = await (await ops.PutAsJsonAsync("/v1/regions/mars/health", new { status = "down" })).ExpectAsync(HttpStatusCode.NotFound);
+        Assert.Equal("Unknown region", unknown.GetProperty("title").GetString());
+        await (await ops.PutAsJsonAsync("/v1/regions/eu/health", new { status = "sideways" })).ExpectAsync(HttpStatusCode.BadRequest);
+        await (await gateway.HttpAs(SiloFleet.TenantKey).PutAsJsonAsync("/v1/regions/eu/health", new { status = "down" })).ExpectAsync(HttpStatusCode.Forbidden);
+        await (await gateway.Http.PutAsJsonAsync("/v1/regions/eu/health", new { status = "down" })).ExpectAsync(HttpStatusCode.Unauthorized);
+        var regions = await ops.GetFromJsonAsync<JsonElement>("/v1/regions");
+        Assert.All(regions.EnumerateArray(), r => Assert.True(r.GetProperty("healthy").GetBoolean()));
     }
 }
