@@ -5,6 +5,7 @@ using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.Gateway.LiveKit;
 using VoiceActors.Gateway.Media;
+using VoiceActors.Gateway.Regions;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -28,6 +29,7 @@ public static class GatewayHosting
         services.AddAuthorization();
         services.AddProblemDetails();
         services.AddExceptionHandler<SessionExceptionHandler>();
+        services.AddRegionsApi(builder.Configuration);
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
@@ -57,6 +59,7 @@ public static class GatewayHosting
         app.MapInterviewsApi();
         app.MapLiveKitApi();
         app.MapMediaApi();
+        app.MapRegionsApi();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using VoiceActors.Regions;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.Gateway.Interviews;
@@ -48,10 +49,11 @@ public sealed record InterviewResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? EndedAt,
-    string? EndReason)
+    string? EndReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ReconnectDirective? Reconnect = null)
 {
     public static InterviewResponse From(SessionSnapshot s) => new(
         s.SessionId, s.Status, s.CandidateId, s.JobId, s.Region, s.RoomName,
         s.Participants.Select(p => new ParticipantDto(p.Identity, p.Role, p.JoinedAt)).ToArray(),
-        s.TurnCount, s.Consent, s.Provider.Name, s.CreatedAt, s.StartedAt, s.EndedAt, s.EndReason);
+        s.TurnCount, s.Consent, s.Provider.Name, s.CreatedAt, s.StartedAt, s.EndedAt, s.EndReason, s.Reconnect);
 }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using VoiceActors.Gateway.Auth;
+using VoiceActors.Regions;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.Gateway.Interviews;
@@ -25,21 +26,25 @@ public static class InterviewsApi
     }
 
     public static async Task<Results<Created<CreateInterviewResponse>, ValidationProblem, ProblemHttpResult>> CreateInterview(
-        CreateInterviewRequest body, HttpContext http, IGrainFactory grains, IConfiguration configuration)
+        CreateInterviewRequest body, HttpContext http, IGrainFactory grains)
     {
         var errors = InterviewRequestValidator.Validate(body);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         var sessionId = SessionIds.New();
-        var region = configuration["Silo:Region"] ?? "local";
-        var command = InterviewRequestValidator.ToCommand(body, http.User.Tenant(), region);
-        var snapshot = await grains.GetGrain<IInterviewSessionGrain>(sessionId).Create(command);
+        var tenant = http.User.Tenant();
+        var admission = await grains.GetGrain<IRegionAdmissionGrain>(0).Admit(new AdmissionRequest(tenant, body.RegionPings));
+        var command = InterviewRequestValidator.ToCommand(body, tenant, admission.Region);
+        SessionSnapshot snapshot;
+        RequestContext.Set(RegionContext.RegionKey, admission.Region); // placement reads it: the session activates on a silo of that region
+        try { snapshot = await grains.GetGrain<IInterviewSessionGrain>(sessionId).Create(command); }
+        finally { RequestContext.Remove(RegionContext.RegionKey); }
         if (snapshot.Status == SessionStatus.Failed) // the room could not be provisioned: the session exists, failed, with its reason
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Interview room unavailable",
                 detail: snapshot.EndReason, extensions: new Dictionary<string, object?> { ["sessionId"] = snapshot.SessionId });
         var response = new CreateInterviewResponse(
             snapshot.SessionId, snapshot.Status, snapshot.Region,
-            new LiveKitJoinInfo(snapshot.LiveKitUrl ?? "", snapshot.RoomName), snapshot.CandidateToken, RegionReason: "configured default region");
+            new LiveKitJoinInfo(snapshot.LiveKitUrl ?? admission.LiveKitUrl ?? "", snapshot.RoomName), snapshot.CandidateToken, RegionReason: admission.Reason);
         return TypedResults.Created($"/v1/interviews/{sessionId}", response);
     }
 

@@ -90,4 +90,5 @@ public sealed record SessionSnapshot(
     [property: Id(17)] string? CandidateToken = null,
     [property: Id(20)] string? ActiveProvider = null,
     [property: Id(21)] Media.MediaStats? Media = null,
-    [property: Id(22)] int ProviderFailovers = 0);
+    [property: Id(22)] int ProviderFailovers = 0,
+    [property: Id(28)] Regions.ReconnectDirective? Reconnect = null);

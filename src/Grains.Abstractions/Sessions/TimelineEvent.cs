@@ -25,4 +25,6 @@ public static class TimelineKinds
     public const string Ended = "ended";
     public const string Evaluated = "evaluated";
     public const string Deleted = "deleted";
+    public const string Migrating = "silo.migrating";
+    public const string RegionFailover = "region.failover";
 }

@@ -3,10 +3,13 @@ using Microsoft.Extensions.Options;
 using VoiceActors.LiveKit;
 using VoiceActors.Media;
 using VoiceActors.Providers;
+using VoiceActors.Placement;
+using VoiceActors.Regions;
 
 namespace VoiceActors.Sessions;
 
 /// <summary>One interview: owns its lifecycle, its room and its provider stream; its state lives in Redis so a survivor can resume it.</summary>
+[RegionalLeastLoadedPlacement]
 public sealed partial class InterviewSessionGrain(
     [PersistentState("session", StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
     IOptions<InterviewSessionOptions> options,
@@ -14,12 +17,16 @@ public sealed partial class InterviewSessionGrain(
     ILocalSiloDetails silo,
     SiloSessionLoad load,
     AudioRelayFactory relays,
+    RegionView regions,
     ILogger<InterviewSessionGrain> logger,
-    LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable
+    LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable, IGrainMigrationParticipant
 {
     /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
     internal const string AgentIdentity = "voice-agent";
 
+    private const string SinkMigrationKey = "va.sink";
+    private bool _relocating;
+    private bool _migratedIn;
     internal const string WatchdogReminder = "session-watchdog";
     internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
 
@@ -39,12 +46,15 @@ public sealed partial class InterviewSessionGrain(
         var previous = State.Silo;
         State.Silo = silo.SiloAddress.ToParsableString();
         State.Activations++;
+        if (_migratedIn) State.Migrations++;
         Record(TimelineKinds.Resumed, $"from {previous ?? "unknown"} in state {State.Status}");
         await session.WriteStateAsync(cancellationToken);
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
         // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
         if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureRelay();
+        // Re-activated outside its region (a watchdog tick fired elsewhere after a crash): go home once a silo there serves.
+        if (State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -58,6 +68,7 @@ public sealed partial class InterviewSessionGrain(
         Validate(command);
         if (State.Exists) throw new SessionAlreadyExistsException(SessionId);
 
+        AdmitOnThisSilo();
         var now = clock.GetUtcNow();
         State.TenantId = command.TenantId;
         State.CandidateId = command.CandidateId;
@@ -243,6 +254,70 @@ public sealed partial class InterviewSessionGrain(
 
     Task<SessionStatus> IInterviewSessionGrain.Tick() => EnforceDeadlinesAsync();
 
+    async Task<string?> IInterviewSessionGrain.Relocate(string fromSilo, string reason)
+    {
+        var here = silo.SiloAddress.ToParsableString();
+        if (!State.Exists || !State.Status.IsLive() || here != fromSilo) return here;
+        if (!_relocating)
+        {
+            _relocating = true;
+            Record(TimelineKinds.Migrating, reason);
+            await session.WriteStateAsync(); // storage holds the same state as the migration package, whichever the new silo sees
+        }
+        MigrateTo(State.Region, avoid: here);
+        return here;
+    }
+
+    async Task<ReconnectDirective?> IInterviewSessionGrain.FailOver(RegionFailover failover)
+    {
+        EnsureExists();
+        if (!State.Status.IsLive()) return State.Reconnect;
+        if (State.Region == failover.FromRegion)
+        {
+            State.Region = failover.ToRegion;
+            State.Reconnect = new ReconnectDirective(failover.ToRegion, failover.LiveKitUrl, State.RoomName, CandidateToken: null,
+                clock.GetUtcNow(), failover.Reason, failover.FromRegion);
+            Record(TimelineKinds.RegionFailover, $"{failover.FromRegion} -> {failover.ToRegion}: {failover.Reason}");
+            await session.WriteStateAsync();
+            using var scope = BeginScope();
+            LogFailedOver(failover.FromRegion, failover.ToRegion);
+        }
+        if (State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: silo.SiloAddress.ToParsableString());
+        return State.Reconnect;
+    }
+
+    void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context)
+    {
+        if (_sink is not null) context.TryAddValue(SinkMigrationKey, _sink); // the media socket keeps receiving after the move
+    }
+
+    void IGrainMigrationParticipant.OnRehydrate(IRehydrationContext context)
+    {
+        if (context.TryGetValue<IAudioSink>(SinkMigrationKey, out var sink)) _sink = sink;
+        _migratedIn = true;
+    }
+
+    /// <summary>Asks the runtime to move this activation once idle; placement reads the region (and the silo to avoid) from the request context.</summary>
+    private void MigrateTo(string region, string? avoid)
+    {
+        RequestContext.Set(RegionContext.RegionKey, region);
+        if (avoid is not null) RequestContext.Set(RegionContext.AvoidSiloKey, avoid);
+        this.MigrateOnIdle();
+    }
+
+    /// <summary>
+    /// The exact per-silo admission check (the regional view admission used may be a period old): count this session first,
+    /// then refuse if that went over, so concurrent creates can never overshoot the silo's capacity.
+    /// </summary>
+    private void AdmitOnThisSilo()
+    {
+        load.Update(SessionId, SessionStatus.Provisioning, hasAgent: false);
+        if (load.ActiveSessions <= load.Capacity) return;
+        load.Remove(SessionId);
+        DeactivateOnIdle();
+        throw new RegionCapacityExceededException(load.Region, load.ActiveSessions, load.Capacity, retryAfterSeconds: 5);
+    }
+
     async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName != WatchdogReminder) return;
@@ -340,7 +415,7 @@ public sealed partial class InterviewSessionGrain(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
         State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
-        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers);
+        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers, Reconnect: State.Reconnect);
 
     private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>
     {
@@ -354,6 +429,9 @@ public sealed partial class InterviewSessionGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session resumed on {Silo} (was {PreviousSilo}) in state {Status}")]
     private partial void LogResumed(string? previousSilo, string silo, SessionStatus status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session failed over from region {FromRegion} to {ToRegion}")]
+    private partial void LogFailedOver(string fromRegion, string toRegion);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session ended as {Outcome}: {Reason}")]
     private partial void LogEnded(SessionStatus outcome, string reason);

@@ -32,6 +32,8 @@ public sealed class InterviewSessionState
     /// <summary>The provider the session last connected to (after a failover, the secondary); a resumed session reconnects to it.</summary>
     [Id(30)] public string? ActiveProvider { get; set; }
     [Id(31)] public int ProviderFailovers { get; set; }
+    [Id(60)] public Regions.ReconnectDirective? Reconnect { get; set; }
+    [Id(61)] public int Migrations { get; set; }
 
     public bool Exists => TenantId.Length > 0;
 }

@@ -60,4 +60,7 @@ public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options)
     }
 
     public void Remove(string sessionId) => _waitingForAgent.TryRemove(sessionId, out _);
+
+    /// <summary>The ids of the live sessions on this silo right now (drain and region failover walk them).</summary>
+    public string[] LiveSessionIds() => [.. _waitingForAgent.Keys];
 }

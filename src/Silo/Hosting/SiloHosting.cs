@@ -5,6 +5,7 @@ using Orleans.Configuration;
 using StackExchange.Redis;
 using VoiceActors.LiveKit;
 using VoiceActors.Providers;
+using VoiceActors.Regions;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.Silo.Hosting;
@@ -64,6 +65,7 @@ public static class SiloHosting
         silo.AddVoiceProviders(config);
         services.TryAddSingleton(TimeProvider.System);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        silo.AddRegions(config);
 
         var sessions = config.GetSection(InterviewSessionOptions.Section).Get<InterviewSessionOptions>() ?? new InterviewSessionOptions();
         if (config.GetConnectionString("Redis") is { Length: > 0 } redis)

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using VoiceActors.Placement;
+
+namespace VoiceActors.Regions;
+
+public static class RegionsHosting
+{
+    /// <summary>Regions, capacity, region-aware placement and graceful drain for one silo.</summary>
+    public static ISiloBuilder AddRegions(this ISiloBuilder silo, IConfiguration config)
+    {
+        var services = silo.Services;
+        services.AddOptions<RegionsOptions>().Configure(o => RegionsOptions.Bind(o, config)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RegionsOptions>, RegionsOptionsValidator>();
+        services.AddOptions<RegionHealthOptions>().BindConfiguration(RegionHealthOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RegionHealthOptions>, RegionHealthOptionsValidator>();
+        services.AddOptions<DrainOptions>().BindConfiguration(DrainOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DrainOptions>, DrainOptionsValidator>();
+
+        services.AddSingleton<RegionView>();
+        services.AddSingleton<RegionProbe>();
+        services.AddSingleton<RegionViewRefresher>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RegionViewRefresher>());
+        services.AddSingleton<SiloDrain>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloDrain>());
+        services.AddPlacementDirector<RegionalLeastLoadedPlacement, RegionalLeastLoadedPlacementDirector>();
+
+        // The drain must finish inside the host's shutdown window, or the host would cut it short.
+        var deadline = config.GetSection(DrainOptions.Section).Get<DrainOptions>()?.Deadline ?? new DrainOptions().Deadline;
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = deadline + TimeSpan.FromSeconds(15));
+
+        var region = config["Silo:Region"] is { Length: > 0 } r ? r : "local";
+        silo.UseSiloMetadata(new Dictionary<string, string> { [RegionalLeastLoadedPlacementDirector.RegionMetadataKey] = region });
+        return silo;
+    }
+}

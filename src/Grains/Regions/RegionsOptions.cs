@@ -1,0 +1,131 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace VoiceActors.Regions;
+
+/// <summary>One region under <c>Regions:&lt;name&gt;</c>: its LiveKit, where its sessions go when it is down, and whose primary it is.</summary>
+public sealed class RegionOptions
+{
+    /// <summary>The configured primary: new interviews without pings and without a tenant region go here.</summary>
+    public bool Primary { get; set; }
+
+    /// <summary>Regions to fail over to, nearest first (others follow in configuration order).</summary>
+    public List<string> Fallback { get; set; } = [];
+
+    /// <summary>Tenants whose interviews default to this region when the client sent no pings.</summary>
+    public List<string> Tenants { get; set; } = [];
+
+    /// <summary><c>Regions:&lt;name&gt;:LiveKit</c>; overrides the top-level <c>LiveKit</c> section (shared with the LiveKit directory).</summary>
+    public RegionLiveKitOptions LiveKit { get; set; } = new();
+}
+
+public sealed class RegionLiveKitOptions
+{
+    public string? Url { get; set; }
+    public string? ApiKey { get; set; }
+    public string? ApiSecret { get; set; }
+}
+
+/// <summary>
+/// All regions (configuration section <c>Regions</c>, one child per region). With none configured, the cluster is one region:
+/// the silo's own <c>Silo:Region</c> served by the top-level <c>LiveKit</c> section.
+/// </summary>
+public sealed class RegionsOptions
+{
+    public const string Section = "Regions";
+
+    public Dictionary<string, RegionOptions> Regions { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>This silo's region (<c>Silo:Region</c>).</summary>
+    public string LocalRegion { get; set; } = "local";
+
+    /// <summary>Reads the section; region names keep their configured spelling and configuration order.</summary>
+    public static void Bind(RegionsOptions o, IConfiguration config)
+    {
+        o.LocalRegion = config["Silo:Region"] is { Length: > 0 } local ? local : "local";
+        var topLevel = config.GetSection("LiveKit").Get<RegionLiveKitOptions>() ?? new RegionLiveKitOptions();
+        foreach (var child in config.GetSection(Section).GetChildren())
+        {
+            var region = child.Get<RegionOptions>() ?? new RegionOptions();
+            region.LiveKit.Url ??= topLevel.Url;
+            region.LiveKit.ApiKey ??= topLevel.ApiKey;
+            region.LiveKit.ApiSecret ??= topLevel.ApiSecret;
+            o.Regions[child.Key] = region;
+        }
+        if (o.Regions.Count == 0) o.Regions[o.LocalRegion] = new RegionOptions { Primary = true, LiveKit = topLevel };
+    }
+
+    /// <summary>The configured primary, or the first region when none is marked.</summary>
+    public string PrimaryRegion
+    {
+        get
+        {
+            foreach (var (name, r) in Regions) if (r.Primary) return name;
+            foreach (var name in Regions.Keys) return name;
+            return LocalRegion;
+        }
+    }
+}
+
+public sealed class RegionsOptionsValidator : IValidateOptions<RegionsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RegionsOptions o)
+    {
+        var errors = new List<string>();
+        var primaries = 0;
+        var tenants = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (region, r) in o.Regions)
+        {
+            if (region.Length > 64) errors.Add($"Regions:{region}: region names must be at most 64 characters.");
+            if (r.Primary) primaries++;
+            foreach (var f in r.Fallback)
+            {
+                if (!o.Regions.ContainsKey(f)) errors.Add($"Regions:{region}:Fallback names '{f}', which is not a configured region.");
+                else if (f == region) errors.Add($"Regions:{region}:Fallback names the region itself; a region cannot fail over to itself.");
+            }
+            foreach (var t in r.Tenants)
+                if (!tenants.TryAdd(t, region)) errors.Add($"Tenant '{t}' is assigned to both {tenants[t]} and {region}; a tenant has one home region.");
+            if (r.LiveKit.Url is { Length: > 0 } url && !Uri.TryCreate(url, UriKind.Absolute, out _))
+                errors.Add($"Regions:{region}:LiveKit:Url '{url}' is not an absolute URL.");
+        }
+        if (primaries > 1) errors.Add("More than one region is marked Primary; mark exactly one (or none: the first is primary).");
+        if (!o.Regions.ContainsKey(o.LocalRegion))
+            errors.Add($"Silo:Region '{o.LocalRegion}' is not among the configured regions ({string.Join(", ", o.Regions.Keys)}): this silo would serve a region nobody can select.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>How often regions are probed and views refreshed (section <c>RegionHealth</c>).</summary>
+public sealed class RegionHealthOptions
+{
+    public const string Section = "RegionHealth";
+
+    /// <summary>Period of the directory's health probes (LiveKit reachability, live silos).</summary>
+    public TimeSpan ProbePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A LiveKit that does not answer within this is counted down.</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Each silo reports its load and refreshes its regional view this often; it bounds how stale admission and placement are.</summary>
+    public TimeSpan ViewRefreshPeriod { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A silo that has not reported for this long no longer counts (it died or left).</summary>
+    public TimeSpan SiloReportExpiry { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The Retry-After given with a 429 or 503.</summary>
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+public sealed class RegionHealthOptionsValidator : IValidateOptions<RegionHealthOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RegionHealthOptions o)
+    {
+        var errors = new List<string>();
+        if (o.ProbePeriod < TimeSpan.FromMilliseconds(100)) errors.Add("RegionHealth:ProbePeriod must be at least 100ms.");
+        if (o.ProbeTimeout <= TimeSpan.Zero || o.ProbeTimeout > o.ProbePeriod) errors.Add("RegionHealth:ProbeTimeout must be positive and at most ProbePeriod, or probes pile up.");
+        if (o.ViewRefreshPeriod < TimeSpan.FromMilliseconds(50)) errors.Add("RegionHealth:ViewRefreshPeriod must be at least 50ms.");
+        if (o.SiloReportExpiry <= o.ViewRefreshPeriod) errors.Add("RegionHealth:SiloReportExpiry must exceed ViewRefreshPeriod, or live silos would expire between reports.");
+        if (o.RetryAfter < TimeSpan.FromSeconds(1)) errors.Add("RegionHealth:RetryAfter must be at least 1s (Retry-After has second resolution).");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
