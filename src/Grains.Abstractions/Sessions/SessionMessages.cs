@@ -85,4 +85,6 @@ public sealed record SessionSnapshot(
     [property: Id(12)] DateTimeOffset? StartedAt,
     [property: Id(13)] DateTimeOffset? EndedAt,
     [property: Id(14)] string? EndReason,
-    [property: Id(15)] string? Silo);
+    [property: Id(15)] string? Silo,
+    [property: Id(24)] IReadOnlyList<string>? PostSessionPending = null,
+    [property: Id(25)] DateTimeOffset? ErasedAt = null);

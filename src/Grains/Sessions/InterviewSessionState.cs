@@ -24,6 +24,9 @@ public sealed class InterviewSessionState
     [Id(17)] public string? CandidateName { get; set; }
     [Id(18)] public int Activations { get; set; }
     [Id(19)] public List<TimelineEvent> Timeline { get; set; } = [];
+    [Id(40)] public PostSession.SessionCompleted? Outbox { get; set; }
+    [Id(41)] public List<string> OutboxPending { get; set; } = [];
+    [Id(42)] public DateTimeOffset? ErasedAt { get; set; }
 
     public bool Exists => TenantId.Length > 0;
 }

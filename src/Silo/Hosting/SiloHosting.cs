@@ -78,6 +78,7 @@ public static class SiloHosting
             silo.AddMemoryGrainStorage(StorageNames.Sessions);
             silo.AddMemoryGrainStorageAsDefault();
         }
+        silo.AddPostSession(config);
         return silo;
     }
 
