@@ -59,7 +59,7 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>A fresh, empty database: tests never see each other's rows.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix = "va")
     {
-        var name = $"{prefix}_{Interlocked.Increment(ref _databases)}_{Guid.NewGuid():N}"[..40];
+        var name = $"{prefix}_{Interlocked.Increment(ref _databases)}_{Guid.NewGuid():N}";
         await using var connection = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"create database \"{name}\"", connection); // name is ours: hex and digits only

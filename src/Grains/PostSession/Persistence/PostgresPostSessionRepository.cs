@@ -37,8 +37,8 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
             on conflict (session_id) do nothing
             """, connection, tx))
         {
-            header.Parameters.AddWithValue("session_id", completed.SessionId);
-            header.Parameters.AddWithValue("tenant_id", completed.TenantId);
+            header.Parameters.AddWithValue("session_id", Clean(completed.SessionId)!);
+            header.Parameters.AddWithValue("tenant_id", Clean(completed.TenantId)!);
             header.Parameters.AddWithValue("turn_count", transcript.Turns.Count);
             header.Parameters.AddWithValue("stored_at", Utc(transcript.StoredAt));
             if (await header.ExecuteNonQueryAsync(ct) == 0) return false; // already stored: the transaction rolls back on dispose
@@ -62,7 +62,7 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
             from unnest(@seq, @speaker, @text, @started_at, @ended_at) as t (seq, speaker, text, started_at, ended_at)
             """, connection, tx))
         {
-            turns.Parameters.AddWithValue("session_id", completed.SessionId);
+            turns.Parameters.AddWithValue("session_id", Clean(completed.SessionId)!);
             turns.Parameters.AddWithValue("seq", seq);
             turns.Parameters.AddWithValue("speaker", speaker);
             turns.Parameters.AddWithValue("text", text);
@@ -86,8 +86,8 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
             on conflict (session_id) do nothing
             """, connection, tx))
         {
-            header.Parameters.AddWithValue("session_id", completed.SessionId);
-            header.Parameters.AddWithValue("tenant_id", completed.TenantId);
+            header.Parameters.AddWithValue("session_id", Clean(completed.SessionId)!);
+            header.Parameters.AddWithValue("tenant_id", Clean(completed.TenantId)!);
             header.Parameters.AddWithValue("status", StatusName(evaluation.Status));
             header.Parameters.AddWithValue("evaluator", Clean(evaluation.Evaluator)!);
             header.Parameters.AddWithValue("overall_score", NpgsqlDbType.Double, (object?)evaluation.OverallScore ?? DBNull.Value);
@@ -105,7 +105,7 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
                 insert into evaluation_scores (session_id, position, criterion, weight, score, evidence, rationale)
                 values (@session_id, @position, @criterion, @weight, @score, @evidence, @rationale)
                 """, connection, tx);
-            score.Parameters.AddWithValue("session_id", completed.SessionId);
+            score.Parameters.AddWithValue("session_id", Clean(completed.SessionId)!);
             score.Parameters.AddWithValue("position", i);
             score.Parameters.AddWithValue("criterion", Clean(c.Criterion)!);
             score.Parameters.AddWithValue("weight", c.Weight);
@@ -124,15 +124,15 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
         DateTimeOffset storedAt;
         await using (var header = new NpgsqlCommand("select stored_at from transcripts where session_id = @session_id and tenant_id = @tenant_id", connection))
         {
-            header.Parameters.AddWithValue("session_id", sessionId);
-            header.Parameters.AddWithValue("tenant_id", tenantId);
+            header.Parameters.AddWithValue("session_id", Clean(sessionId)!);
+            header.Parameters.AddWithValue("tenant_id", Clean(tenantId)!);
             if (await header.ExecuteScalarAsync(ct) is not DateTime stored) return null;
             storedAt = new DateTimeOffset(stored, TimeSpan.Zero);
         }
         var turns = new List<TranscriptTurn>();
         await using var command = new NpgsqlCommand(
             "select seq, speaker, text, started_at, ended_at from transcript_turns where session_id = @session_id order by seq", connection);
-        command.Parameters.AddWithValue("session_id", sessionId);
+        command.Parameters.AddWithValue("session_id", Clean(sessionId)!);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             turns.Add(new TranscriptTurn(reader.GetInt32(0), Enum.Parse<ParticipantRole>(reader.GetString(1)), reader.GetString(2),
@@ -149,8 +149,8 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
             from evaluations where session_id = @session_id and tenant_id = @tenant_id
             """, connection))
         {
-            header.Parameters.AddWithValue("session_id", sessionId);
-            header.Parameters.AddWithValue("tenant_id", tenantId);
+            header.Parameters.AddWithValue("session_id", Clean(sessionId)!);
+            header.Parameters.AddWithValue("tenant_id", Clean(tenantId)!);
             await using var r = await header.ExecuteReaderAsync(ct);
             if (!await r.ReadAsync(ct)) return null;
             view = new EvaluationView(sessionId, ParseStatus(r.GetString(0)), r.GetString(1), r.IsDBNull(2) ? null : r.GetDouble(2),
@@ -159,7 +159,7 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
         var criteria = new List<CriterionScore>();
         await using var command = new NpgsqlCommand(
             "select criterion, weight, score, evidence, rationale from evaluation_scores where session_id = @session_id order by position", connection);
-        command.Parameters.AddWithValue("session_id", sessionId);
+        command.Parameters.AddWithValue("session_id", Clean(sessionId)!);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             criteria.Add(new CriterionScore(reader.GetString(0), reader.GetDouble(1), reader.GetDouble(2),
@@ -179,8 +179,8 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
         // The audit trail is read from the primary: a replica may lag behind the deletion it is asked to prove.
         await using var command = connections.Primary.CreateCommand(
             "select action, actor, detail, at from audit_log where session_id = @session_id and tenant_id = @tenant_id order by id");
-        command.Parameters.AddWithValue("session_id", sessionId);
-        command.Parameters.AddWithValue("tenant_id", tenantId);
+        command.Parameters.AddWithValue("session_id", Clean(sessionId)!);
+        command.Parameters.AddWithValue("tenant_id", Clean(tenantId)!);
         var entries = new List<AuditEntry>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
@@ -199,8 +199,8 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
                    (select count(*) from evaluations where session_id = @session_id and tenant_id = @tenant_id)
             """, connection, tx))
         {
-            count.Parameters.AddWithValue("session_id", sessionId);
-            count.Parameters.AddWithValue("tenant_id", tenantId);
+            count.Parameters.AddWithValue("session_id", Clean(sessionId)!);
+            count.Parameters.AddWithValue("tenant_id", Clean(tenantId)!);
             await using var r = await count.ExecuteReaderAsync(ct);
             await r.ReadAsync(ct);
             (turns, evaluations) = ((int)r.GetInt64(0), (int)r.GetInt64(1));
@@ -208,8 +208,8 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
         // Transcripts, turns, evaluations and scores go with the interview row (on delete cascade).
         await using (var delete = new NpgsqlCommand("delete from interviews where session_id = @session_id and tenant_id = @tenant_id", connection, tx))
         {
-            delete.Parameters.AddWithValue("session_id", sessionId);
-            delete.Parameters.AddWithValue("tenant_id", tenantId);
+            delete.Parameters.AddWithValue("session_id", Clean(sessionId)!);
+            delete.Parameters.AddWithValue("tenant_id", Clean(tenantId)!);
             interviews = await delete.ExecuteNonQueryAsync(ct);
         }
         var counts = new DeletionCounts(interviews, turns, evaluations);
@@ -232,8 +232,8 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
     private static void AddInterview(NpgsqlCommand command, SessionCompleted c, DateTimeOffset? deleteAt)
     {
         var p = command.Parameters;
-        p.AddWithValue("session_id", c.SessionId);
-        p.AddWithValue("tenant_id", c.TenantId);
+        p.AddWithValue("session_id", Clean(c.SessionId)!);
+        p.AddWithValue("tenant_id", Clean(c.TenantId)!);
         p.AddWithValue("candidate_id", Clean(c.CandidateId)!);
         p.AddWithValue("job_id", Clean(c.JobId)!);
         p.AddWithValue("outcome", c.Outcome.ToString());
@@ -252,15 +252,16 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
         command.CommandText = """
             insert into audit_log (session_id, tenant_id, action, actor, detail, at) values (@session_id, @tenant_id, @action, @actor, @detail, @at)
             """;
-        command.Parameters.AddWithValue("session_id", e.SessionId);
-        command.Parameters.AddWithValue("tenant_id", e.TenantId);
-        command.Parameters.AddWithValue("action", e.Action);
+        command.Parameters.AddWithValue("session_id", Clean(e.SessionId)!);
+        command.Parameters.AddWithValue("tenant_id", Clean(e.TenantId)!);
+        command.Parameters.AddWithValue("action", Clean(e.Action)!);
         command.Parameters.AddWithValue("actor", Clean(e.Actor)!);
         command.Parameters.AddWithValue("detail", NpgsqlDbType.Text, (object?)Clean(e.Detail) ?? DBNull.Value);
         command.Parameters.AddWithValue("at", Utc(e.At));
     }
 
-    /// <summary>PostgreSQL text cannot hold NUL; it is the one character we replace (with U+FFFD) rather than refuse.</summary>
+    /// <summary>PostgreSQL text cannot hold NUL; it is the one character we replace (with U+FFFD) rather than refuse. Reads clean their keys the same way.</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(value))]
     private static string? Clean(string? value) => value is null || !value.Contains('\0') ? value : value.Replace('\0', '\uFFFD');
 
     private static DateTime Utc(DateTimeOffset value) => value.UtcDateTime;
