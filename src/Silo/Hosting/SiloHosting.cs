@@ -97,3 +97,9 @@ public static class SiloHosting
             o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(10);
         });
 }
+
+/// <summary>Names the silo's assembly for <c>WebApplicationFactory</c>: the silo and the gateway both have a public top-level <c>Program</c>.</summary>
+public sealed class SiloEntryPoint
+{
+    private SiloEntryPoint() { }
+}
