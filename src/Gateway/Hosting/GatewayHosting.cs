@@ -6,6 +6,7 @@ using VoiceActors.Gateway.Interviews;
 using VoiceActors.Gateway.LiveKit;
 using VoiceActors.Gateway.Media;
 using VoiceActors.Gateway.Regions;
+using VoiceActors.Gateway.PostSession;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -60,6 +61,7 @@ public static class GatewayHosting
         app.MapLiveKitApi();
         app.MapMediaApi();
         app.MapRegionsApi();
+        app.MapPostSessionApi();
         return app;
     }
 }

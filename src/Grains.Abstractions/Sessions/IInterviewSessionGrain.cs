@@ -67,4 +67,15 @@ public interface IInterviewSessionGrain : IGrainWithStringKey
     /// <summary>Its region went down: the session moves to the target region and publishes a reconnect directive (null if it was not in that region).</summary>
     [Alias("FailOver")]
     Task<Regions.ReconnectDirective?> FailOver(Regions.RegionFailover failover);
+    /// <summary>A post-session consumer stored its result for <c>session.completed</c>; the outbox stops re-delivering to it.</summary>
+    [Alias("AcknowledgeCompletion")]
+    Task AcknowledgeCompletion(string consumer);
+
+    /// <summary>Appends a post-session milestone (<see cref="TimelineKinds.Evaluated"/>) to the session's timeline.</summary>
+    [Alias("RecordPostSession")]
+    Task RecordPostSession(string kind, string? detail);
+
+    /// <summary>Retention deletion: wipes the turns and every personal field, keeping a tombstone timeline that records the deletion.</summary>
+    [Alias("Erase")]
+    Task Erase(string tenantId, string reason);
 }

@@ -91,4 +91,6 @@ public sealed record SessionSnapshot(
     [property: Id(20)] string? ActiveProvider = null,
     [property: Id(21)] Media.MediaStats? Media = null,
     [property: Id(22)] int ProviderFailovers = 0,
-    [property: Id(28)] Regions.ReconnectDirective? Reconnect = null);
+    [property: Id(28)] Regions.ReconnectDirective? Reconnect = null,
+    [property: Id(24)] IReadOnlyList<string>? PostSessionPending = null,
+    [property: Id(25)] DateTimeOffset? ErasedAt = null);

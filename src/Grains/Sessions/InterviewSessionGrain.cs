@@ -320,6 +320,11 @@ public sealed partial class InterviewSessionGrain(
 
     async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
     {
+        if (reminderName == OutboxReminder)
+        {
+            await RedeliverCompletionAsync();
+            return;
+        }
         if (reminderName != WatchdogReminder) return;
         if (!State.Exists || State.Status.IsTerminal())
         {
@@ -350,8 +355,10 @@ public sealed partial class InterviewSessionGrain(
         State.EndReason = reason;
         State.Participants.Clear();
         Record(TimelineKinds.Ended, $"{outcome}: {reason}");
+        await StageCompletionAsync(); // the outbox is written with the terminal state, in the same write
         await session.WriteStateAsync();
         await DropWatchdogAsync();
+        await PublishCompletionAsync();
         using var scope = BeginScope();
         LogEnded(outcome, reason);
         await DeleteRoomAsync();
@@ -415,7 +422,8 @@ public sealed partial class InterviewSessionGrain(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
         State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
-        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers, Reconnect: State.Reconnect);
+        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers, Reconnect: State.Reconnect,
+        PostSessionPending: State.OutboxPending.ToArray(), ErasedAt: State.ErasedAt);
 
     private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>
     {

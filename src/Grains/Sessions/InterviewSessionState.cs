@@ -34,6 +34,9 @@ public sealed class InterviewSessionState
     [Id(31)] public int ProviderFailovers { get; set; }
     [Id(60)] public Regions.ReconnectDirective? Reconnect { get; set; }
     [Id(61)] public int Migrations { get; set; }
+    [Id(40)] public PostSession.SessionCompleted? Outbox { get; set; }
+    [Id(41)] public List<string> OutboxPending { get; set; } = [];
+    [Id(42)] public DateTimeOffset? ErasedAt { get; set; }
 
     public bool Exists => TenantId.Length > 0;
 }

@@ -84,6 +84,7 @@ public static class SiloHosting
             silo.AddMemoryGrainStorage(StorageNames.Sessions);
             silo.AddMemoryGrainStorageAsDefault();
         }
+        silo.AddPostSession(config);
         return silo;
     }
 

@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Streams;
+using Orleans.Streams.Core;
+using VoiceActors.PostSession.Persistence;
+using VoiceActors.Sessions;
+
+namespace VoiceActors.PostSession;
+
+[GenerateSerializer, Alias("va.ComplianceGrainState")]
+public sealed class ComplianceGrainState
+{
+    [Id(0)] public string TenantId { get; set; } = "";
+    [Id(1)] public ConsentFlags Consent { get; set; } = ConsentFlags.None;
+    [Id(2)] public DateTimeOffset EndedAt { get; set; }
+    [Id(3)] public DateTimeOffset DeleteAt { get; set; }
+    [Id(4)] public DateTimeOffset? DeletedAt { get; set; }
+
+    public bool Recorded => TenantId.Length > 0;
+}
+
+/// <summary>
+/// Consent, audit and retention of one session: records the consent given, audits every read and the deletion, and deletes the
+/// transcript, the evaluation, the interview row and the session's state when the tenant's retention period has passed. The
+/// deadline is watched by a durable reminder, so it survives restarts and silo crashes.
+/// </summary>
+[ImplicitStreamSubscription(PostSessionConsumers.StreamNamespace)]
+public sealed partial class ComplianceGrain(
+    [PersistentState("compliance", StorageNames.Default)] IPersistentState<ComplianceGrainState> state,
+    IPostSessionRepository repository,
+    IOptions<RetentionOptions> retention,
+    TimeProvider clock,
+    ILogger<ComplianceGrain> logger) : Grain, IComplianceGrain, IStreamSubscriptionObserver, IAsyncObserver<SessionCompleted>, IRemindable
+{
+    internal const string RetentionReminder = "retention";
+
+    private ComplianceGrainState State => state.State;
+    private string SessionId => this.GetPrimaryKeyString();
+
+    async Task IStreamSubscriptionObserver.OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
+        await handleFactory.Create<SessionCompleted>().ResumeAsync(this);
+
+    async Task IAsyncObserver<SessionCompleted>.OnNextAsync(SessionCompleted completed, StreamSequenceToken? token)
+    {
+        if (completed.SessionId != SessionId) return;
+        if (!State.Recorded)
+        {
+            var deleteAt = completed.EndedAt + retention.Value.For(completed.TenantId);
+            // The reminder goes first: once the deadline is stored, nothing may forget to enforce it.
+            await this.RegisterOrUpdateReminder(RetentionReminder, retention.Value.CheckPeriod, retention.Value.CheckPeriod);
+            await repository.RecordInterviewAsync(completed, deleteAt);
+            var now = clock.GetUtcNow();
+            var consent = completed.Consent;
+            await repository.AppendAuditAsync(new AuditEntry(SessionId, completed.TenantId, AuditActions.ConsentRecorded, "compliance",
+                $"recording={consent.Recording} transcription={consent.Transcription} aiEvaluation={consent.AiEvaluation}", now));
+            await repository.AppendAuditAsync(new AuditEntry(SessionId, completed.TenantId, AuditActions.RetentionScheduled, "compliance",
+                $"delete at {deleteAt:O}", now));
+            (State.TenantId, State.Consent, State.EndedAt, State.DeleteAt) = (completed.TenantId, consent, completed.EndedAt, deleteAt);
+            await state.WriteStateAsync();
+        }
+        await GrainFactory.GetGrain<IInterviewSessionGrain>(SessionId).AcknowledgeCompletion(PostSessionConsumers.Compliance);
+    }
+
+    Task IAsyncObserver<SessionCompleted>.OnCompletedAsync() => Task.CompletedTask;
+
+    Task IAsyncObserver<SessionCompleted>.OnErrorAsync(Exception ex) => Task.CompletedTask;
+
+    async Task IComplianceGrain.RecordAccess(string tenantId, string resource, string actor) =>
+        await repository.AppendAuditAsync(new AuditEntry(SessionId, tenantId, AuditActions.Accessed, actor, resource, clock.GetUtcNow()));
+
+    Task<ComplianceStatus?> IComplianceGrain.GetStatus(string tenantId) => Task.FromResult(
+        State.Recorded && State.TenantId == tenantId ? new ComplianceStatus(SessionId, State.Consent, State.DeleteAt, State.DeletedAt) : null);
+
+    Task<bool> IComplianceGrain.EnforceRetention() => EnforceRetentionAsync();
+
+    async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != RetentionReminder) return;
+        if (!State.Recorded || State.DeletedAt is not null)
+        {
+            await DropReminderAsync(); // nothing (left) to watch
+            return;
+        }
+        await EnforceRetentionAsync();
+    }
+
+    private async Task<bool> EnforceRetentionAsync()
+    {
+        if (!State.Recorded || State.DeletedAt is not null || clock.GetUtcNow() < State.DeleteAt) return false;
+        var session = GrainFactory.GetGrain<IInterviewSessionGrain>(SessionId);
+        var erased = "session state erased";
+        try
+        {
+            var snapshot = await session.Get(State.TenantId);
+            if (snapshot.PostSessionPending is { Count: > 0 } pending)
+            {
+                LogPostponed(SessionId, string.Join(",", pending)); // deleting now would race a consumer still storing its result
+                return false;
+            }
+            await session.Erase(State.TenantId, "retention period ended");
+        }
+        catch (SessionNotFoundException)
+        {
+            erased = "session state had already expired"; // the session store's own TTL got there first
+        }
+        var now = clock.GetUtcNow();
+        var counts = await repository.DeleteSessionDataAsync(State.TenantId, SessionId, new AuditEntry(SessionId, State.TenantId,
+            AuditActions.RetentionDeleted, "retention", $"deadline {State.DeleteAt:O}; {erased}", now));
+        State.DeletedAt = now;
+        await state.WriteStateAsync();
+        await DropReminderAsync();
+        LogDeleted(SessionId, counts.ToString());
+        return true;
+    }
+
+    private async Task DropReminderAsync()
+    {
+        var reminder = await this.GetReminder(RetentionReminder);
+        if (reminder is not null) await this.UnregisterReminder(reminder);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention deletion of {SessionId} postponed: {Pending} still storing")]
+    private partial void LogPostponed(string sessionId, string pending);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention deleted {SessionId}: {Counts}")]
+    private partial void LogDeleted(string sessionId, string counts);
+}
