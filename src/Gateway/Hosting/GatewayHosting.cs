@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
+using VoiceActors.Gateway.Timeline;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -49,6 +50,7 @@ public static class GatewayHosting
     {
         app.MapOpenApi();
         app.MapInterviewsApi();
+        app.MapTimelineApi();
         return app;
     }
 }

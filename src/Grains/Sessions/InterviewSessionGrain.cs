@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VoiceActors.Media;
+using VoiceActors.Telemetry;
 
 namespace VoiceActors.Sessions;
 
@@ -11,12 +12,13 @@ public sealed partial class InterviewSessionGrain(
     TimeProvider clock,
     ILocalSiloDetails silo,
     SiloSessionLoad load,
-    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable
+    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable, IIncomingGrainCallFilter
 {
     internal const string WatchdogReminder = "session-watchdog";
     internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
 
     private IAudioSink? _sink;
+    private SessionLogScope? _logScope;
 
     private readonly InterviewSessionOptions _options = options.Value;
     private InterviewSessionState State => session.State;
@@ -61,6 +63,7 @@ public sealed partial class InterviewSessionGrain(
         State.Silo = silo.SiloAddress.ToParsableString();
         State.Activations = 1;
         Record(TimelineKinds.Created, $"region {command.Region}, provider {command.Provider.Name}");
+        VoiceMetrics.SessionsStarted.Add(1, new KeyValuePair<string, object?>(VoiceMetrics.ProviderTag, command.Provider.Name));
 
         // The reminder goes first: from here on a crash must not lose the session.
         await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
@@ -69,7 +72,6 @@ public sealed partial class InterviewSessionGrain(
 
         MoveTo(SessionStatus.WaitingForParticipants);
         await session.WriteStateAsync();
-        using var scope = BeginScope();
         LogCreated(State.Region, State.RoomName);
         return Snapshot();
     }
@@ -204,7 +206,6 @@ public sealed partial class InterviewSessionGrain(
         Record(TimelineKinds.Ended, $"{outcome}: {reason}");
         await session.WriteStateAsync();
         await DropWatchdogAsync();
-        using var scope = BeginScope();
         LogEnded(outcome, reason);
     }
 
@@ -267,12 +268,20 @@ public sealed partial class InterviewSessionGrain(
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
         State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo);
 
-    private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>
+    /// <summary>Every log line written while this session handles a call carries its ids (audio frames excepted: no per-frame scope).</summary>
+    async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
-        ["session_id"] = SessionId,
-        ["tenant_id"] = State.TenantId,
-        ["candidate_id"] = State.CandidateId,
-    });
+        if (context.InterfaceMethod?.Name == nameof(IInterviewSessionGrain.PushCandidateAudio))
+        {
+            await context.Invoke();
+            return;
+        }
+        using var scope = BeginScope();
+        await context.Invoke();
+    }
+
+    private IDisposable? BeginScope() =>
+        logger.BeginScope(_logScope ??= new SessionLogScope(SessionId, () => (State.TenantId, State.CandidateId)));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session created in region {Region}, room {Room}")]
     private partial void LogCreated(string region, string room);
