@@ -63,8 +63,9 @@ public sealed class ApiKeyStore
     {
         foreach (var entry in configuration.GetSection("Gateway:ApiKeys").GetChildren())
         {
-            var key = entry.Value ?? entry["Key"];
-            var tenant = entry.Value is null ? entry["Tenant"] : "default";
+            var plain = !entry.GetChildren().Any(); // a bare string entry; objects carry Key and Tenant
+            var key = plain ? entry.Value : entry["Key"];
+            var tenant = plain ? "default" : entry["Tenant"];
             if (string.IsNullOrWhiteSpace(key) || string.IsNullOrWhiteSpace(tenant))
                 throw new OptionsValidationException("Gateway:ApiKeys", typeof(ApiKeyStore),
                     [$"Gateway:ApiKeys:{entry.Key} needs a non-empty key and tenant."]);
@@ -72,6 +73,9 @@ public sealed class ApiKeyStore
         }
         if (_tenantByKeyHash.Count == 0 && environment.IsDevelopment())
             _tenantByKeyHash[Hash(DevelopmentKey)] = DevelopmentTenant;
+        if (_tenantByKeyHash.Count == 0)
+            throw new OptionsValidationException("Gateway:ApiKeys", typeof(ApiKeyStore),
+                ["Gateway:ApiKeys is empty outside Development: no caller could use /v1. Configure at least one key."]);
     }
 
     public int Count => _tenantByKeyHash.Count;
