@@ -29,7 +29,8 @@ public sealed class ProductionSiloTests : IAsyncLifetime
             $"--Gateway:ApiKeys:0:Key={ApiKey}",
             $"--Gateway:ApiKeys:0:Tenant={Tenant}",
             "--Logging:LogLevel:Default=Information",
-            "--Logging:LogLevel:VoiceActors=Debug");
+            "--Logging:LogLevel:VoiceActors=Debug",
+            "--Logging:LogLevel:Microsoft.AspNetCore.Routing.EndpointMiddleware=Information");
         _http = new HttpClient { BaseAddress = _silo.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
     }
 
@@ -65,6 +66,7 @@ public sealed class ProductionSiloTests : IAsyncLifetime
         var lines = await WaitForLinesAsync(l => l.Contains("Session ended", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal));
 
         var sessionLines = 0;
+        var gatewayLines = 0;
         foreach (var line in lines)
         {
             using var doc = JsonDocument.Parse(line); // every line is one JSON object
@@ -73,6 +75,14 @@ public sealed class ProductionSiloTests : IAsyncLifetime
             foreach (var secret in secrets) Assert.DoesNotContain(secret, line, StringComparison.Ordinal);
 
             var scopes = root.TryGetProperty("Scopes", out var s) ? s.EnumerateArray().ToArray() : [];
+            if (root.GetProperty("Category").GetString() == "Microsoft.AspNetCore.Routing.EndpointMiddleware"
+                && root.GetProperty("Message").GetString()!.Contains("/v1/interviews/{id}", StringComparison.Ordinal))
+            {
+                gatewayLines++; // the gateway's own lines for a request about this session
+                Assert.Contains(scopes, scope =>
+                    scope.TryGetProperty("session_id", out var sid) && sid.GetString() == id &&
+                    scope.TryGetProperty("tenant_id", out var tid) && tid.GetString() == Tenant);
+            }
             var mentionsSession = root.GetProperty("Message").GetString()!.Contains(id, StringComparison.Ordinal)
                 || root.GetProperty("Category").GetString() == "VoiceActors.Sessions.InterviewSessionGrain";
             if (!mentionsSession) continue;
@@ -83,6 +93,7 @@ public sealed class ProductionSiloTests : IAsyncLifetime
                 scope.TryGetProperty("candidate_id", out var cid) && cid.GetString() == "cand-logs");
         }
         Assert.True(sessionLines >= 2, $"expected the session's created and ended lines, saw {sessionLines}:\n{_silo.Output}");
+        Assert.True(gatewayLines >= 4, $"expected endpoint lines for the timeline and complete requests, saw {gatewayLines}");
     }
 
     [Fact]
