@@ -113,6 +113,21 @@ public sealed class ProductionSiloTests : IAsyncLifetime
         var bearer = await _http.SendAsync(Request(HttpMethod.Get, "/dashboard/", new AuthenticationHeaderValue("Bearer", ApiKey)));
         Assert.Equal(HttpStatusCode.OK, bearer.StatusCode);
 
+        // The dashboard's data shows the session grains (its counters refresh every second: poll, bounded).
+        var key = new AuthenticationHeaderValue("Bearer", ApiKey);
+        Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(Request(HttpMethod.Post, "/v1/interviews", key, new { candidateId = "cand-dash", jobId = "job-dash" }))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _http.SendAsync(Request(HttpMethod.Get, "/dashboard/DashboardCounters"))).StatusCode);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            var counters = await (await _http.SendAsync(Request(HttpMethod.Get, "/dashboard/DashboardCounters", Basic("operator", ApiKey)))).Content.ReadFromJsonAsync<JsonElement>();
+            if (counters.GetProperty("simpleGrainStats").EnumerateArray().Any(g =>
+                    g.GetProperty("grainType").GetString() == "VoiceActors.Sessions.InterviewSessionGrain" && g.GetProperty("activationCount").GetInt32() >= 1))
+                break;
+            Assert.True(DateTime.UtcNow < deadline, "the dashboard never showed an InterviewSessionGrain activation");
+            await Task.Delay(200);
+        }
+
         // Prometheus scrapes without credentials; the probes too.
         var metrics = await _http.GetStringAsync("/metrics");
         Assert.Contains("voice_agent_active_sessions_total", metrics);
