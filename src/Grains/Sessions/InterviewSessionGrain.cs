@@ -5,6 +5,7 @@ using VoiceActors.Media;
 using VoiceActors.Providers;
 using VoiceActors.Placement;
 using VoiceActors.Regions;
+using VoiceActors.Telemetry;
 
 namespace VoiceActors.Sessions;
 
@@ -19,7 +20,7 @@ public sealed partial class InterviewSessionGrain(
     AudioRelayFactory relays,
     RegionView regions,
     ILogger<InterviewSessionGrain> logger,
-    LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable, IGrainMigrationParticipant
+    LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
 {
     /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
     internal const string AgentIdentity = "voice-agent";
@@ -32,6 +33,7 @@ public sealed partial class InterviewSessionGrain(
 
     private IAudioSink? _sink;
     private AudioRelay? _relay;
+    private SessionLogScope? _logScope;
 
     private readonly InterviewSessionOptions _options = options.Value;
     private readonly LiveKitDirectory _livekit = livekit;
@@ -83,6 +85,7 @@ public sealed partial class InterviewSessionGrain(
         State.Silo = silo.SiloAddress.ToParsableString();
         State.Activations = 1;
         Record(TimelineKinds.Created, $"region {command.Region}, provider {command.Provider.Name}");
+        VoiceMetrics.SessionsStarted.Add(1, new KeyValuePair<string, object?>(VoiceMetrics.ProviderTag, command.Provider.Name));
 
         // The reminder goes first: from here on a crash must not lose the session.
         await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
@@ -92,7 +95,6 @@ public sealed partial class InterviewSessionGrain(
 
         MoveTo(SessionStatus.WaitingForParticipants);
         await session.WriteStateAsync();
-        using var scope = BeginScope();
         LogCreated(State.Region, State.RoomName);
         return Snapshot() with { CandidateToken = CandidateToken() };
     }
@@ -425,12 +427,20 @@ public sealed partial class InterviewSessionGrain(
         ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers, Reconnect: State.Reconnect,
         PostSessionPending: State.OutboxPending.ToArray(), ErasedAt: State.ErasedAt);
 
-    private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>
+    /// <summary>Every log line written while this session handles a call carries its ids (audio frames excepted: no per-frame scope).</summary>
+    async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
-        ["session_id"] = SessionId,
-        ["tenant_id"] = State.TenantId,
-        ["candidate_id"] = State.CandidateId,
-    });
+        if (context.InterfaceMethod?.Name == nameof(IInterviewSessionGrain.PushCandidateAudio))
+        {
+            await context.Invoke();
+            return;
+        }
+        using var scope = BeginScope();
+        await context.Invoke();
+    }
+
+    private IDisposable? BeginScope() =>
+        logger.BeginScope(_logScope ??= new SessionLogScope(SessionId, () => (State.TenantId, State.CandidateId)));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session created in region {Region}, room {Room}")]
     private partial void LogCreated(string region, string room);

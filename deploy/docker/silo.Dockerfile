@@ -1,0 +1,23 @@
+# VoiceActors silo. Build from the repository root:
+#   docker build -f deploy/docker/silo.Dockerfile -t voiceactors/silo .
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+# Restore first, from the project files alone, so source edits do not invalidate the package layer.
+COPY global.json Directory.Build.props Directory.Packages.props ./
+COPY src/Grains.Abstractions/Grains.Abstractions.csproj src/Grains.Abstractions/
+COPY src/Grains/Grains.csproj src/Grains/
+COPY src/Gateway/Gateway.csproj src/Gateway/
+COPY src/Silo/Silo.csproj src/Silo/
+RUN dotnet restore src/Silo/Silo.csproj
+COPY src/ src/
+RUN dotnet publish src/Silo/Silo.csproj -c Release --no-restore -o /app /p:UseAppHost=false
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+WORKDIR /app
+COPY --from=build /app .
+# Production: JSON logs, API keys required on /v1 and the dashboard.
+ENV ASPNETCORE_ENVIRONMENT=Production
+USER $APP_UID
+# 8080 HTTP (/healthz, /metrics, /dashboard, and /v1 when Silo:ServeGateway), 11111 silo-to-silo, 30000 Orleans clients.
+EXPOSE 8080 11111 30000
+ENTRYPOINT ["dotnet", "VoiceActors.Silo.dll", "--urls", "http://0.0.0.0:8080"]

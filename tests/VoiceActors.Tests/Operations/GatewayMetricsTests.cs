@@ -1,0 +1,59 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using VoiceActors.Tests.Fixtures;
+
+namespace VoiceActors.Tests.Operations;
+
+/// <summary>The standalone gateway process (an Orleans client of the silo) serves <c>/metrics</c> and the timeline route too.</summary>
+public sealed class GatewayMetricsTests(OperationsSystem ops) : IClassFixture<OperationsSystem>
+{
+    [Fact]
+    public async Task Standalone_gateway_serves_metrics_of_its_requests_and_orleans_client()
+    {
+        var silo = ops.System.Services.GetRequiredService<IConfiguration>();
+        var port = FreePort.Next();
+        await using var gateway = ExternalProcess.Start("dotnet",
+        [
+            Path.Combine(AppContext.BaseDirectory, "VoiceActors.Gateway.dll"),
+            $"--urls=http://127.0.0.1:{port}",
+            $"--Orleans:GatewayPort={silo["Orleans:GatewayPort"]}",
+            $"--Orleans:ClusterId={silo["Orleans:ClusterId"]}",
+            $"--Gateway:ApiKeys:0:Key={EmbeddedSystem.KeyA}",
+            "--Gateway:ApiKeys:0:Tenant=tenant-a",
+        ], AppContext.BaseDirectory, new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = "Production" });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", EmbeddedSystem.KeyA);
+        await WaitHealthyAsync(http, gateway);
+
+        var created = await http.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-gw", jobId = "job-gw" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("sessionId").GetString();
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/v1/interviews/{id}/timeline")).StatusCode);
+
+        using var anonymous = new HttpClient { BaseAddress = http.BaseAddress };
+        var scrape = await Exposition.ScrapeAsync(anonymous);
+        Assert.Contains(scrape.Named("http_server_request_duration_seconds_count"),
+            s => s.Labels.GetValueOrDefault("http_route") == "/v1/interviews/{id}/timeline" && s.Value >= 1);
+        Assert.Contains(scrape.Names, n => n.StartsWith("orleans_", StringComparison.Ordinal));
+    }
+
+    private static async Task WaitHealthyAsync(HttpClient http, ExternalProcess process)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (process.HasExited) throw new InvalidOperationException($"gateway exited:\n{process.Output}");
+            try
+            {
+                if ((await http.GetAsync("/healthz")).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gateway not healthy:\n{process.Output}");
+            await Task.Delay(100);
+        }
+    }
+}
