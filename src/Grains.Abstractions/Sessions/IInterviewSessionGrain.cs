@@ -33,8 +33,12 @@ public interface IInterviewSessionGrain : IGrainWithStringKey
     [Alias("GetTimeline")]
     Task<IReadOnlyList<TimelineEvent>> GetTimeline(string tenantId);
 
-    /// <summary>Candidate audio on the hot path (from the gateway's media socket, an RTC bridge, or a load tester).</summary>
-    [Alias("PushCandidateAudio")]
+    /// <summary>
+    /// Candidate audio on the hot path (from the gateway's media socket, an RTC bridge, or a load tester). Interleaves with
+    /// the grain's other calls so a frame never waits behind a state write; it only queues the frame (no I/O).
+    /// Frames beyond real time (plus a burst) are dropped and counted; a malformed frame is a <see cref="SessionValidationException"/>.
+    /// </summary>
+    [Alias("PushCandidateAudio"), Orleans.Concurrency.AlwaysInterleave]
     Task PushCandidateAudio(Media.AudioFrame frame);
 
     /// <summary>Registers where provider audio and transcript go; one sink per session, the newest wins (a reconnecting client replaces its old socket).</summary>

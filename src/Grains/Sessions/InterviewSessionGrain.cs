@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VoiceActors.Media;
+using VoiceActors.Providers;
 
 namespace VoiceActors.Sessions;
 
@@ -11,12 +12,17 @@ public sealed partial class InterviewSessionGrain(
     TimeProvider clock,
     ILocalSiloDetails silo,
     SiloSessionLoad load,
-    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable
+    AudioRelayFactory relays,
+    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable
 {
+    /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
+    internal const string AgentIdentity = "voice-agent";
+
     internal const string WatchdogReminder = "session-watchdog";
     internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
 
     private IAudioSink? _sink;
+    private AudioRelay? _relay;
 
     private readonly InterviewSessionOptions _options = options.Value;
     private InterviewSessionState State => session.State;
@@ -34,12 +40,14 @@ public sealed partial class InterviewSessionGrain(
         await session.WriteStateAsync(cancellationToken);
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
+        // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
+        if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureRelay();
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         load.Remove(SessionId);
-        return Task.CompletedTask;
+        await StopRelayAsync();
     }
 
     async Task<SessionSnapshot> IInterviewSessionGrain.Create(CreateSession command)
@@ -152,21 +160,81 @@ public sealed partial class InterviewSessionGrain(
 
     Task IInterviewSessionGrain.PushCandidateAudio(AudioFrame frame)
     {
-        EnsureExists();
+        var relay = _relay ?? EnsureRelay();
+        if (frame.Pcm is null || frame.Pcm.Length == 0 || frame.Pcm.Length > AudioFormat.MaxFrameBytes || (frame.Pcm.Length & 1) != 0)
+        {
+            MediaMetrics.Dropped("invalid");
+            throw new SessionValidationException(SessionId, "pcm", $"a frame is PCM16 mono, an even number of bytes up to {AudioFormat.MaxFrameBytes} (20 ms at 24 kHz is {AudioFormat.FrameBytes})");
+        }
+        relay.Push(frame); // rate-limited and provider-unavailable frames are counted inside; the caller need not slow down
         return Task.CompletedTask;
     }
 
     Task IInterviewSessionGrain.AttachMedia(IAudioSink sink)
     {
-        EnsureExists();
+        EnsureRelay().Attach(sink);
         _sink = sink;
         return Task.CompletedTask;
     }
 
     Task IInterviewSessionGrain.DetachMedia(IAudioSink sink)
     {
-        if (Equals(_sink, sink)) _sink = null;
+        if (!Equals(_sink, sink)) return Task.CompletedTask; // an old socket leaving after its replacement attached
+        _sink = null;
+        _relay?.Attach(null);
         return Task.CompletedTask;
+    }
+
+    async Task ISessionMediaEvents.OnProviderTurn(Turn turn)
+    {
+        if (!State.Exists || State.Status.IsTerminal() || string.IsNullOrWhiteSpace(turn.Text)) return;
+        State.Turns.Add(turn);
+        await session.WriteStateAsync(); // checkpoint per turn, as RecordTurn: a crash loses at most the turn in progress
+        _ = _sink?.OnTranscript(turn);
+    }
+
+    async Task ISessionMediaEvents.OnProviderEvent(ProviderEvent e)
+    {
+        if (!State.Exists || State.Status.IsTerminal()) return;
+        Record(e.Kind, $"{e.Provider}: {e.Detail}");
+        switch (e.Kind)
+        {
+            case TimelineKinds.ProviderConnected:
+                State.ActiveProvider = e.Provider;
+                if (!State.Participants.Exists(p => p.Identity == AgentIdentity))
+                {
+                    await ((IInterviewSessionGrain)this).ParticipantJoined(AgentIdentity, ParticipantRole.Agent); // writes state
+                    return;
+                }
+                break;
+            case TimelineKinds.ProviderFailed when State.Participants.Exists(p => p.Identity == AgentIdentity):
+                await ((IInterviewSessionGrain)this).ParticipantLeft(AgentIdentity); // the agent is gone until the provider is back
+                return;
+            case TimelineKinds.ProviderFailover:
+                State.ActiveProvider = e.Provider;
+                State.ProviderFailovers++;
+                break;
+        }
+        await session.WriteStateAsync();
+    }
+
+    /// <summary>The session's audio relay, started on first use: a media socket attaching, a first frame, or a resume.</summary>
+    private AudioRelay EnsureRelay()
+    {
+        if (_relay is not null) return _relay;
+        EnsureExists();
+        if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, SessionStatus.Active);
+        _relay = relays.Create(SessionId, State.Provider, State.ActiveProvider, State.Turns, this.AsReference<ISessionMediaEvents>());
+        _relay.Attach(_sink);
+        _relay.Start();
+        return _relay;
+    }
+
+    private async Task StopRelayAsync()
+    {
+        if (_relay is not { } relay) return;
+        _relay = null;
+        await relay.DisposeAsync();
     }
 
     Task<SessionStatus> IInterviewSessionGrain.Tick() => EnforceDeadlinesAsync();
@@ -197,6 +265,7 @@ public sealed partial class InterviewSessionGrain(
 
     private async Task EndAsync(SessionStatus outcome, string reason)
     {
+        await StopRelayAsync();
         MoveTo(outcome);
         State.EndedAt = clock.GetUtcNow();
         State.EndReason = reason;
@@ -265,7 +334,8 @@ public sealed partial class InterviewSessionGrain(
     private SessionSnapshot Snapshot() => new(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
-        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo);
+        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo,
+        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers);
 
     private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>
     {

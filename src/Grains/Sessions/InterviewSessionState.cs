@@ -25,5 +25,9 @@ public sealed class InterviewSessionState
     [Id(18)] public int Activations { get; set; }
     [Id(19)] public List<TimelineEvent> Timeline { get; set; } = [];
 
+    /// <summary>The provider the session last connected to (after a failover, the secondary); a resumed session reconnects to it.</summary>
+    [Id(30)] public string? ActiveProvider { get; set; }
+    [Id(31)] public int ProviderFailovers { get; set; }
+
     public bool Exists => TenantId.Length > 0;
 }
