@@ -23,7 +23,7 @@ public sealed class LoadTestCommand
     private readonly Option<TimeSpan?> _drainSiloAt = NullableDuration("--drain-silo-at", "Chaos: SIGTERM (graceful drain) one silo process at this time.");
     private readonly Option<TimeSpan?> _restartRedisAt = NullableDuration("--restart-redis-at", "Chaos: kill and restart the tester's redis-server at this time.");
     private readonly Option<TimeSpan> _retryBudget = Duration("--retry-budget", "A session whose calls keep failing longer than this is lost.", TimeSpan.FromSeconds(20));
-    private readonly Option<bool> _recordTurns = new("--record-turns") { Description = "Also checkpoint each utterance with RecordTurn.", DefaultValueFactory = _ => true };
+    private readonly Option<bool> _recordTurns = new("--record-turns") { Description = "Also write each utterance with RecordTurn (the session already checkpoints the provider's transcript turns)." };
     private readonly Option<TimeSpan> _ceilingDuration = Duration("--ceiling-duration", "How long to drive the ping grain for the ceiling (0 skips it).", TimeSpan.FromSeconds(5));
     private readonly Option<int> _ceilingConcurrency = new("--ceiling-concurrency") { Description = "Concurrent ping callers for the ceiling.", DefaultValueFactory = _ => 256 };
     private readonly Option<double?> _maxP99 = new("--max-p99-ms") { Description = "Fail (exit 1) when the audio-path p99 is above this; also the target of the 'max sessions at p99' figure (default 20)." };

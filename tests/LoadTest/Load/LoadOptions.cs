@@ -44,8 +44,8 @@ public sealed record LoadOptions
     /// <summary>A session whose calls keep failing for longer than this is lost.</summary>
     public TimeSpan RetryBudget { get; init; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Each utterance is also written with RecordTurn (the per-turn checkpoint of a real session).</summary>
-    public bool RecordTurns { get; init; } = true;
+    /// <summary>Also write each utterance with RecordTurn. Off by default: the session checkpoints the provider's transcript turns itself.</summary>
+    public bool RecordTurns { get; init; }
 
     public TimeSpan CeilingDuration { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -270,7 +270,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         var notes = new List<string>();
         if (s.FramesReceived == 0)
             notes.Add("No provider audio came back: this build's session grain does not run a voice provider yet, so outbound latency, turn latency and provider gaps are empty and latency_ms is the inbound (push acknowledged) path only.");
-        notes.Add("Sessions are created with IInterviewSessionGrain.Create directly (the gateway's call), joined with ParticipantJoined for candidate and agent.");
+        notes.Add("Sessions are created with IInterviewSessionGrain.Create directly (the gateway's call); the candidate joins with ParticipantJoined and the agent joins when the session's provider connects.");
         if (cluster is InProcessCluster) notes.Add("In-process cluster: silo, client and tester share one process, so CPU and memory figures include the tester itself (an upper bound for the silo).");
 
         return new LoadReport(

@@ -5,7 +5,8 @@ using VoiceActors.Sessions;
 namespace VoiceActors.LoadTest.Load;
 
 /// <summary>
-/// One simulated interview, doing what a real one does: create, join (candidate and agent), stream candidate audio in
+/// One simulated interview, doing what a real one does: create, attach its media sink, join as the candidate (the agent
+/// joins when the provider connects), stream candidate audio in
 /// real time (speech, then silence so the provider answers), take provider audio on its <see cref="IAudioSink"/>,
 /// record turns, complete. Frames are sent by the runner's pump thread through <see cref="PumpIfDue"/>.
 /// </summary>
@@ -70,8 +71,8 @@ public sealed class SimulatedSession : IAudioSink
             started = Stopwatch.GetTimestamp();
             _sinkReference = _run.Client.CreateObjectReference<IAudioSink>(this);
             if (!await CallAsync(() => _grain.AttachMedia(_sinkReference), "attach")) return;
+            // The candidate joins as LiveKit's webhook reports it; the agent joins by itself when the session's provider connects.
             if (!await CallAsync(() => _grain.ParticipantJoined($"candidate-{SessionId}", ParticipantRole.Candidate), "join")) return;
-            if (!await CallAsync(() => _grain.ParticipantJoined($"agent-{SessionId}", ParticipantRole.Agent), "join")) return;
             stats.Join.RecordMicros(MicrosSince(started));
 
             _nextDue = Stopwatch.GetTimestamp();
@@ -284,7 +285,8 @@ public sealed class SimulatedSession : IAudioSink
         stats.RecordAudioLatency(stats.Outbound, (nowTicks - frame.SentAtUtcTicks) / 10);
         lock (_audioLock)
         {
-            if (_epochFirst < 0 || frame.Sequence < _epochFirst)
+            // A new provider connection (resume, reconnect, failover) numbers its audio from 1 again.
+            if (_epochFirst < 0 || (frame.Sequence == 1 && _epochReceived > 0) || frame.Sequence + 50 < _epochMax)
             {
                 CloseEpoch();
                 _epochFirst = frame.Sequence;
