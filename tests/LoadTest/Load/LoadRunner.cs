@@ -227,10 +227,12 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             if (w.Samples > 0 && w.P99Ms <= p99Target) maxAtTarget = Math.Max(maxAtTarget, w.Active);
         }
 
-        // The plateau: the windows at (nearly) the peak; figures "per session" are taken there.
+        // The plateau: the windows at (nearly) the peak, before any chaos changed the fleet; figures "per session" are taken there.
+        var firstChaos = double.MaxValue;
+        lock (_chaos) foreach (var (_, at) in _chaos) firstChaos = Math.Min(firstChaos, at);
         var plateau = new List<int>();
         for (var i = 0; i < timeline.Length; i++)
-            if (peak > 0 && timeline[i].Active >= 0.95 * peak) plateau.Add(i);
+            if (peak > 0 && timeline[i].Active >= 0.95 * peak && timeline[i].T < firstChaos) plateau.Add(i);
         double audioPerS = 0, cores = 0, workingSet = 0;
         foreach (var i in plateau)
         {
