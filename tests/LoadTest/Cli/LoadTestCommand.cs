@@ -25,7 +25,7 @@ public sealed class LoadTestCommand
     private readonly Option<TimeSpan> _retryBudget = Duration("--retry-budget", "A session whose calls keep failing longer than this is lost.", TimeSpan.FromSeconds(20));
     private readonly Option<bool> _recordTurns = new("--record-turns") { Description = "Also write each utterance with RecordTurn (the session already checkpoints the provider's transcript turns)." };
     private readonly Option<TimeSpan> _ceilingDuration = Duration("--ceiling-duration", "How long to drive the ping grain for the ceiling (0 skips it).", TimeSpan.FromSeconds(5));
-    private readonly Option<int> _ceilingConcurrency = new("--ceiling-concurrency") { Description = "Concurrent ping callers for the ceiling.", DefaultValueFactory = _ => 256 };
+    private readonly Option<int> _ceilingConcurrency = new("--ceiling-concurrency") { Description = "Concurrent ping callers for the ceiling.", DefaultValueFactory = _ => 512 };
     private readonly Option<double?> _maxP99 = new("--max-p99-ms") { Description = "Fail (exit 1) when the audio-path p99 is above this; also the target of the 'max sessions at p99' figure (default 20)." };
     private readonly Option<int?> _maxLost = new("--max-lost") { Description = "Fail (exit 1) when more sessions than this are lost." };
     private readonly Option<FileInfo?> _report = new("--report") { Description = "Write the JSON report here (and the Markdown summary next to it, .md)." };

@@ -49,7 +49,7 @@ public sealed record LoadOptions
 
     public TimeSpan CeilingDuration { get; init; } = TimeSpan.FromSeconds(5);
 
-    public int CeilingConcurrency { get; init; } = 256;
+    public int CeilingConcurrency { get; init; } = 512;
 
     /// <summary>Latency target for the "max sessions at p99" figure and the exit code.</summary>
     public double? MaxP99Ms { get; init; }

@@ -19,6 +19,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
 
     private readonly RunStats _stats = new();
     private readonly List<SimulatedSession> _live = [];
+    private readonly List<SimulatedSession> _all = [];
     private readonly List<Task> _sessionTasks = [];
     private readonly List<WindowSample> _timeline = [];
     private readonly List<(string Kind, double AtS)> _chaos = [];
@@ -88,7 +89,12 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             try { await sampler; } catch (OperationCanceledException) { }
             try { await chaos; } catch (OperationCanceledException) { }
         }
-        foreach (var s in _pumped) s.CloseEpoch();
+        await Task.Delay(TimeSpan.FromSeconds(1), clock, CancellationToken.None); // provider frames still in flight land before the sinks go
+        foreach (var s in _all)
+        {
+            s.CloseEpoch();
+            s.ReleaseSink();
+        }
         return BuildReport(command, startedAt, cluster, ceiling, idle);
     }
 
@@ -108,7 +114,6 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             tokens = options.CreateRate == 0 ? double.MaxValue : Math.Min(options.CreateRate, tokens + options.CreateRate * Stopwatch.GetElapsedTime(last, now).TotalSeconds);
             last = now;
 
-            var removed = _live.RemoveAll(static s => s.IsFinished); // lost sessions leave; the target brings in new ones
             var target = options.TargetAt(elapsed);
             var rampingDown = elapsed >= options.Ramp + options.Duration;
             var added = false;
@@ -117,15 +122,19 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
                 tokens -= 1;
                 var session = new SimulatedSession(context, SessionIds.New(), random.Next(cycleFrames));
                 _live.Add(session);
+                _all.Add(session);
                 _sessionTasks.Add(session.RunAsync());
                 added = true;
             }
+            // A lost session keeps its place in the count: replacing it would pile more load on a cluster that is already failing.
+            var stopped = false;
             while (_live.Count > target)
             {
+                stopped = true;
                 _live[0].RequestStop(); // the oldest interview ends first
                 _live.RemoveAt(0);
             }
-            if (added || removed > 0) _pumped = Pumpable();
+            if (added || stopped) _pumped = Pumpable();
             if (!await timer.WaitForNextTickAsync(ct)) return;
         }
     }
@@ -134,8 +143,9 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     {
         // Sessions asked to stop stay pumped until they actually stop streaming; finished ones drop out.
         var list = new List<SimulatedSession>(_pumped.Length + 16);
-        foreach (var s in _pumped) if (!s.IsFinished) list.Add(s);
-        foreach (var s in _live) if (!list.Contains(s)) list.Add(s);
+        var seen = new HashSet<SimulatedSession>(ReferenceEqualityComparer.Instance);
+        foreach (var s in _pumped) if (!s.IsFinished && seen.Add(s)) list.Add(s);
+        foreach (var s in _live) if (!s.IsFinished && seen.Add(s)) list.Add(s);
         return [.. list];
     }
 
@@ -221,10 +231,14 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         var p99Target = options.MaxP99Ms ?? 20;
         var peak = 0;
         var maxAtTarget = 0;
+        var overTarget = false;
         foreach (var w in timeline)
         {
             peak = Math.Max(peak, w.Active);
-            if (w.Samples > 0 && w.P99Ms <= p99Target) maxAtTarget = Math.Max(maxAtTarget, w.Active);
+            // The most sessions carried before the first one-second window whose p99 went over the target (after 3 s of warm-up).
+            if (overTarget || w.T < 3 || w.Samples == 0) continue;
+            if (w.P99Ms > p99Target) overTarget = true;
+            else maxAtTarget = Math.Max(maxAtTarget, w.Active);
         }
 
         // The plateau: the windows at (nearly) the peak, before any chaos changed the fleet; figures "per session" are taken there.

@@ -13,7 +13,7 @@ namespace VoiceActors.LoadTest.Load;
 public sealed class SimulatedSession : IAudioSink
 {
     private const int StateStarting = 0, StateStreaming = 1, StateStopping = 2, StateDone = 3;
-    private const int MaxFramesInFlight = 100; // 2 s of audio: beyond that the client drops frames as a real socket would
+    private const int MaxFramesInFlight = 25; // 500 ms unacknowledged: a real-time client drops audio rather than queue it for later
 
     private readonly SessionContext _run;
     private readonly IInterviewSessionGrain _grain;
@@ -85,9 +85,15 @@ public sealed class SimulatedSession : IAudioSink
         finally
         {
             Volatile.Write(ref _state, StateDone);
-            if (_sinkReference is not null) _run.Client.DeleteObjectReference<IAudioSink>(_sinkReference);
             _stop.TrySetResult();
         }
+    }
+
+    /// <summary>Drops the sink's object reference; the runner calls it after the run, once late provider frames have landed.</summary>
+    public void ReleaseSink()
+    {
+        if (_sinkReference is not null) _run.Client.DeleteObjectReference<IAudioSink>(_sinkReference);
+        _sinkReference = null;
     }
 
     /// <summary>Asks the session to end normally (ramp down or end of run).</summary>
@@ -174,6 +180,7 @@ public sealed class SimulatedSession : IAudioSink
             stats.RecordLost("audio kept failing");
             Volatile.Write(ref _state, StateDone);
             _stop.TrySetResult();
+            _ = AbandonAsync();
             return;
         }
 
@@ -235,6 +242,13 @@ public sealed class SimulatedSession : IAudioSink
             // The session may have been re-activated on a survivor, which does not know this client's sink yet.
             if (Interlocked.Exchange(ref _reattaching, 1) == 0) _ = ReattachAsync();
         }
+    }
+
+    /// <summary>A lost session is still ended once, best effort, so the cluster does not keep its provider talking to nobody.</summary>
+    private async Task AbandonAsync()
+    {
+        try { await _grain.Complete(_run.Options.TenantId, "load test gave up on this session"); }
+        catch (Exception e) when (e is not OutOfMemoryException) { _run.Stats.RecordError(e); }
     }
 
     private async Task ReattachAsync()

@@ -49,7 +49,7 @@ public sealed record ReportConfig(
     double? ProviderLatencyMs, double CreateRate, int SiloProcesses, double? KillSiloAtS, double? DrainSiloAtS,
     double? RestartRedisAtS, double RetryBudgetS, bool RecordTurns, int Seed, int ProcessorCount);
 
-/// <param name="MaxAtP99Target">The most concurrent sessions seen in a one-second window whose audio p99 stayed at or under <paramref name="P99TargetMs"/>.</param>
+/// <param name="MaxAtP99Target">The most concurrent sessions carried before the first one-second window (after 3 s of warm-up) whose audio p99 went over <paramref name="P99TargetMs"/>; run with --ramp to find the limit.</param>
 public sealed record SessionFigures(long Started, long Completed, long Lost, int PeakConcurrent, int MaxAtP99Target, double P99TargetMs);
 
 /// <param name="Lost">Audio that did not make it: failed pushes, frames the client had to drop, and gaps in provider audio.</param>
