@@ -287,6 +287,8 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         if (s.FramesReceived == 0)
             notes.Add("No provider audio came back: this build's session grain does not run a voice provider yet, so outbound latency, turn latency and provider gaps are empty and latency_ms is the inbound (push acknowledged) path only.");
         notes.Add("Sessions are created with IInterviewSessionGrain.Create directly (the gateway's call); the candidate joins with ParticipantJoined and the agent joins when the session's provider connects.");
+        if (s.FramesSent + s.FramesLateAtClient > 0 && s.FramesSent < 0.95 * (s.FramesSent + s.FramesLateAtClient))
+            notes.Add($"The tester could not send audio in real time (real-time ratio {s.FramesSent / (double)(s.FramesSent + s.FramesLateAtClient):0.00}): the machine was short of CPU, so this run shows overload behaviour, not capacity.");
         if (cluster is InProcessCluster) notes.Add("In-process cluster: silo, client and tester share one process, so CPU and memory figures include the tester itself (an upper bound for the silo).");
 
         return new LoadReport(
@@ -296,7 +298,8 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
                 options.CreateRate, options.EffectiveSiloProcesses, options.KillSiloAt?.TotalSeconds, options.DrainSiloAt?.TotalSeconds,
                 options.RestartRedisAt?.TotalSeconds, options.RetryBudget.TotalSeconds, options.RecordTurns, options.Seed, Environment.ProcessorCount),
             new SessionFigures(s.SessionsStarted, s.SessionsCompleted, lost, peak, maxAtTarget, p99Target),
-            new FrameFigures(s.FramesSent, s.FramesAcked, s.FramesReceived, framesLost, s.FramesFailed, s.FramesDroppedByClient, s.ProviderGaps, s.FramesLateAtClient),
+            new FrameFigures(s.FramesSent, s.FramesAcked, s.FramesReceived, framesLost, s.FramesFailed, s.FramesDroppedByClient, s.ProviderGaps, s.FramesLateAtClient,
+                s.FramesSent + s.FramesLateAtClient == 0 ? 0 : Math.Round(s.FramesSent / (double)(s.FramesSent + s.FramesLateAtClient), 4)),
             s.AudioPath.Summarize(), s.Inbound.Summarize(), s.Outbound.Summarize(), s.Create.Summarize(), s.Join.Summarize(),
             createSpan > 0 ? Math.Round(s.Create.Count / createSpan, 1) : 0,
             new TurnFigures(s.Utterances, s.TurnsAnswered, s.TurnsUnanswered, s.TurnsRecorded, s.Transcripts),

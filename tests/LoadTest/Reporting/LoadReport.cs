@@ -53,7 +53,8 @@ public sealed record ReportConfig(
 public sealed record SessionFigures(long Started, long Completed, long Lost, int PeakConcurrent, int MaxAtP99Target, double P99TargetMs);
 
 /// <param name="Lost">Audio that did not make it: failed pushes, frames the client had to drop, and gaps in provider audio.</param>
-public sealed record FrameFigures(long Sent, long Acked, long Received, long Lost, long FailedPushes, long DroppedByClient, long ProviderGaps, long LateAtClient);
+/// <param name="RealTimeRatio">Frames sent ÷ frames real time called for: below ~0.95 the tester itself was starved of CPU and the run did not carry its load.</param>
+public sealed record FrameFigures(long Sent, long Acked, long Received, long Lost, long FailedPushes, long DroppedByClient, long ProviderGaps, long LateAtClient, double RealTimeRatio);
 
 public sealed record TurnFigures(long Spoken, long Answered, long Unanswered, long Recorded, long Transcripts);
 

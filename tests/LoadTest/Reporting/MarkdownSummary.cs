@@ -19,6 +19,7 @@ public static class MarkdownSummary
         Row(b, "peak concurrent sessions", r.Sessions.PeakConcurrent.ToString(c));
         Row(b, $"max concurrent sessions before a 1 s window's p99 went over {r.Sessions.P99TargetMs} ms", r.Sessions.MaxAtP99Target.ToString(c));
         Row(b, "frames sent / acked / received / lost", $"{r.Frames.Sent} / {r.Frames.Acked} / {r.Frames.Received} / {r.Frames.Lost}");
+        Row(b, "real-time ratio (frames sent / frames due)", r.Frames.RealTimeRatio.ToString(c));
         Row(b, "audio path latency ms (p50 / p95 / p99 / max)", Percentiles(r.LatencyMs));
         Row(b, "  inbound: push acknowledged", Percentiles(r.LatencyInboundMs));
         Row(b, "  outbound: provider stamp to sink", Percentiles(r.LatencyOutboundMs));
