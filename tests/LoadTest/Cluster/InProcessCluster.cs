@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using VoiceActors.Silo.Hosting;
+
+namespace VoiceActors.LoadTest.Cluster;
+
+/// <summary>
+/// One silo hosted in this process exactly as <c>src/Silo</c> configures it (<see cref="SiloHosting"/>), and a separate
+/// Orleans client that reaches it over its gateway port, so every call pays the real serialization and TCP path.
+/// </summary>
+public sealed class InProcessCluster : ClusterUnderTest
+{
+    private readonly IHost _silo;
+    private readonly IHost _client;
+    private readonly Dictionary<int, TimeSpan> _cpu = new();
+
+    private InProcessCluster(IHost silo, IHost client)
+    {
+        _silo = silo;
+        _client = client;
+        Client = client.Services.GetRequiredService<IClusterClient>();
+    }
+
+    public override IClusterClient Client { get; }
+
+    public override string Description => "1 silo in the tester's process (silo, client and tester share the process figures)";
+
+    public static async Task<InProcessCluster> StartAsync(IReadOnlyDictionary<string, string?> siloSettings, CancellationToken ct)
+    {
+        var siloPort = FreePort.Next();
+        var gatewayPort = FreePort.Next();
+        var settings = new Dictionary<string, string?>(siloSettings)
+        {
+            ["Orleans:SiloPort"] = siloPort.ToString(),
+            ["Orleans:GatewayPort"] = gatewayPort.ToString(),
+            ["Orleans:ClusterId"] = "loadtest",
+            ["Orleans:ServiceId"] = "loadtest",
+        };
+        var siloBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        siloBuilder.Configuration.AddInMemoryCollection(settings);
+        siloBuilder.Logging.SetMinimumLevel(LogLevel.Error).AddSimpleConsole();
+        var config = siloBuilder.Configuration;
+        siloBuilder.UseOrleans(silo =>
+        {
+            silo.UseVoiceActorsClustering(config);
+            silo.AddVoiceActorsGrains(config);
+        });
+        var siloHost = siloBuilder.Build();
+        await siloHost.StartAsync(ct);
+
+        var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        clientBuilder.Logging.SetMinimumLevel(LogLevel.Error).AddSimpleConsole();
+        clientBuilder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("loadtest", "loadtest"));
+            client.UseLocalhostClustering(gatewayPort);
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ClientTimeouts.Response);
+        });
+        var clientHost = clientBuilder.Build();
+        await clientHost.StartAsync(ct);
+        return new InProcessCluster(siloHost, clientHost);
+    }
+
+    public override ResourceSample? SampleSilos() => Measure([Process.GetCurrentProcess()], _cpu);
+
+    public override async ValueTask DisposeAsync()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try { await _client.StopAsync(stop.Token); } catch (OperationCanceledException) { }
+        try { await _silo.StopAsync(stop.Token); } catch (OperationCanceledException) { }
+        _client.Dispose();
+        _silo.Dispose();
+    }
+}
+
+/// <summary>Client-side call timeouts: short, so a call to a dead silo fails fast and the session retries on a survivor.</summary>
+public static class ClientTimeouts
+{
+    public static readonly TimeSpan Response = TimeSpan.FromSeconds(5);
+}

@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text;
+using VoiceActors.LoadTest.Metrics;
+
+namespace VoiceActors.LoadTest.Reporting;
+
+/// <summary>The human-readable summary of a report (written next to the JSON as FILE.md and printed at the end).</summary>
+public static class MarkdownSummary
+{
+    public static string Render(LoadReport r)
+    {
+        var b = new StringBuilder();
+        var c = CultureInfo.InvariantCulture;
+        b.AppendLine("# Load test summary").AppendLine();
+        b.AppendLine(c, $"`{r.Command}`").AppendLine();
+        b.AppendLine(c, $"Cluster: {r.Cluster}. Started {r.StartedAt}; {r.Config.ProcessorCount} cores visible.").AppendLine();
+        b.AppendLine("| figure | value |").AppendLine("|---|---|");
+        Row(b, "sessions started / completed / lost", $"{r.Sessions.Started} / {r.Sessions.Completed} / {r.Sessions.Lost}");
+        Row(b, "peak concurrent sessions", r.Sessions.PeakConcurrent.ToString(c));
+        Row(b, $"max concurrent sessions before a 1 s window's p99 went over {r.Sessions.P99TargetMs} ms", r.Sessions.MaxAtP99Target.ToString(c));
+        Row(b, "frames sent / acked / received / lost", $"{r.Frames.Sent} / {r.Frames.Acked} / {r.Frames.Received} / {r.Frames.Lost}");
+        Row(b, "real-time ratio (frames sent / frames due)", r.Frames.RealTimeRatio.ToString(c));
+        Row(b, "audio path latency ms (p50 / p95 / p99 / max)", Percentiles(r.LatencyMs));
+        Row(b, "  inbound: push acknowledged", Percentiles(r.LatencyInboundMs));
+        Row(b, "  outbound: provider stamp to sink", Percentiles(r.LatencyOutboundMs));
+        Row(b, "turn latency ms (end of speech to first reply audio)", Percentiles(r.TurnMs));
+        Row(b, "create ms (p50 / p95 / p99)", $"{r.CreateMs.P50} / {r.CreateMs.P95} / {r.CreateMs.P99}");
+        Row(b, "creates per second", r.CreatesPerS.ToString(c));
+        Row(b, "turns spoken / answered / unanswered / recorded", $"{r.Turns.Spoken} / {r.Turns.Answered} / {r.Turns.Unanswered} / {r.Turns.Recorded}");
+        Row(b, "errors", r.Errors.ToString(c));
+        Row(b, "ceiling: ping calls per second", r.Ceiling.CallsPerS.ToString("N0", c));
+        Row(b, "ceiling ratio (audio messages/s at plateau / ping calls/s)", $"{r.Ceiling.Ratio} ({r.Ceiling.AudioMessagesPerS:N0} audio messages/s)");
+        if (r.Silos is { } s)
+        {
+            Row(b, "silo CPU at plateau (cores)", s.CpuCoresAtPlateau.ToString(c));
+            Row(b, "sessions per core", s.SessionsPerCore.ToString(c));
+            Row(b, "silo working set idle / plateau / peak (MiB)", $"{s.WorkingSetIdleMb} / {s.WorkingSetPlateauMb} / {s.WorkingSetPeakMb}");
+            Row(b, "memory per active session (KiB)", s.MemoryPerSessionKb.ToString(c));
+        }
+        foreach (var x in r.Chaos)
+            Row(b, $"chaos {x.Kind} at {x.AtS} s", $"{x.SessionsInterrupted} sessions interrupted, all audio flowing again after {x.RecoveryS} s (mean outage {x.MeanOutageS} s), {x.SessionsLostAfter} lost");
+        if (r.ErrorKinds.Count > 0)
+            Row(b, "error kinds", string.Join(", ", r.ErrorKinds.Select(e => $"{e.Key} x{e.Value}")));
+        if (r.LostReasons.Count > 0)
+            Row(b, "lost because", string.Join(", ", r.LostReasons.Select(e => $"{e.Key} x{e.Value}")));
+        b.AppendLine();
+        b.AppendLine(r.Thresholds.Passed ? "Thresholds: passed." : $"Thresholds: FAILED: {string.Join("; ", r.Thresholds.Failures)}.");
+        foreach (var n in r.Notes) b.AppendLine().AppendLine(c, $"Note: {n}");
+        return b.ToString();
+    }
+
+    private static string Percentiles(LatencySummary l) =>
+        l.Count == 0 ? "no samples" : string.Create(CultureInfo.InvariantCulture, $"{l.P50} / {l.P95} / {l.P99} / {l.Max} ({l.Count:N0} samples)");
+
+    private static void Row(StringBuilder b, string name, string value) => b.Append("| ").Append(name).Append(" | ").Append(value).AppendLine(" |");
+}
