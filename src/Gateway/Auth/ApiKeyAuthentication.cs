@@ -73,12 +73,18 @@ public sealed class ApiKeyStore
         }
         if (_tenantByKeyHash.Count == 0 && environment.IsDevelopment())
             _tenantByKeyHash[Hash(DevelopmentKey)] = DevelopmentTenant;
+
+    }
+
+    public int Count => _tenantByKeyHash.Count;
+
+    /// <summary>A process that serves <c>/v1</c> with no key would refuse every caller: refuse to start instead.</summary>
+    public void EnsureAny()
+    {
         if (_tenantByKeyHash.Count == 0)
             throw new OptionsValidationException("Gateway:ApiKeys", typeof(ApiKeyStore),
                 ["Gateway:ApiKeys is empty outside Development: no caller could use /v1. Configure at least one key."]);
     }
-
-    public int Count => _tenantByKeyHash.Count;
 
     public string? FindTenant(ReadOnlySpan<char> key) =>
         key.Length is 0 or > 512 ? null : _tenantByKeyHash.GetValueOrDefault(Hash(key));

@@ -46,7 +46,7 @@ public static class GatewayHosting
     /// <summary>Middleware every HTTP front (gateway or silo) needs: problem details for every error, auth.</summary>
     public static WebApplication UseGatewayPipeline(this WebApplication app)
     {
-        _ = app.Services.GetRequiredService<ApiKeyStore>(); // fail at start-up, not on the first request, when keys are misconfigured
+        app.Services.GetRequiredService<ApiKeyStore>().EnsureAny(); // fail at start-up, not on the first request, when keys are misconfigured
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });

@@ -76,6 +76,7 @@ public sealed partial class InterviewSessionGrain
             DeactivateOnIdle(); // a webhook for a room that is not ours must not keep an empty activation alive
             return RoomEventResult.UnknownSession;
         }
+        LogRoomEvent(e.Kind, e.EventId, e.Identity);
         if (e.EventId.Length > 0 && State.AppliedRoomEvents.Contains(e.EventId)) return RoomEventResult.Duplicate;
         if (State.Status.IsTerminal()) return RoomEventResult.Ignored;
         if (e.EventId.Length > 0)
@@ -128,6 +129,9 @@ public sealed partial class InterviewSessionGrain
         var expires = DateTimeOffset.FromUnixTimeSeconds(clock.GetUtcNow().ToUnixTimeSeconds() + (long)Math.Ceiling(ttl.TotalSeconds));
         return new LiveKitJoin(State.LiveKitUrl ?? region.PublicUrl, State.RoomName, identity, ParticipantRole.Observer, token, expires);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "LiveKit {Kind} event {EventId} for {Identity}")]
+    private partial void LogRoomEvent(RoomEventKind kind, string eventId, string? identity);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "LiveKit room for region {Region} not provisioned ({Error}): {Message}")]
     private partial void LogProvisionFailed(string region, string error, string message);

@@ -86,7 +86,7 @@ public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, I
         }
         var createdAt = ev.CreatedAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(ev.CreatedAt) : (DateTimeOffset?)null;
         var result = await grains.GetGrain<IInterviewSessionGrain>(sessionId).ApplyRoomEvent(new RoomEvent(ev.Id, kind.Value, identity, role, createdAt));
-        LogRouted(ev.Event, ev.Id, room, result);
+        LogRouted(ev.Event, ev.Id, result); // the session logs the event itself, inside its own scope
         return result switch
         {
             RoomEventResult.Applied => new WebhookResult(WebhookOutcome.Applied, "applied", ev.Id, ev.Event),
@@ -141,8 +141,8 @@ public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, I
     [LoggerMessage(Level = LogLevel.Debug, Message = "LiveKit webhook {Event} ({EventId}) ignored: {Reason}")]
     private partial void LogIgnored(string @event, string eventId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "LiveKit webhook {Event} ({EventId}) for room {Room}: {Result}")]
-    private partial void LogRouted(string @event, string eventId, string room, RoomEventResult result);
+    [LoggerMessage(Level = LogLevel.Information, Message = "LiveKit webhook {Event} ({EventId}): {Result}")]
+    private partial void LogRouted(string @event, string eventId, RoomEventResult result);
 }
 
 public enum WebhookOutcome

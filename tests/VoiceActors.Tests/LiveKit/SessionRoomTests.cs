@@ -204,6 +204,7 @@ public sealed class SessionRoomFailureTests
         await using var silo = await TestSilo.StartAsync(new Dictionary<string, string?>
         {
             ["LiveKit:Url"] = "wss://livekit.example.test",
+            ["Silo:Region"] = "eu", // the silo must serve a configured region
             ["Regions:eu:LiveKit:Url"] = server.Url.ToString(),
             ["Regions:eu:LiveKit:ApiKey"] = "eu-key",
             ["Regions:eu:LiveKit:ApiSecret"] = "eu-secret-long-enough-for-hs256-0123456789",

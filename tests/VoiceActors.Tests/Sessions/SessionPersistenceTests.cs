@@ -45,7 +45,7 @@ public sealed class SessionPersistenceTests : IClassFixture<RedisServer>
     }
 
     [Fact]
-    public async Task Live_session_keeps_a_redis_reminder_and_drops_it_when_completed()
+    public async Task Live_session_keeps_a_redis_watchdog_reminder_and_drops_it_when_completed()
     {
         await using var silo = await TestSilo.StartAsync(new Dictionary<string, string?>
         {
@@ -78,7 +78,8 @@ public sealed class SessionPersistenceTests : IClassFixture<RedisServer>
         {
             if (await db.KeyTypeAsync(key) != RedisType.SortedSet) continue;
             foreach (var entry in await db.SortedSetRangeByRankAsync(key))
-                if (entry.ToString().Contains(sessionId, StringComparison.Ordinal)) return true;
+                if (entry.ToString().Contains(sessionId, StringComparison.Ordinal) &&
+                    entry.ToString().Contains("session-watchdog", StringComparison.Ordinal)) return true;
         }
         return false;
     }
