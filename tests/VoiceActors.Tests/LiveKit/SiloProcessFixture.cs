@@ -7,7 +7,7 @@ namespace VoiceActors.Tests.LiveKit;
 /// The real silo program (<c>dotnet VoiceActors.Silo.dll</c>) on embedded defaults and free ports: gateway API, webhook receiver
 /// and the LiveKit stand-in's Twirp routes on one HTTP address, reachable by the official Node SDK.
 /// </summary>
-public sealed class SiloProcessFixture : IAsyncLifetime
+public class SiloProcessFixture : IAsyncLifetime
 {
     public const string ApiKey = "va-local-dev-key"; // the documented Development key (ApiKeyStore.DevelopmentKey)
 
@@ -25,6 +25,7 @@ public sealed class SiloProcessFixture : IAsyncLifetime
             Path.Combine(AppContext.BaseDirectory, "VoiceActors.Silo.dll"), "--urls", Url.ToString().TrimEnd('/'),
             "--Orleans:SiloPort", FreePort.Next().ToString(), "--Orleans:GatewayPort", FreePort.Next().ToString(),
             "--Orleans:ClusterId", "lk-" + port, "--Orleans:ServiceId", "lk-" + port,
+            .. ExtraArguments(),
         ], AppContext.BaseDirectory, new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = "Development", ["DOTNET_ENVIRONMENT"] = "Development" });
         Http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
@@ -45,6 +46,9 @@ public sealed class SiloProcessFixture : IAsyncLifetime
     }
 
     public string Output => _process?.Output ?? "";
+
+    /// <summary>More <c>--Key value</c> settings for the silo program.</summary>
+    protected virtual IEnumerable<string> ExtraArguments() => [];
 
     public async Task DisposeAsync()
     {

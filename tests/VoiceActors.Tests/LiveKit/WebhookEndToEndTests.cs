@@ -170,3 +170,29 @@ public sealed class WebhookEndToEndTests(SiloProcessFixture silo) : IClassFixtur
         return await anonymous.SendAsync(request);
     }
 }
+
+/// <summary>The silo program configured with a LiveKit URL where nothing listens.</summary>
+public sealed class UnreachableLiveKitSiloFixture : SiloProcessFixture
+{
+    protected override IEnumerable<string> ExtraArguments() =>
+        ["--LiveKit:Url", $"http://127.0.0.1:{Fixtures.FreePort.Next()}", "--LiveKit:ProvisionTimeout", "00:00:02"];
+}
+
+public sealed class UnreachableLiveKitTests(UnreachableLiveKitSiloFixture silo) : IClassFixture<UnreachableLiveKitSiloFixture>
+{
+    [Fact]
+    public async Task Creating_an_interview_while_LiveKit_is_down_answers_503_with_the_failed_session_id_within_the_bound()
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var response = await silo.Http.PostAsJsonAsync("/v1/interviews", new { candidateId = "c-down", jobId = "job-1" });
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(6), $"took {watch.Elapsed}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("LiveKit", problem.GetProperty("detail").GetString());
+        var id = problem.GetProperty("sessionId").GetString();
+        var session = await silo.Http.GetFromJsonAsync<JsonElement>($"/v1/interviews/{id}");
+        Assert.Equal("Failed", session.GetProperty("state").GetString());
+        Assert.DoesNotContain("candidateToken", await response.Content.ReadAsStringAsync());
+    }
+}
