@@ -114,6 +114,20 @@ public sealed class SessionRoomTests(StandInSiloFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Track_published_places_a_publisher_whose_join_was_lost_and_is_recorded_for_one_already_present()
+    {
+        var id = SessionIds.New();
+        await Grain(id).Create(Command("c6"));
+        await Grain(id).ApplyRoomEvent(new RoomEvent("EV_t1", RoomEventKind.ParticipantJoined, "candidate-c6", ParticipantRole.Candidate));
+        Assert.Equal(RoomEventResult.Applied, await Grain(id).ApplyRoomEvent(new RoomEvent("EV_t2", RoomEventKind.TrackPublished, "candidate-c6", ParticipantRole.Candidate)));
+        Assert.Equal(RoomEventResult.Applied, await Grain(id).ApplyRoomEvent(new RoomEvent("EV_t3", RoomEventKind.TrackPublished, $"agent-{id}", ParticipantRole.Agent)));
+        var snapshot = await Grain(id).Get(Tenant);
+        Assert.Equal(SessionStatus.Active, snapshot.Status); // the agent's missing join is inferred from its published track
+        Assert.Single(await Grain(id).GetTimeline(Tenant), e => e.Kind == "track.published" && e.Detail == "candidate-c6");
+        Assert.Equal(RoomEventResult.Ignored, await Grain(id).ApplyRoomEvent(new RoomEvent("EV_t4", RoomEventKind.ParticipantLeft, "candidate-nobody", ParticipantRole.Candidate)));
+    }
+
+    [Fact]
     public async Task A_webhook_for_an_unknown_session_creates_nothing()
     {
         var id = SessionIds.New();
