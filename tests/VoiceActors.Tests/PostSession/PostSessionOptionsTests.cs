@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using VoiceActors.PostSession;
 
@@ -46,5 +47,19 @@ public sealed class PostSessionOptionsTests
         Assert.True(new EvaluationOptionsValidator().Validate(null, new EvaluationOptions { MaxAttempts = 0 }).Failed);
         Assert.True(new PostSessionOptionsValidator().Validate(null, new PostSessionOptions { RedeliveryPeriod = TimeSpan.FromMilliseconds(10) }).Failed);
         Assert.True(new EvaluationOptionsValidator().Validate(null, new EvaluationOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void An_evaluator_name_nobody_registered_is_refused()
+    {
+        using var provider = new ServiceCollection()
+            .AddKeyedSingleton<IInterviewEvaluator, RubricCoverageEvaluator>(RubricCoverageEvaluator.EvaluatorName)
+            .BuildServiceProvider();
+        var validator = new EvaluationOptionsValidator(provider.GetRequiredService<IServiceProviderIsKeyedService>());
+
+        Assert.True(validator.Validate(null, new EvaluationOptions()).Succeeded);
+        var result = validator.Validate(null, new EvaluationOptions { Evaluator = "gpt-magic" });
+        Assert.True(result.Failed);
+        Assert.Contains("'gpt-magic' is not a registered evaluator", result.FailureMessage);
     }
 }
