@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace VoiceActors.PostSession;
@@ -44,12 +45,14 @@ public sealed class EvaluationOptions
     ]);
 }
 
-public sealed class EvaluationOptionsValidator : IValidateOptions<EvaluationOptions>
+public sealed class EvaluationOptionsValidator(IServiceProviderIsKeyedService? registered = null) : IValidateOptions<EvaluationOptions>
 {
     public ValidateOptionsResult Validate(string? name, EvaluationOptions o)
     {
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(o.Evaluator)) errors.Add("PostSession:Evaluation:Evaluator must name an evaluator ('rubric-coverage' or 'llm').");
+        else if (registered is not null && !registered.IsKeyedService(typeof(IInterviewEvaluator), o.Evaluator))
+            errors.Add($"PostSession:Evaluation:Evaluator '{o.Evaluator}' is not a registered evaluator ('rubric-coverage', 'llm', or your own keyed IInterviewEvaluator).");
         if (o.MaxAttempts is < 1 or > 10) errors.Add("PostSession:Evaluation:MaxAttempts must be between 1 and 10.");
         if (o.AttemptTimeout <= TimeSpan.Zero) errors.Add("PostSession:Evaluation:AttemptTimeout must be positive.");
         if (o.RetryBackoff < TimeSpan.Zero) errors.Add("PostSession:Evaluation:RetryBackoff cannot be negative.");

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using VoiceActors.Sessions;
 using VoiceActors.Tests.Fixtures;
+using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.PostSession;
 
@@ -16,8 +17,9 @@ namespace VoiceActors.Tests.PostSession;
 public sealed class PostSessionGatewayTests : IClassFixture<PostSessionGatewayTests.EmbeddedSilo>
 {
     private readonly EmbeddedSilo _silo;
+    private readonly ITestOutputHelper _output;
 
-    public PostSessionGatewayTests(EmbeddedSilo silo) => _silo = silo;
+    public PostSessionGatewayTests(EmbeddedSilo silo, ITestOutputHelper output) => (_silo, _output) = (silo, output);
 
     public sealed class EmbeddedSilo : WebApplicationFactory<VoiceActors.Silo.Hosting.SiloEntryPoint>
     {
@@ -69,6 +71,7 @@ public sealed class PostSessionGatewayTests : IClassFixture<PostSessionGatewayTe
             await Task.Delay(50);
         } while (true);
         watch.Stop();
+        _output.WriteLine($"complete -> evaluation readable through the gateway: {watch.Elapsed.TotalMilliseconds:0} ms");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"evaluation took {watch.Elapsed}");
