@@ -4,6 +4,7 @@ using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.Gateway.Media;
+using VoiceActors.Gateway.LiveKit;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -34,6 +35,7 @@ public static class GatewayHosting
         });
         services.AddOpenApi();
         services.AddMediaSockets();
+        services.AddLiveKitApi();
         return builder;
     }
 
@@ -53,6 +55,7 @@ public static class GatewayHosting
         app.MapOpenApi();
         app.MapInterviewsApi();
         app.MapMediaApi();
+        app.MapLiveKitApi();
         return app;
     }
 }
