@@ -4,6 +4,8 @@ using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.Gateway.Timeline;
+using VoiceActors.Gateway.Media;
+using VoiceActors.Gateway.LiveKit;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -33,6 +35,8 @@ public static class GatewayHosting
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         });
         services.AddOpenApi();
+        services.AddMediaSockets();
+        services.AddLiveKitApi();
         return builder;
     }
 
@@ -41,6 +45,7 @@ public static class GatewayHosting
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseAuthentication();
         app.UseAuthorization();
         return app;
@@ -51,6 +56,8 @@ public static class GatewayHosting
         app.MapOpenApi();
         app.MapInterviewsApi();
         app.MapTimelineApi();
+        app.MapMediaApi();
+        app.MapLiveKitApi();
         return app;
     }
 }

@@ -24,6 +24,14 @@ public interface IInterviewSessionGrain : IGrainWithStringKey
     [Alias("RoomFinished")]
     Task RoomFinished();
 
+    /// <summary>Applies one verified LiveKit webhook event once per event id; unknown sessions are left uncreated.</summary>
+    [Alias("ApplyRoomEvent")]
+    Task<RoomEventResult> ApplyRoomEvent(RoomEvent roomEvent);
+
+    /// <summary>A subscribe-only, hidden LiveKit token for an observer of this live session (TTL bounded by the time left).</summary>
+    [Alias("IssueObserverToken")]
+    Task<LiveKitJoin> IssueObserverToken(string tenantId, string observerId);
+
     [Alias("RecordTurn")]
     Task RecordTurn(Turn turn);
 
@@ -33,8 +41,12 @@ public interface IInterviewSessionGrain : IGrainWithStringKey
     [Alias("GetTimeline")]
     Task<IReadOnlyList<TimelineEvent>> GetTimeline(string tenantId);
 
-    /// <summary>Candidate audio on the hot path (from the gateway's media socket, an RTC bridge, or a load tester).</summary>
-    [Alias("PushCandidateAudio")]
+    /// <summary>
+    /// Candidate audio on the hot path (from the gateway's media socket, an RTC bridge, or a load tester). Interleaves with
+    /// the grain's other calls so a frame never waits behind a state write; it only queues the frame (no I/O).
+    /// Frames beyond real time (plus a burst) are dropped and counted; a malformed frame is a <see cref="SessionValidationException"/>.
+    /// </summary>
+    [Alias("PushCandidateAudio"), Orleans.Concurrency.AlwaysInterleave]
     Task PushCandidateAudio(Media.AudioFrame frame);
 
     /// <summary>Registers where provider audio and transcript go; one sink per session, the newest wins (a reconnecting client replaces its old socket).</summary>

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using VoiceActors.LiveKit;
 using VoiceActors.Media;
+using VoiceActors.Providers;
 using VoiceActors.Telemetry;
 
 namespace VoiceActors.Sessions;
@@ -12,15 +14,19 @@ public sealed partial class InterviewSessionGrain(
     TimeProvider clock,
     ILocalSiloDetails silo,
     SiloSessionLoad load,
-    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable, IIncomingGrainCallFilter
+    ILogger<InterviewSessionGrain> logger,
+    LiveKitDirectory livekit,
+    AudioRelayFactory relays) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable, IIncomingGrainCallFilter
 {
     internal const string WatchdogReminder = "session-watchdog";
     internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
 
     private IAudioSink? _sink;
+    private AudioRelay? _relay;
     private SessionLogScope? _logScope;
 
     private readonly InterviewSessionOptions _options = options.Value;
+    private readonly LiveKitDirectory _livekit = livekit;
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -36,12 +42,14 @@ public sealed partial class InterviewSessionGrain(
         await session.WriteStateAsync(cancellationToken);
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
+        // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
+        if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureRelay();
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         load.Remove(SessionId);
-        return Task.CompletedTask;
+        await StopRelayAsync();
     }
 
     async Task<SessionSnapshot> IInterviewSessionGrain.Create(CreateSession command)
@@ -69,11 +77,12 @@ public sealed partial class InterviewSessionGrain(
         await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
         MoveTo(SessionStatus.Provisioning);
         await session.WriteStateAsync();
+        if (!await ProvisionRoomAsync()) return Snapshot(); // Failed, with the reason; the caller is never left hanging
 
         MoveTo(SessionStatus.WaitingForParticipants);
         await session.WriteStateAsync();
         LogCreated(State.Region, State.RoomName);
-        return Snapshot();
+        return Snapshot() with { CandidateToken = CandidateToken() };
     }
 
     Task<SessionSnapshot> IInterviewSessionGrain.Get(string tenantId)
@@ -154,21 +163,101 @@ public sealed partial class InterviewSessionGrain(
 
     Task IInterviewSessionGrain.PushCandidateAudio(AudioFrame frame)
     {
-        EnsureExists();
+        var relay = _relay ?? EnsureRelay();
+        if (frame.Pcm is null || frame.Pcm.Length == 0 || frame.Pcm.Length > AudioFormat.MaxFrameBytes || (frame.Pcm.Length & 1) != 0)
+        {
+            MediaMetrics.Dropped("invalid");
+            throw new SessionValidationException(SessionId, "pcm", $"a frame is PCM16 mono, an even number of bytes up to {AudioFormat.MaxFrameBytes} (20 ms at 24 kHz is {AudioFormat.FrameBytes})");
+        }
+        relay.Push(frame); // rate-limited and provider-unavailable frames are counted inside; the caller need not slow down
         return Task.CompletedTask;
     }
 
     Task IInterviewSessionGrain.AttachMedia(IAudioSink sink)
     {
-        EnsureExists();
+        EnsureRelay().Attach(sink);
         _sink = sink;
         return Task.CompletedTask;
     }
 
     Task IInterviewSessionGrain.DetachMedia(IAudioSink sink)
     {
-        if (Equals(_sink, sink)) _sink = null;
+        if (!Equals(_sink, sink)) return Task.CompletedTask; // an old socket leaving after its replacement attached
+        _sink = null;
+        _relay?.Attach(null);
         return Task.CompletedTask;
+    }
+
+    async Task ISessionMediaEvents.OnProviderTurn(Turn turn)
+    {
+        if (!State.Exists || State.Status.IsTerminal() || string.IsNullOrWhiteSpace(turn.Text)) return;
+        State.Turns.Add(turn);
+        await session.WriteStateAsync(); // checkpoint per turn, as RecordTurn: a crash loses at most the turn in progress
+        _ = _sink?.OnTranscript(turn);
+    }
+
+    async Task ISessionMediaEvents.OnProviderEvent(ProviderEvent e)
+    {
+        if (!State.Exists || State.Status.IsTerminal()) return;
+        Record(e.Kind, $"{e.Provider}: {e.Detail}");
+        switch (e.Kind)
+        {
+            case TimelineKinds.ProviderConnected:
+                State.ActiveProvider = e.Provider;
+                if (!State.Participants.Exists(p => p.Identity == AgentIdentity))
+                {
+                    await AgentPresenceAsync(joined: true);
+                    return;
+                }
+                break;
+            case TimelineKinds.ProviderFailed when State.Participants.Exists(p => p.Identity == AgentIdentity):
+                await AgentPresenceAsync(joined: false); // the agent is gone until the provider is back
+                return;
+            case TimelineKinds.ProviderFailover:
+                State.ActiveProvider = e.Provider;
+                State.ProviderFailovers++;
+                break;
+        }
+        await session.WriteStateAsync();
+    }
+
+    /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
+    private string AgentIdentity => LiveKitIdentities.Agent(SessionId);
+
+    /// <summary>
+    /// The provider is the agent. On embedded defaults the stand-in announces it with the same signed webhooks LiveKit sends
+    /// (they come back through <c>ApplyRoomEvent</c>); with a real LiveKit server the session records it directly.
+    /// </summary>
+    private async Task AgentPresenceAsync(bool joined)
+    {
+        if (State.RoomSid is not null && _livekit.For(State.Region).StandIn is { } standIn)
+        {
+            await standIn.SimulateParticipantAsync(State.RoomName, AgentIdentity, ParticipantRole.Agent, joined);
+            await session.WriteStateAsync();
+            return;
+        }
+        var self = (IInterviewSessionGrain)this;
+        if (joined) await self.ParticipantJoined(AgentIdentity, ParticipantRole.Agent);
+        else await self.ParticipantLeft(AgentIdentity);
+    }
+
+    /// <summary>The session's audio relay, started on first use: a media socket attaching, a first frame, or a resume.</summary>
+    private AudioRelay EnsureRelay()
+    {
+        if (_relay is not null) return _relay;
+        EnsureExists();
+        if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, SessionStatus.Active);
+        _relay = relays.Create(SessionId, State.Provider, State.ActiveProvider, State.Turns, this.AsReference<ISessionMediaEvents>());
+        _relay.Attach(_sink);
+        _relay.Start();
+        return _relay;
+    }
+
+    private async Task StopRelayAsync()
+    {
+        if (_relay is not { } relay) return;
+        _relay = null;
+        await relay.DisposeAsync();
     }
 
     Task<SessionStatus> IInterviewSessionGrain.Tick() => EnforceDeadlinesAsync();
@@ -199,6 +288,7 @@ public sealed partial class InterviewSessionGrain(
 
     private async Task EndAsync(SessionStatus outcome, string reason)
     {
+        await StopRelayAsync();
         MoveTo(outcome);
         State.EndedAt = clock.GetUtcNow();
         State.EndReason = reason;
@@ -207,6 +297,7 @@ public sealed partial class InterviewSessionGrain(
         await session.WriteStateAsync();
         await DropWatchdogAsync();
         LogEnded(outcome, reason);
+        await DeleteRoomAsync();
     }
 
     private async Task DropWatchdogAsync()
@@ -266,7 +357,8 @@ public sealed partial class InterviewSessionGrain(
     private SessionSnapshot Snapshot() => new(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
-        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo);
+        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
+        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers);
 
     /// <summary>Every log line written while this session handles a call carries its ids (audio frames excepted: no per-frame scope).</summary>
     async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)

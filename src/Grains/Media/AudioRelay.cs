@@ -1,0 +1,215 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using VoiceActors.Providers;
+using VoiceActors.Sessions;
+
+namespace VoiceActors.Media;
+
+/// <summary>Why a candidate frame was not passed on.</summary>
+public enum PushOutcome
+{
+    Accepted,
+    RateLimited,
+    ProviderUnavailable,
+}
+
+/// <summary>
+/// One session's audio path. Candidate frames come in on the grain's turn (<see cref="Push"/>: no awaits, no I/O) and go to
+/// the provider link's bounded queue; provider audio comes back on the link's pump and goes straight to the attached sink
+/// without entering the grain. Turns and provider status go back to the grain as grain calls, in order, from one loop.
+/// </summary>
+public sealed partial class AudioRelay : IVoiceEvents, IProviderLinkObserver, IAsyncDisposable
+{
+    /// <summary>Timeline kind of a non-fatal provider error event (the connection stayed up).</summary>
+    public const string ProviderErrorKind = "provider.error";
+
+    private readonly string _sessionId;
+    private readonly ISessionMediaEvents _grain;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly MediaRelayOptions _options;
+    private readonly ProviderFailoverOptions _failover;
+    private readonly ProviderLink _link;
+    private readonly AudioRateLimiter _limiter;
+    private readonly SpeechDetector _speech;
+    private readonly Channel<object> _control = Channel.CreateBounded<object>(new BoundedChannelOptions(256) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly List<Turn> _conversation;
+    private readonly CancellationTokenSource _stop = new();
+    private volatile IAudioSink? _sink;
+    private long _lastLoudUtcTicks;
+    private long _turnSinceUtcTicks;
+    private long _lastSpikeReport;
+    private long _framesReceived;
+    private long _framesToProvider;
+    private long _framesToClient;
+    private long _framesDropped;
+
+    public AudioRelay(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation,
+        ISessionMediaEvents grain, VoiceProviderRegistry registry, MediaRelayOptions options, ProviderFailoverOptions failover,
+        TimeProvider clock, ILogger logger)
+    {
+        _sessionId = sessionId;
+        _grain = grain;
+        _clock = clock;
+        _logger = logger;
+        _options = options;
+        _failover = failover;
+        _conversation = [.. conversation];
+        _limiter = new AudioRateLimiter(AudioFormat.BytesPerSecond * options.MaxRealTimeRatio, AudioFormat.BytesPerSecond * options.BurstMilliseconds / 1000.0, clock);
+        _speech = new SpeechDetector(options.SpeechLevel, 2, Math.Max(1, (int)(options.EndOfSpeechSilence.TotalMilliseconds / AudioFormat.FrameMilliseconds)));
+        _link = new ProviderLink(registry, failover, clock, sessionId, settings, resumeWith, ConversationSoFar, this, this);
+    }
+
+    public string ActiveProvider => _link.ActiveProvider;
+
+    public MediaStats Stats => new(Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _framesToProvider),
+        Interlocked.Read(ref _framesToClient), Interlocked.Read(ref _framesDropped), _link.IsConnected);
+
+    public void Start()
+    {
+        _ = Task.Run(DeliverToGrainAsync);
+        _link.Start();
+    }
+
+    public void Attach(IAudioSink? sink) => _sink = sink;
+
+    /// <summary>The hot path in: rate limit, end-of-speech tracking, hand to the provider's queue. Called on the grain's turn.</summary>
+    public PushOutcome Push(AudioFrame frame)
+    {
+        Interlocked.Increment(ref _framesReceived);
+        if (!_limiter.TryTake(frame.Pcm.Length))
+        {
+            Interlocked.Increment(ref _framesDropped);
+            MediaMetrics.Dropped("rate_limited");
+            return PushOutcome.RateLimited;
+        }
+        var edge = _speech.Feed(frame.Pcm);
+        if (_speech.LastFrameLoud) _lastLoudUtcTicks = frame.SentAtUtcTicks;
+        if (edge == SpeechEdge.Ended)
+        {
+            // The utterance ended with its last loud frame; the provider's own pause detection is part of the turn latency.
+            Interlocked.Exchange(ref _turnSinceUtcTicks, _lastLoudUtcTicks + AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond);
+            _link.ExpectResponse();
+        }
+        if (_link.TrySendAudio(frame)) return PushOutcome.Accepted;
+        Interlocked.Increment(ref _framesDropped);
+        return PushOutcome.ProviderUnavailable;
+    }
+
+    void IVoiceEvents.OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks)
+    {
+        Interlocked.Increment(ref _framesToProvider);
+        var ms = MediaMetrics.RecordLatency(MediaMetrics.Inbound, sentAtUtcTicks, handedOffUtcTicks);
+        if (ms > _failover.LatencySpikeThreshold.TotalMilliseconds) ReportSpike($"inbound frame took {ms:0.0} ms to reach the provider");
+    }
+
+    /// <summary>The hot path out, on the provider's pump: straight to the sink (a one-way call), never through the grain.</summary>
+    void IVoiceEvents.OnProviderAudio(AudioFrame frame)
+    {
+        var since = Interlocked.Exchange(ref _turnSinceUtcTicks, 0);
+        if (since != 0) MediaMetrics.RecordLatency(MediaMetrics.Turn, since, frame.SentAtUtcTicks);
+        var sink = _sink;
+        if (sink is null)
+        {
+            Interlocked.Increment(ref _framesDropped);
+            MediaMetrics.Dropped("no_client");
+            return;
+        }
+        try
+        {
+            _ = sink.OnProviderAudio(frame);
+        }
+        catch (Exception)
+        {
+            // a vanished observer: its replacement attaches itself; the frame is lost like any late audio
+            Interlocked.Increment(ref _framesDropped);
+            return;
+        }
+        Interlocked.Increment(ref _framesToClient);
+        var ms = MediaMetrics.RecordLatency(MediaMetrics.Outbound, frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
+        if (ms > _failover.LatencySpikeThreshold.TotalMilliseconds) ReportSpike($"outbound frame took {ms:0.0} ms to leave for the client");
+    }
+
+    void IVoiceEvents.OnTranscript(Turn turn)
+    {
+        lock (_conversation) _conversation.Add(turn);
+        _control.Writer.TryWrite(turn);
+    }
+
+    void IVoiceEvents.OnProviderError(string provider, string code, string message) =>
+        _control.Writer.TryWrite(new ProviderEvent(ProviderErrorKind, provider, $"error event {code}: {Truncate(message)}"));
+
+    void IProviderLinkObserver.OnProviderConnected(string provider, int attempt, int replayedTurns) =>
+        _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderConnected, provider, $"attempt {attempt}, replayed {replayedTurns} turns"));
+
+    void IProviderLinkObserver.OnProviderFailed(string provider, string reason, int consecutiveFailures) =>
+        _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderFailed, provider, $"{Truncate(reason)} ({consecutiveFailures} in a row)"));
+
+    void IProviderLinkObserver.OnProviderFailover(string from, string to, string reason) =>
+        _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderFailover, to, $"{from} -> {to}: {Truncate(reason)}"));
+
+    private IReadOnlyList<Turn> ConversationSoFar()
+    {
+        lock (_conversation) return _conversation.ToArray();
+    }
+
+    private void ReportSpike(string detail)
+    {
+        var now = _clock.GetTimestamp();
+        var last = Interlocked.Read(ref _lastSpikeReport);
+        if (last != 0 && _clock.GetElapsedTime(last, now) < _options.SpikeReportInterval) return;
+        if (Interlocked.CompareExchange(ref _lastSpikeReport, now, last) != last) return;
+        _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.LatencySpike, _link.ActiveProvider, detail));
+    }
+
+    /// <summary>One loop delivers turns and provider events to the grain in the order they happened.</summary>
+    private async Task DeliverToGrainAsync()
+    {
+        try
+        {
+            await foreach (var item in _control.Reader.ReadAllAsync(_stop.Token))
+            {
+                try
+                {
+                    if (item is Turn turn) await _grain.OnProviderTurn(turn);
+                    else if (item is ProviderEvent e) await _grain.OnProviderEvent(e);
+                }
+                catch (Exception ex) when (!_stop.IsCancellationRequested)
+                {
+                    LogDeliveryFailed(_sessionId, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static string Truncate(string s) => s.Length <= 200 ? s : s[..200];
+
+    public async ValueTask DisposeAsync()
+    {
+        _sink = null;
+        await _link.DisposeAsync();
+        _stop.Cancel(); // not awaited: the loop may be inside a call to the very grain that is disposing us
+        _control.Writer.TryComplete();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: could not hand a provider event to the session")]
+    private partial void LogDeliveryFailed(string sessionId, Exception exception);
+}
+
+/// <summary>Builds a session's relay with the silo's providers and options.</summary>
+public sealed class AudioRelayFactory(
+    VoiceProviderRegistry registry,
+    IOptions<MediaRelayOptions> options,
+    IOptions<ProviderFailoverOptions> failover,
+    TimeProvider clock,
+    ILoggerFactory loggers)
+{
+    public VoiceProviderRegistry Providers => registry;
+
+    public AudioRelay Create(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation, ISessionMediaEvents grain) =>
+        new(sessionId, settings, resumeWith, conversation, grain, registry, options.Value, failover.Value, clock, loggers.CreateLogger<AudioRelay>());
+}

@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Options;
+
+namespace VoiceActors.Media;
+
+/// <summary>Limits of one session's audio relay (<c>Media</c>).</summary>
+public sealed class MediaRelayOptions
+{
+    public const string Section = "Media";
+
+    /// <summary>Candidate audio accepted per second, relative to real time (1.0 = exactly real time); the rest is dropped and counted.</summary>
+    public double MaxRealTimeRatio { get; set; } = 1.0;
+
+    /// <summary>Audio that may arrive early in one burst (network jitter), in milliseconds of audio.</summary>
+    public int BurstMilliseconds { get; set; } = 1000;
+
+    /// <summary>Mean absolute PCM16 level that counts as candidate speech (for the turn latency).</summary>
+    public int SpeechLevel { get; set; } = 500;
+
+    /// <summary>Quiet time that ends the candidate's utterance (for the turn latency and stall detection).</summary>
+    public TimeSpan EndOfSpeechSilence { get; set; } = TimeSpan.FromMilliseconds(400);
+
+    /// <summary>At most one latency-spike timeline entry per session this often.</summary>
+    public TimeSpan SpikeReportInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class MediaRelayOptionsValidator : IValidateOptions<MediaRelayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MediaRelayOptions o)
+    {
+        var errors = new List<string>();
+        if (o.MaxRealTimeRatio is < 1 or > 10) errors.Add("Media:MaxRealTimeRatio must be 1..10: below 1 drops honest real-time audio, above 10 is no limit.");
+        if (o.BurstMilliseconds is < 20 or > 10_000) errors.Add("Media:BurstMilliseconds must be 20..10000 (one frame to ten seconds).");
+        if (o.SpeechLevel is < 1 or > 32767) errors.Add("Media:SpeechLevel must be a PCM16 level, 1..32767.");
+        if (o.EndOfSpeechSilence < TimeSpan.FromMilliseconds(20)) errors.Add("Media:EndOfSpeechSilence must be at least one frame.");
+        if (o.SpikeReportInterval <= TimeSpan.Zero) errors.Add("Media:SpikeReportInterval must be positive.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>
+/// A token bucket over audio bytes: a sender may run ahead of real time by the burst, never further.
+/// Not thread-safe: its owner (the grain's turn) serialises calls.
+/// </summary>
+public sealed class AudioRateLimiter(double bytesPerSecond, double burstBytes, TimeProvider clock)
+{
+    private readonly double _burst = burstBytes;
+    private double _tokens = burstBytes;
+    private long _last = clock.GetTimestamp();
+
+    public bool TryTake(int bytes)
+    {
+        var now = clock.GetTimestamp();
+        _tokens = Math.Min(_burst, _tokens + clock.GetElapsedTime(_last, now).TotalSeconds * bytesPerSecond);
+        _last = now;
+        if (_tokens < bytes) return false;
+        _tokens -= bytes;
+        return true;
+    }
+}

@@ -1,0 +1,234 @@
+using System.Threading.Channels;
+using VoiceActors.Media;
+using VoiceActors.Sessions;
+
+namespace VoiceActors.Providers;
+
+/// <summary>
+/// A voice provider that runs in-process: it listens for the candidate to pause (frame energy), waits its response latency,
+/// then speaks synthetic audio at real time and reports both sides as transcript turns. Every choice it makes comes from a
+/// generator seeded with <see cref="SimulatedProviderOptions.Seed"/>, the session id and the attempt, so a run repeats exactly.
+/// </summary>
+public sealed class SimulatedVoiceProvider(string name, SimulatedProviderOptions options, TimeProvider clock) : IVoiceProvider
+{
+    public string Name => name;
+
+    public async Task<IVoiceConnection> ConnectAsync(ProviderConnectRequest request, IVoiceEvents events, CancellationToken cancellationToken)
+    {
+        var random = new Random(HashCode.Combine(options.Seed, StableHash(request.SessionId), StableHash(name), request.Attempt));
+        if (options.ConnectLatency > TimeSpan.Zero) await Task.Delay(options.ConnectLatency, clock, cancellationToken);
+        if (request.Attempt <= options.FailFirstConnects || random.NextDouble() < options.ConnectFailureRate)
+            throw new ProviderException(name, "connection refused (injected fault)");
+        var connection = new SimulatedConnection(name, options, clock, events, random, request.Conversation.Count);
+        connection.Start();
+        return connection;
+    }
+
+    /// <summary>FNV-1a: string.GetHashCode is randomized per process, which would break determinism across runs.</summary>
+    internal static int StableHash(string value)
+    {
+        var hash = 2166136261u;
+        foreach (var c in value) hash = (hash ^ c) * 16777619u;
+        return (int)hash;
+    }
+}
+
+internal sealed class SimulatedConnection : IVoiceConnection
+{
+    private static readonly string[] Questions =
+    [
+        "Thanks. Could you tell me about a project you are proud of?",
+        "What was the hardest technical problem in it, and how did you solve it?",
+        "How do you decide what to test first?",
+        "Tell me about a time you disagreed with a teammate.",
+        "How would you design a service that must never lose a message?",
+        "What would you do differently if you started that project again?",
+    ];
+
+    private readonly string _provider;
+    private readonly SimulatedProviderOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly IVoiceEvents _events;
+    private readonly Random _random;
+    private readonly Channel<AudioFrame> _inbound;
+    private readonly SpeechDetector _detector;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _gate = new();
+    private CancellationTokenSource? _speaking;
+    private int _utterances;
+    private long _received;
+    private long _sequence;
+    private long _speechStartTicks;
+    private bool _stalled;
+
+    public SimulatedConnection(string provider, SimulatedProviderOptions options, TimeProvider clock, IVoiceEvents events, Random random, int replayedTurns)
+    {
+        _provider = provider;
+        _options = options;
+        _clock = clock;
+        _events = events;
+        _random = random;
+        _utterances = replayedTurns; // a replayed conversation continues with the next question, not the first
+        _inbound = Channel.CreateBounded<AudioFrame>(
+            new BoundedChannelOptions(50) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            static _ => MediaMetrics.Dropped("provider_backlog"));
+        _detector = new SpeechDetector(options.SpeechLevel, Frames(options.MinSpeech), Frames(options.EndOfSpeechSilence));
+    }
+
+    public string Provider => _provider;
+
+    public Task Completion => _completion.Task;
+
+    public void Start() => _ = Task.Run(ListenAsync);
+
+    public bool TrySendAudio(AudioFrame frame) => _inbound.Writer.TryWrite(frame); // full: the oldest frame goes (counted)
+
+    public void Interrupt() => StopSpeaking();
+
+    public void Abort(string reason) => Fail(reason);
+
+    private async Task ListenAsync()
+    {
+        try
+        {
+            await foreach (var frame in _inbound.Reader.ReadAllAsync(_stop.Token))
+            {
+                _events.OnCandidateAudioSent(frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
+                if (_options.DropAfterFrames > 0 && ++_received >= _options.DropAfterFrames)
+                {
+                    Fail("connection dropped (injected fault)");
+                    return;
+                }
+                switch (_detector.Feed(frame.Pcm))
+                {
+                    case SpeechEdge.Started:
+                        _speechStartTicks = _clock.GetUtcNow().UtcTicks;
+                        StopSpeaking(); // barge-in: the candidate talks over the agent
+                        break;
+                    case SpeechEdge.Ended:
+                        OnCandidateFinished();
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void OnCandidateFinished()
+    {
+        var now = _clock.GetUtcNow();
+        var started = _speechStartTicks == 0 ? now : new DateTimeOffset(_speechStartTicks, TimeSpan.Zero);
+        _utterances++;
+        _events.OnTranscript(new Turn(ParticipantRole.Candidate, $"(candidate answer {_utterances}, {(now - started).TotalSeconds:0.0} s of speech)", started, now));
+        if (_stalled) return;
+
+        var roll = _random.NextDouble();
+        if (roll < _options.StallRate)
+        {
+            _stalled = true; // a stalled provider keeps the socket open and never answers again
+            return;
+        }
+        roll -= _options.StallRate;
+        if (roll < _options.ErrorRate) _events.OnProviderError(_provider, "server_error", "injected error event");
+        var dropMidway = _random.NextDouble() < _options.DropRate;
+        var jitter = _options.ResponseJitter.Ticks == 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(_random.NextDouble() * _options.ResponseJitter.Ticks));
+        var text = Questions[(_utterances - 1) % Questions.Length];
+
+        CancellationTokenSource speaking;
+        lock (_gate)
+        {
+            _speaking?.Cancel();
+            speaking = _speaking = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        }
+        _ = Task.Run(() => SpeakAsync(_options.ResponseLatency + jitter, text, dropMidway, speaking.Token));
+    }
+
+    /// <summary>Streams the answer at real time: frame i is due at start + i × 20 ms; a late timer catches up instead of drifting.</summary>
+    private async Task SpeakAsync(TimeSpan latency, string text, bool dropMidway, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(latency, _clock, ct);
+            var frames = Frames(_options.ResponseDuration);
+            var start = _clock.GetTimestamp();
+            var started = _clock.GetUtcNow();
+            var sent = 0;
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(AudioFormat.FrameMilliseconds), _clock);
+            while (sent < frames)
+            {
+                var due = Math.Min(frames, 1 + (int)(_clock.GetElapsedTime(start).Ticks / (AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond)));
+                for (; sent < due; sent++)
+                {
+                    if (dropMidway && sent == frames / 2)
+                    {
+                        Fail("connection dropped mid-answer (injected fault)");
+                        return;
+                    }
+                    _events.OnProviderAudio(new AudioFrame(Interlocked.Increment(ref _sequence), _clock.GetUtcNow().UtcTicks, SyntheticVoice.Frame(sent)));
+                }
+                if (sent < frames && !await timer.WaitForNextTickAsync(ct)) return;
+            }
+            _events.OnTranscript(new Turn(ParticipantRole.Agent, text, started, _clock.GetUtcNow()));
+        }
+        catch (OperationCanceledException)
+        {
+            // interrupted by the candidate or the connection closed
+        }
+    }
+
+    private void StopSpeaking()
+    {
+        lock (_gate)
+        {
+            _speaking?.Cancel();
+            _speaking = null;
+        }
+    }
+
+    private void Fail(string reason)
+    {
+        if (_completion.TrySetException(new ProviderException(_provider, reason))) _stop.Cancel();
+    }
+
+    private static int Frames(TimeSpan duration) => Math.Max(1, (int)(duration.Ticks / (AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond)));
+
+    public ValueTask DisposeAsync()
+    {
+        _completion.TrySetResult();
+        _stop.Cancel();
+        _inbound.Writer.TryComplete();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>The simulated agent's voice: one second of a vowel-like tone, computed once and shared (frames are immutable).</summary>
+internal static class SyntheticVoice
+{
+    private const int Count = 50;
+    private static readonly byte[][] Frames = Build();
+
+    public static byte[] Frame(int index) => Frames[index % Count];
+
+    private static byte[][] Build()
+    {
+        var frames = new byte[Count][];
+        for (var f = 0; f < Count; f++)
+        {
+            var pcm = new byte[AudioFormat.FrameBytes];
+            for (var i = 0; i < AudioFormat.SamplesPerFrame; i++)
+            {
+                var t = (f * AudioFormat.SamplesPerFrame + i) / (double)AudioFormat.SampleRate;
+                var envelope = 0.5 + 0.5 * Math.Sin(2 * Math.PI * 3 * t); // syllable-like swell, 3 per second
+                var sample = envelope * (0.6 * Math.Sin(2 * Math.PI * 180 * t) + 0.3 * Math.Sin(2 * Math.PI * 360 * t) + 0.1 * Math.Sin(2 * Math.PI * 720 * t));
+                var s = (short)(sample * 9000);
+                pcm[2 * i] = (byte)s;
+                pcm[2 * i + 1] = (byte)(s >> 8);
+            }
+            frames[f] = pcm;
+        }
+        return frames;
+    }
+}

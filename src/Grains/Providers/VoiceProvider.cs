@@ -1,0 +1,76 @@
+using VoiceActors.Media;
+using VoiceActors.Sessions;
+
+namespace VoiceActors.Providers;
+
+/// <summary>An AI voice provider (OpenAI Realtime, Grok, the simulator): opens one live conversation per session.</summary>
+public interface IVoiceProvider
+{
+    /// <summary>The name sessions use to pick it (<see cref="ProviderSettings.Name"/>, <see cref="ProviderSettings.Secondary"/>).</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Connects, configures the session and replays <see cref="ProviderConnectRequest.Conversation"/> so a reconnect or a
+    /// failover carries on where the interview was. Throws <see cref="ProviderException"/> when the provider cannot be reached.
+    /// </summary>
+    Task<IVoiceConnection> ConnectAsync(ProviderConnectRequest request, IVoiceEvents events, CancellationToken cancellationToken);
+}
+
+/// <summary>What a connection needs: the session's settings, the conversation to replay, and which attempt this is (1-based, per provider).</summary>
+public sealed record ProviderConnectRequest(string SessionId, ProviderSettings Settings, IReadOnlyList<Turn> Conversation, int Attempt = 1);
+
+/// <summary>One live provider conversation. Sending never blocks: the connection owns a bounded queue and a send pump.</summary>
+public interface IVoiceConnection : IAsyncDisposable
+{
+    string Provider { get; }
+
+    /// <summary>Queues candidate audio; false when the backlog is full and the oldest queued frame was dropped for it.</summary>
+    bool TrySendAudio(AudioFrame frame);
+
+    /// <summary>The candidate barged in: stop the response in progress.</summary>
+    void Interrupt();
+
+    /// <summary>Completes when the connection ends: faulted with a <see cref="ProviderException"/> when it was lost.</summary>
+    Task Completion { get; }
+
+    /// <summary>Aborts the connection as failed (a stall or too many errors); <see cref="Completion"/> faults with the reason.</summary>
+    void Abort(string reason);
+}
+
+/// <summary>What a connection reports. Called on the connection's own pump threads: implementations must not block.</summary>
+public interface IVoiceEvents
+{
+    /// <summary>Provider audio, already cut into frames; <see cref="AudioFrame.SentAtUtcTicks"/> is when it was received.</summary>
+    void OnProviderAudio(AudioFrame frame);
+
+    /// <summary>A finished utterance of either speaker, from the provider's transcription events.</summary>
+    void OnTranscript(Turn turn);
+
+    /// <summary>A non-fatal error event from the provider (the connection stays open).</summary>
+    void OnProviderError(string provider, string code, string message);
+
+    /// <summary>A candidate frame was handed to the provider at <paramref name="handedOffUtcTicks"/> (the inbound latency ends here).</summary>
+    void OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks);
+}
+
+/// <summary>A provider could not be reached or dropped the conversation.</summary>
+public sealed class ProviderException(string provider, string message, Exception? inner = null)
+    : Exception($"{provider}: {message}", inner)
+{
+    public string Provider { get; } = provider;
+}
+
+/// <summary>The providers this silo knows, by name.</summary>
+public sealed class VoiceProviderRegistry(IEnumerable<IVoiceProvider> providers)
+{
+    private readonly Dictionary<string, IVoiceProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+
+    public IReadOnlyCollection<string> Names => _byName.Keys;
+
+    public bool Contains(string? name) => name is not null && _byName.ContainsKey(name);
+
+    public IVoiceProvider Get(string name) =>
+        _byName.TryGetValue(name, out var provider)
+            ? provider
+            : throw new ProviderException(name, $"no such voice provider; known: {string.Join(", ", _byName.Keys)}");
+}
