@@ -20,9 +20,7 @@ public static class MediaSocketApi
         services.AddOptions<MediaSocketOptions>().BindConfiguration(MediaSocketOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<MediaSocketOptions>, MediaSocketOptionsValidator>();
         services.AddSingleton<MediaSockets>();
-        services.AddSingleton(sp => new MediaTokenVerifier(
-            sp.GetRequiredService<IConfiguration>().GetSection(LiveKitOptions.Section).Get<LiveKitOptions>() ?? new LiveKitOptions(),
-            sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton<MediaTokenVerifier>();
         return services;
     }
 
@@ -58,8 +56,9 @@ public static class MediaSocketApi
 
         var offered = http.WebSockets.WebSocketRequestedProtocols;
         using var socket = await http.WebSockets.AcceptWebSocketAsync(offered.Contains(SubProtocol) ? SubProtocol : null);
-        var embedded = string.IsNullOrWhiteSpace(configuration[$"{LiveKitOptions.Section}:Url"]);
-        var media = new MediaSocketSession(id, claims.Identity, claims.Role.Value, socket, grains, options.Value, embedded,
+        // No LiveKit server: the in-process stand-in learns of the candidate from this socket and sends the webhooks LiveKit would.
+        var standIn = string.IsNullOrWhiteSpace(configuration[$"{LiveKitOptions.Section}:Url"]) ? http.RequestServices.GetService<LiveKitStandIn>() : null;
+        var media = new MediaSocketSession(id, claims.Identity, claims.Role.Value, socket, grains, options.Value, standIn,
             http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System, loggers.CreateLogger<MediaSocketSession>());
         sockets.Add(media);
         try
@@ -86,10 +85,23 @@ public static class MediaSocketApi
     private static IResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
 }
 
-/// <summary>Verifies participants' LiveKit tokens with the configured key and secret (the stand-in's when no server is configured).</summary>
-public sealed class MediaTokenVerifier(LiveKitOptions options, TimeProvider clock)
+/// <summary>Verifies a participant's LiveKit token with the secret of the key that issued it (each region may have its own).</summary>
+public sealed class MediaTokenVerifier(LiveKitDirectory livekit)
 {
-    private readonly LiveKitTokens _tokens = new(options, clock);
-
-    public Task<LiveKitTokenClaims> VerifyAsync(string? token) => _tokens.VerifyAsync(token);
+    public Task<LiveKitTokenClaims> VerifyAsync(string? token)
+    {
+        var tokens = livekit.Default.Tokens;
+        if (token is { Length: > 0 and < 16 * 1024 })
+        {
+            try
+            {
+                if (livekit.TokensForApiKey(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Issuer) is { } issuer) tokens = issuer;
+            }
+            catch (ArgumentException)
+            {
+                // not a JWT at all: the default key's verifier reports it as malformed
+            }
+        }
+        return tokens.VerifyAsync(token);
+    }
 }

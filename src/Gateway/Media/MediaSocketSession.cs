@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using VoiceActors.LiveKit;
 using VoiceActors.Media;
 using VoiceActors.Sessions;
 
@@ -27,7 +28,7 @@ public sealed partial class MediaSocketSession : IAudioSink
     private readonly WebSocket _socket;
     private readonly IGrainFactory _grains;
     private readonly MediaSocketOptions _options;
-    private readonly bool _embedded;
+    private readonly LiveKitStandIn? _standIn;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
     private readonly Channel<AudioFrame> _audioOut;
@@ -41,7 +42,7 @@ public sealed partial class MediaSocketSession : IAudioSink
     private long _framesDroppedForClient;
 
     public MediaSocketSession(string sessionId, string identity, ParticipantRole role, WebSocket socket, IGrainFactory grains,
-        MediaSocketOptions options, bool embedded, TimeProvider clock, ILogger logger)
+        MediaSocketOptions options, LiveKitStandIn? standIn, TimeProvider clock, ILogger logger)
     {
         _clock = clock;
         _sessionId = sessionId;
@@ -50,7 +51,7 @@ public sealed partial class MediaSocketSession : IAudioSink
         _socket = socket;
         _grains = grains;
         _options = options;
-        _embedded = embedded;
+        _standIn = standIn;
         _logger = logger;
         _audioOut = Channel.CreateBounded<AudioFrame>(
             new BoundedChannelOptions(options.ClientQueueFrames) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
@@ -79,7 +80,7 @@ public sealed partial class MediaSocketSession : IAudioSink
         try
         {
             await grain.AttachMedia(self);
-            if (_embedded && _role == ParticipantRole.Candidate) await grain.ParticipantJoined(_identity, _role); // no LiveKit server: this socket is the candidate's presence
+            await SimulatePresenceAsync(joined: true);
         }
         catch (SessionException e)
         {
@@ -106,7 +107,7 @@ public sealed partial class MediaSocketSession : IAudioSink
             try
             {
                 await grain.DetachMedia(self);
-                if (_embedded && _role == ParticipantRole.Candidate) await grain.ParticipantLeft(_identity);
+                await SimulatePresenceAsync(joined: false);
             }
             catch (SessionException)
             {
@@ -166,6 +167,12 @@ public sealed partial class MediaSocketSession : IAudioSink
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>On embedded defaults this socket is the candidate's presence in the room; the stand-in turns it into signed webhooks.</summary>
+    private Task SimulatePresenceAsync(bool joined) =>
+        _standIn is null || _role != ParticipantRole.Candidate
+            ? Task.CompletedTask
+            : _standIn.SimulateParticipantAsync(SessionIds.RoomName(_sessionId), _identity, _role, joined);
 
     /// <summary>Answers a malformed message with an error; false once the client has sent too many and was closed.</summary>
     private async Task<bool> RejectAsync(string detail, CancellationToken ct)

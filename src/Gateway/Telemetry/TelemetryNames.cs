@@ -3,8 +3,8 @@ namespace VoiceActors.Gateway.Telemetry;
 /// <summary>Meter and activity-source names the exporters subscribe to.</summary>
 public static class TelemetryNames
 {
-    /// <summary>The contract meter; equal to <c>VoiceActors.Telemetry.VoiceMetrics.MeterName</c> (the gateway does not reference the grains).</summary>
-    public const string VoiceMeter = "VoiceActors";
+    /// <summary>The contract meter (instruments in <see cref="VoiceActors.Telemetry.VoiceMetrics"/> and the media path).</summary>
+    public const string VoiceMeter = VoiceActors.Telemetry.VoiceMetrics.MeterName;
 
     /// <summary>Spans of our own code (LiveKit and provider calls start theirs here).</summary>
     public const string VoiceActivitySource = "VoiceActors";

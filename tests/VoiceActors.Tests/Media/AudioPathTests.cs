@@ -91,8 +91,6 @@ public sealed class AudioPathTests
         var turns = await grain.GetTurns("tenant");
         Assert.Equal([ParticipantRole.Candidate, ParticipantRole.Agent], turns.Select(t => t.Speaker));
         var snapshot = await grain.Get("tenant");
-        Assert.Equal(SessionStatus.WaitingForParticipants, snapshot.Status); // the agent is present; the candidate never joined the room
-        Assert.Contains(snapshot.Participants, p => p.Role == ParticipantRole.Agent);
         Assert.Equal("simulated", snapshot.ActiveProvider);
         Assert.Equal(0, snapshot.Media!.FramesDropped);
         var timeline = await grain.GetTimeline("tenant");

@@ -26,7 +26,8 @@ public sealed class SessionTimelineTests(OperationsSystem ops) : IClassFixture<O
         var session = ops.Grains.GetGrain<IInterviewSessionGrain>(id);
 
         var waiting = await TimelineAsync(ops.TenantA, id);
-        Assert.Equal(["created", "state.changed", "state.changed"], waiting.Select(e => e.Kind));
+        Assert.Equal(["created", "state.changed", "room.provisioned", "state.changed"], waiting.Select(e => e.Kind));
+        Assert.StartsWith($"interview-{id} ", waiting[2].Detail);
 
         await session.ParticipantJoined("cand-timeline", ParticipantRole.Candidate);
         await session.ParticipantJoined("agent-7", ParticipantRole.Agent);
@@ -44,6 +45,7 @@ public sealed class SessionTimelineTests(OperationsSystem ops) : IClassFixture<O
         [
             (TimelineKinds.Created, "region local, provider simulated"),
             (TimelineKinds.StateChanged, "Created -> Provisioning"),
+            (TimelineKinds.RoomProvisioned, waiting[2].Detail),
             (TimelineKinds.StateChanged, "Provisioning -> WaitingForParticipants"),
             (TimelineKinds.ParticipantJoined, "Candidate cand-timeline"),
             (TimelineKinds.ParticipantJoined, "Agent agent-7"),

@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using VoiceActors.Tests.Fixtures;
+
+namespace VoiceActors.Tests.Operations;
+
+/// <summary>
+/// With <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> set, a silo process exports traces, metrics and logs over OTLP/HTTP
+/// (protobuf bodies to /v1/traces, /v1/metrics, /v1/logs); a local listener stands in for the collector.
+/// </summary>
+public sealed class OtlpExportTests
+{
+    [Fact]
+    public async Task Silo_exports_traces_metrics_and_logs_to_the_configured_otlp_endpoint()
+    {
+        var collectorPort = FreePort.Next();
+        var received = new ConcurrentDictionary<string, string>(); // path -> content type
+        using var collector = new HttpListener();
+        collector.Prefixes.Add($"http://127.0.0.1:{collectorPort}/");
+        collector.Start();
+        using var stop = new CancellationTokenSource();
+        var accept = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                HttpListenerContext context;
+                try { context = await collector.GetContextAsync(); }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException) { return; }
+                using (var body = new MemoryStream())
+                {
+                    await context.Request.InputStream.CopyToAsync(body);
+                    if (body.Length > 0) received[context.Request.Url!.AbsolutePath] = context.Request.ContentType ?? "";
+                }
+                context.Response.StatusCode = 200; // an empty Export*ServiceResponse
+                context.Response.Close();
+            }
+        });
+
+        var httpPort = FreePort.Next();
+        await using var silo = ExternalProcess.Start("dotnet",
+        [
+            Path.Combine(AppContext.BaseDirectory, "VoiceActors.Silo.dll"),
+            $"--urls=http://127.0.0.1:{httpPort}",
+            $"--Orleans:SiloPort={FreePort.Next()}",
+            $"--Orleans:GatewayPort={FreePort.Next()}",
+        ], AppContext.BaseDirectory, new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{collectorPort}",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "200",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+        });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "va-local-dev-key");
+
+        var deadline = DateTime.UtcNow.AddSeconds(40);
+        var created = false;
+        while (!(created && received.ContainsKey("/v1/traces") && received.ContainsKey("/v1/metrics") && received.ContainsKey("/v1/logs")))
+        {
+            if (silo.HasExited) throw new InvalidOperationException($"silo exited:\n{silo.Output}");
+            Assert.True(DateTime.UtcNow < deadline, $"collector received only [{string.Join(", ", received.Keys)}]; created={created}\n{silo.Output}");
+            if (!created)
+            {
+                try
+                {
+                    var response = await http.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-otlp", jobId = "job-otlp" });
+                    created = response.StatusCode == HttpStatusCode.Created;
+                }
+                catch (HttpRequestException) { } // still starting
+                catch (TaskCanceledException) { }
+            }
+            await Task.Delay(100);
+        }
+        Assert.All(received.Values, contentType => Assert.Equal("application/x-protobuf", contentType));
+
+        await stop.CancelAsync();
+        collector.Stop();
+        await accept;
+    }
+}
