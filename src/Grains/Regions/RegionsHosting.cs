@@ -28,9 +28,10 @@ public static class RegionsHosting
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloDrain>());
         services.AddPlacementDirector<RegionalLeastLoadedPlacement, RegionalLeastLoadedPlacementDirector>();
 
-        // The drain must finish inside the host's shutdown window, or the host would cut it short.
+        // The drain must finish inside the host's shutdown window, or the host would cut it short; a longer configured window stays.
         var deadline = config.GetSection(DrainOptions.Section).Get<DrainOptions>()?.Deadline ?? new DrainOptions().Deadline;
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = deadline + TimeSpan.FromSeconds(15));
+        var needed = deadline + TimeSpan.FromSeconds(15);
+        services.PostConfigure<HostOptions>(o => o.ShutdownTimeout = o.ShutdownTimeout > needed ? o.ShutdownTimeout : needed);
 
         var region = config["Silo:Region"] is { Length: > 0 } r ? r : "local";
         silo.UseSiloMetadata(new Dictionary<string, string> { [RegionalLeastLoadedPlacementDirector.RegionMetadataKey] = region });

@@ -74,6 +74,7 @@ public sealed partial class InterviewSessionGrain(
         var now = clock.GetUtcNow();
         State.TenantId = command.TenantId;
         State.CandidateId = command.CandidateId;
+        IdentifyLogScope();
         State.JobId = command.JobId;
         State.CandidateName = command.CandidateName;
         State.Provider = command.Provider;
@@ -439,8 +440,18 @@ public sealed partial class InterviewSessionGrain(
         await context.Invoke();
     }
 
-    private IDisposable? BeginScope() =>
-        logger.BeginScope(_logScope ??= new SessionLogScope(SessionId, () => (State.TenantId, State.CandidateId)));
+    private IDisposable? BeginScope()
+    {
+        return logger.BeginScope(IdentifyLogScope());
+    }
+
+    /// <summary>Copies the ids into the scope on the grain's thread; called again once Create has filled them in.</summary>
+    private SessionLogScope IdentifyLogScope()
+    {
+        _logScope ??= new SessionLogScope(SessionId);
+        _logScope.Identify(State.TenantId, State.CandidateId);
+        return _logScope;
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session created in region {Region}, room {Room}")]
     private partial void LogCreated(string region, string room);
