@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Authentication;
 using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
+using VoiceActors.Gateway.Media;
+using VoiceActors.Gateway.LiveKit;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -32,6 +34,8 @@ public static class GatewayHosting
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         });
         services.AddOpenApi();
+        services.AddMediaSockets();
+        services.AddLiveKitApi();
         return builder;
     }
 
@@ -40,6 +44,7 @@ public static class GatewayHosting
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseAuthentication();
         app.UseAuthorization();
         return app;
@@ -49,6 +54,8 @@ public static class GatewayHosting
     {
         app.MapOpenApi();
         app.MapInterviewsApi();
+        app.MapMediaApi();
+        app.MapLiveKitApi();
         return app;
     }
 }

@@ -24,7 +24,7 @@ public static class InterviewsApi
         return api;
     }
 
-    public static async Task<Results<Created<CreateInterviewResponse>, ValidationProblem>> CreateInterview(
+    public static async Task<Results<Created<CreateInterviewResponse>, ValidationProblem, ProblemHttpResult>> CreateInterview(
         CreateInterviewRequest body, HttpContext http, IGrainFactory grains, IConfiguration configuration)
     {
         var errors = InterviewRequestValidator.Validate(body);
@@ -34,9 +34,12 @@ public static class InterviewsApi
         var region = configuration["Silo:Region"] ?? "local";
         var command = InterviewRequestValidator.ToCommand(body, http.User.Tenant(), region);
         var snapshot = await grains.GetGrain<IInterviewSessionGrain>(sessionId).Create(command);
+        if (snapshot.Status == SessionStatus.Failed) // the room could not be provisioned: the session exists, failed, with its reason
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Interview room unavailable",
+                detail: snapshot.EndReason, extensions: new Dictionary<string, object?> { ["sessionId"] = snapshot.SessionId });
         var response = new CreateInterviewResponse(
             snapshot.SessionId, snapshot.Status, snapshot.Region,
-            new LiveKitJoinInfo("", snapshot.RoomName), CandidateToken: null, RegionReason: "configured default region");
+            new LiveKitJoinInfo(snapshot.LiveKitUrl ?? "", snapshot.RoomName), snapshot.CandidateToken, RegionReason: "configured default region");
         return TypedResults.Created($"/v1/interviews/{sessionId}", response);
     }
 

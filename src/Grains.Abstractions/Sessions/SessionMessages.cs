@@ -86,6 +86,8 @@ public sealed record SessionSnapshot(
     [property: Id(13)] DateTimeOffset? EndedAt,
     [property: Id(14)] string? EndReason,
     [property: Id(15)] string? Silo,
+    [property: Id(16)] string? LiveKitUrl = null,
+    [property: Id(17)] string? CandidateToken = null,
     [property: Id(20)] string? ActiveProvider = null,
     [property: Id(21)] Media.MediaStats? Media = null,
     [property: Id(22)] int ProviderFailovers = 0);

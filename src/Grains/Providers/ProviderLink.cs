@@ -91,10 +91,18 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
                 if (_stop.IsCancellationRequested) break;
                 lock (_recentErrors) _recentErrors.Clear();
                 _current = connection;
-                failures = 0;
                 backoff = _options.InitialBackoff;
+                var connectedAt = _clock.GetTimestamp();
                 _observer.OnProviderConnected(provider, attempt, conversation.Count);
-                await connection.Completion;
+                try
+                {
+                    await connection.Completion;
+                }
+                finally
+                {
+                    // A connection that lived long was healthy; one that keeps dropping early is failing, connect or not.
+                    if (_clock.GetElapsedTime(connectedAt) >= _options.HealthyConnectionTime) failures = 0;
+                }
                 if (_stop.IsCancellationRequested) break;
                 reason = "connection closed";
             }

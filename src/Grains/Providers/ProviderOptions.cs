@@ -107,6 +107,9 @@ public sealed class ProviderFailoverOptions
     /// <summary>Consecutive failures (connect failures or drops) of one provider before the session switches to its secondary.</summary>
     public int FailuresBeforeFailover { get; set; } = 3;
 
+    /// <summary>A connection that lasted this long resets the failure count; shorter ones count towards failover even though they connected.</summary>
+    public TimeSpan HealthyConnectionTime { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Error events within <see cref="ErrorWindow"/> that make a connection count as failed.</summary>
     public int ErrorThreshold { get; set; } = 5;
 
@@ -127,6 +130,7 @@ public sealed class ProviderFailoverOptionsValidator : IValidateOptions<Provider
         if (o.ConnectTimeout <= TimeSpan.Zero) errors.Add("Providers:Failover:ConnectTimeout must be positive.");
         if (o.InitialBackoff <= TimeSpan.Zero || o.MaxBackoff < o.InitialBackoff) errors.Add("Providers:Failover: InitialBackoff must be positive and MaxBackoff at least InitialBackoff.");
         if (o.FailuresBeforeFailover < 1) errors.Add("Providers:Failover:FailuresBeforeFailover must be at least 1.");
+        if (o.HealthyConnectionTime <= TimeSpan.Zero) errors.Add("Providers:Failover:HealthyConnectionTime must be positive.");
         if (o.ErrorThreshold < 1 || o.ErrorWindow <= TimeSpan.Zero) errors.Add("Providers:Failover: ErrorThreshold must be at least 1 and ErrorWindow positive.");
         if (o.StallTimeout <= TimeSpan.Zero) errors.Add("Providers:Failover:StallTimeout must be positive.");
         if (o.LatencySpikeThreshold <= TimeSpan.Zero) errors.Add("Providers:Failover:LatencySpikeThreshold must be positive.");

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using VoiceActors.LiveKit;
 using VoiceActors.Media;
 using VoiceActors.Providers;
 
@@ -12,12 +13,10 @@ public sealed partial class InterviewSessionGrain(
     TimeProvider clock,
     ILocalSiloDetails silo,
     SiloSessionLoad load,
-    AudioRelayFactory relays,
-    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable
+    ILogger<InterviewSessionGrain> logger,
+    LiveKitDirectory livekit,
+    AudioRelayFactory relays) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable
 {
-    /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
-    internal const string AgentIdentity = "voice-agent";
-
     internal const string WatchdogReminder = "session-watchdog";
     internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
 
@@ -25,6 +24,7 @@ public sealed partial class InterviewSessionGrain(
     private AudioRelay? _relay;
 
     private readonly InterviewSessionOptions _options = options.Value;
+    private readonly LiveKitDirectory _livekit = livekit;
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -74,12 +74,13 @@ public sealed partial class InterviewSessionGrain(
         await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
         MoveTo(SessionStatus.Provisioning);
         await session.WriteStateAsync();
+        if (!await ProvisionRoomAsync()) return Snapshot(); // Failed, with the reason; the caller is never left hanging
 
         MoveTo(SessionStatus.WaitingForParticipants);
         await session.WriteStateAsync();
         using var scope = BeginScope();
         LogCreated(State.Region, State.RoomName);
-        return Snapshot();
+        return Snapshot() with { CandidateToken = CandidateToken() };
     }
 
     Task<SessionSnapshot> IInterviewSessionGrain.Get(string tenantId)
@@ -203,12 +204,12 @@ public sealed partial class InterviewSessionGrain(
                 State.ActiveProvider = e.Provider;
                 if (!State.Participants.Exists(p => p.Identity == AgentIdentity))
                 {
-                    await ((IInterviewSessionGrain)this).ParticipantJoined(AgentIdentity, ParticipantRole.Agent); // writes state
+                    await AgentPresenceAsync(joined: true);
                     return;
                 }
                 break;
             case TimelineKinds.ProviderFailed when State.Participants.Exists(p => p.Identity == AgentIdentity):
-                await ((IInterviewSessionGrain)this).ParticipantLeft(AgentIdentity); // the agent is gone until the provider is back
+                await AgentPresenceAsync(joined: false); // the agent is gone until the provider is back
                 return;
             case TimelineKinds.ProviderFailover:
                 State.ActiveProvider = e.Provider;
@@ -216,6 +217,26 @@ public sealed partial class InterviewSessionGrain(
                 break;
         }
         await session.WriteStateAsync();
+    }
+
+    /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
+    private string AgentIdentity => LiveKitIdentities.Agent(SessionId);
+
+    /// <summary>
+    /// The provider is the agent. On embedded defaults the stand-in announces it with the same signed webhooks LiveKit sends
+    /// (they come back through <c>ApplyRoomEvent</c>); with a real LiveKit server the session records it directly.
+    /// </summary>
+    private async Task AgentPresenceAsync(bool joined)
+    {
+        if (State.RoomSid is not null && _livekit.For(State.Region).StandIn is { } standIn)
+        {
+            await standIn.SimulateParticipantAsync(State.RoomName, AgentIdentity, ParticipantRole.Agent, joined);
+            await session.WriteStateAsync();
+            return;
+        }
+        var self = (IInterviewSessionGrain)this;
+        if (joined) await self.ParticipantJoined(AgentIdentity, ParticipantRole.Agent);
+        else await self.ParticipantLeft(AgentIdentity);
     }
 
     /// <summary>The session's audio relay, started on first use: a media socket attaching, a first frame, or a resume.</summary>
@@ -275,6 +296,7 @@ public sealed partial class InterviewSessionGrain(
         await DropWatchdogAsync();
         using var scope = BeginScope();
         LogEnded(outcome, reason);
+        await DeleteRoomAsync();
     }
 
     private async Task DropWatchdogAsync()
@@ -334,7 +356,7 @@ public sealed partial class InterviewSessionGrain(
     private SessionSnapshot Snapshot() => new(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
-        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo,
+        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
         ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers);
 
     private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>

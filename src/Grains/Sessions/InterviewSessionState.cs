@@ -24,6 +24,10 @@ public sealed class InterviewSessionState
     [Id(17)] public string? CandidateName { get; set; }
     [Id(18)] public int Activations { get; set; }
     [Id(19)] public List<TimelineEvent> Timeline { get; set; } = [];
+    [Id(20)] public string? LiveKitUrl { get; set; }
+    [Id(21)] public string? RoomSid { get; set; }
+    /// <summary>Ids of the latest LiveKit webhook events applied (bounded), so LiveKit's retries are applied once.</summary>
+    [Id(22)] public List<string> AppliedRoomEvents { get; set; } = [];
 
     /// <summary>The provider the session last connected to (after a failover, the secondary); a resumed session reconnects to it.</summary>
     [Id(30)] public string? ActiveProvider { get; set; }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using StackExchange.Redis;
+using VoiceActors.LiveKit;
 using VoiceActors.Providers;
 using VoiceActors.Sessions;
 
@@ -59,6 +60,7 @@ public static class SiloHosting
         services.AddOptions<SiloCapacityOptions>().BindConfiguration(SiloCapacityOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SiloCapacityOptions>, SiloCapacityOptionsValidator>();
         services.AddSingleton<SiloSessionLoad>();
+        silo.AddLiveKit();
         silo.AddVoiceProviders(config);
         services.TryAddSingleton(TimeProvider.System);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));

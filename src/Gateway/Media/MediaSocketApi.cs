@@ -1,0 +1,107 @@
+using System.Net.WebSockets;
+using Microsoft.Extensions.Options;
+using VoiceActors.LiveKit;
+using VoiceActors.Sessions;
+
+namespace VoiceActors.Gateway.Media;
+
+/// <summary>
+/// The candidate's audio path into the cluster: <c>GET /v1/interviews/{id}/media</c> (a WebSocket of 20 ms PCM16 frames,
+/// authenticated by the participant's LiveKit token for that interview's room) and the candidate page <c>GET /interview/{id}</c>.
+/// </summary>
+public static class MediaSocketApi
+{
+    /// <summary>The subprotocol the server speaks; browsers pass their token as a second one, <c>access_token.&lt;jwt&gt;</c>.</summary>
+    public const string SubProtocol = "voiceactors.media.v1";
+    public const string TokenSubProtocolPrefix = "access_token.";
+
+    public static IServiceCollection AddMediaSockets(this IServiceCollection services)
+    {
+        services.AddOptions<MediaSocketOptions>().BindConfiguration(MediaSocketOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MediaSocketOptions>, MediaSocketOptionsValidator>();
+        services.AddSingleton<MediaSockets>();
+        services.AddSingleton<MediaTokenVerifier>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapMediaApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/interviews/{id}/media", AcceptMediaAsync).WithTags("Media");
+        app.MapGet("/interview/{id}", CandidatePage.Serve).WithTags("Media");
+        return app;
+    }
+
+    private static async Task<IResult> AcceptMediaAsync(string id, HttpContext http, MediaTokenVerifier verifier, MediaSockets sockets,
+        IGrainFactory grains, IOptions<MediaSocketOptions> options, IConfiguration configuration, ILoggerFactory loggers)
+    {
+        if (!SessionIds.IsValid(id)) return Problem(StatusCodes.Status400BadRequest, "Malformed interview id", "Interview ids are 32 lowercase hex characters.");
+        if (!http.WebSockets.IsWebSocketRequest)
+            return Problem(StatusCodes.Status400BadRequest, "WebSocket required", "This endpoint speaks WebSocket only: binary frames of 20 ms PCM16 mono at 24 kHz (960 bytes).");
+
+        var token = TokenOf(http);
+        LiveKitTokenClaims claims;
+        try
+        {
+            claims = await verifier.VerifyAsync(token);
+        }
+        catch (LiveKitTokenException e)
+        {
+            return Problem(StatusCodes.Status401Unauthorized, "Invalid media token", e.Message); // the reason, never the token
+        }
+        var room = SessionIds.RoomName(id);
+        if (!string.Equals(claims.Room, room, StringComparison.Ordinal) || claims.Video.RoomJoin != true)
+            return Problem(StatusCodes.Status403Forbidden, "Token is for another room", $"The token does not grant joining room '{room}'.");
+        if (claims.Role is not (ParticipantRole.Candidate or ParticipantRole.Agent))
+            return Problem(StatusCodes.Status403Forbidden, "Token cannot publish audio", "Only the candidate (or a bridge acting for the room's agent) may stream audio.");
+
+        var offered = http.WebSockets.WebSocketRequestedProtocols;
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(offered.Contains(SubProtocol) ? SubProtocol : null);
+        // No LiveKit server: the in-process stand-in learns of the candidate from this socket and sends the webhooks LiveKit would.
+        var standIn = string.IsNullOrWhiteSpace(configuration[$"{LiveKitOptions.Section}:Url"]) ? http.RequestServices.GetService<LiveKitStandIn>() : null;
+        var media = new MediaSocketSession(id, claims.Identity, claims.Role.Value, socket, grains, options.Value, standIn,
+            http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System, loggers.CreateLogger<MediaSocketSession>());
+        sockets.Add(media);
+        try
+        {
+            await media.RunAsync(http.RequestAborted);
+        }
+        finally
+        {
+            sockets.Remove(media);
+        }
+        return Results.Empty;
+    }
+
+    /// <summary>The token from <c>Authorization: Bearer</c> (bridges) or the <c>access_token.</c> subprotocol (browsers cannot set headers).</summary>
+    private static string? TokenOf(HttpContext http)
+    {
+        var header = http.Request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return header[7..].Trim();
+        foreach (var protocol in http.WebSockets.WebSocketRequestedProtocols)
+            if (protocol.StartsWith(TokenSubProtocolPrefix, StringComparison.Ordinal)) return protocol[TokenSubProtocolPrefix.Length..];
+        return null;
+    }
+
+    private static IResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
+}
+
+/// <summary>Verifies a participant's LiveKit token with the secret of the key that issued it (each region may have its own).</summary>
+public sealed class MediaTokenVerifier(LiveKitDirectory livekit)
+{
+    public Task<LiveKitTokenClaims> VerifyAsync(string? token)
+    {
+        var tokens = livekit.Default.Tokens;
+        if (token is { Length: > 0 and < 16 * 1024 })
+        {
+            try
+            {
+                if (livekit.TokensForApiKey(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Issuer) is { } issuer) tokens = issuer;
+            }
+            catch (ArgumentException)
+            {
+                // not a JWT at all: the default key's verifier reports it as malformed
+            }
+        }
+        return tokens.VerifyAsync(token);
+    }
+}

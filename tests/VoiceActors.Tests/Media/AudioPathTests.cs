@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using VoiceActors.Media;
+using VoiceActors.Sessions;
+using VoiceActors.Tests.Fixtures;
+
+namespace VoiceActors.Tests.Media;
+
+/// <summary>
+/// The grain's audio path as a load tester drives it: 20 ms frames pushed at (fake) real time, provider audio on an attached
+/// sink. The silo's clock is a FakeTimeProvider advanced one frame per push, so the simulated provider's timing is exact.
+/// </summary>
+public sealed class AudioPathTests
+{
+    private static readonly TimeSpan Frame = TimeSpan.FromMilliseconds(20);
+
+    internal static Dictionary<string, string?> Settings(params (string Key, string? Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Providers:Simulated:ResponseLatency"] = "00:00:00.100",
+            ["Providers:Simulated:ResponseJitter"] = "00:00:00",
+            ["Providers:Simulated:ResponseDuration"] = "00:00:00.200",
+            ["Providers:Failover:InitialBackoff"] = "00:00:00.050",
+            ["Providers:Failover:MaxBackoff"] = "00:00:00.200",
+            ["Providers:Failover:FailuresBeforeFailover"] = "2",
+        };
+        foreach (var (k, v) in extra) settings[k] = v;
+        return settings;
+    }
+
+    internal static byte[] Speech() => Pcm(4000);
+    internal static byte[] Silence() => new byte[AudioFormat.FrameBytes];
+
+    private static byte[] Pcm(short amplitude)
+    {
+        var pcm = new byte[AudioFormat.FrameBytes];
+        for (var i = 0; i < AudioFormat.SamplesPerFrame; i++)
+        {
+            var s = (short)(amplitude * Math.Sin(2 * Math.PI * 220 * i / AudioFormat.SampleRate));
+            pcm[2 * i] = (byte)s;
+            pcm[2 * i + 1] = (byte)(s >> 8);
+        }
+        return pcm;
+    }
+
+    private static async Task<(IInterviewSessionGrain Grain, string Id)> CreateAsync(TestSilo silo, string provider = "simulated", string? secondary = null)
+    {
+        var id = SessionIds.New();
+        var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
+        await grain.Create(new CreateSession("tenant", "cand-1", "job-1", new ProviderSettings(provider, Secondary: secondary), ConsentFlags.None, "local"));
+        return (grain, id);
+    }
+
+    /// <summary>Pushes one frame per 20 ms of fake time; <paramref name="until"/> stops early.</summary>
+    private static async Task PushAsync(TestSilo silo, IInterviewSessionGrain grain, byte[] pcm, int frames, Func<bool>? until = null)
+    {
+        for (var i = 0; i < frames && !(until?.Invoke() ?? false); i++)
+        {
+            silo.Clock.Advance(Frame);
+            await grain.PushCandidateAudio(new AudioFrame(i, silo.Clock.GetUtcNow().UtcTicks, pcm));
+            if (i % 10 == 0) await Task.Delay(1); // let the provider's pumps (real threads) keep up with fake time
+        }
+    }
+
+    /// <summary>Advances fake time until the grain reports a connected provider (the connect runs on the thread pool).</summary>
+    private static async Task WaitConnectedAsync(TestSilo silo, IInterviewSessionGrain grain)
+    {
+        for (var i = 0; i < 500; i++)
+        {
+            if ((await grain.Get("tenant")).Media?.ProviderConnected == true) return;
+            silo.Clock.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(5);
+        }
+        Assert.Fail("The provider never connected: " + string.Join(" | ", (await grain.GetTimeline("tenant")).Select(e => $"{e.Kind} {e.Detail}")));
+    }
+
+    [Fact]
+    public async Task Candidate_pause_brings_provider_audio_to_the_sink_and_both_turns_are_checkpointed()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var (grain, _) = await CreateAsync(silo);
+        var client = new RecordingSink();
+        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await WaitConnectedAsync(silo, grain);
+
+        await PushAsync(silo, grain, Speech(), 50);
+        await PushAsync(silo, grain, Silence(), 300, until: () => client.Turns.Count(t => t.Speaker == ParticipantRole.Agent) == 1);
+
+        Assert.Equal(10, client.Audio.Count); // 200 ms of answer, 20 ms per frame, in order
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), client.Audio.Select(f => f.Sequence));
+        var turns = await grain.GetTurns("tenant");
+        Assert.Equal([ParticipantRole.Candidate, ParticipantRole.Agent], turns.Select(t => t.Speaker));
+        var snapshot = await grain.Get("tenant");
+        Assert.Equal("simulated", snapshot.ActiveProvider);
+        Assert.Equal(0, snapshot.Media!.FramesDropped);
+        var timeline = await grain.GetTimeline("tenant");
+        Assert.Contains(timeline, e => e.Kind == TimelineKinds.ProviderConnected && e.Detail!.StartsWith("simulated", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_provider_that_keeps_dropping_is_replaced_by_the_secondary_which_carries_the_conversation()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings(("Providers:Simulated:DropAfterFrames", "120")));
+        var (grain, _) = await CreateAsync(silo, secondary: "simulated-backup");
+        var client = new RecordingSink();
+        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await WaitConnectedAsync(silo, grain);
+        await PushAsync(silo, grain, Speech(), 50);
+        await PushAsync(silo, grain, Silence(), 60, until: () => client.Turns.Count == 2);
+        Assert.Equal(2, client.Turns.Count); // one exchange on the primary before it starts failing
+
+        for (var i = 0; i < 40 && (await grain.Get("tenant")).ActiveProvider != "simulated-backup"; i++)
+            await PushAsync(silo, grain, Silence(), 20);
+
+        var snapshot = await grain.Get("tenant");
+        Assert.Equal("simulated-backup", snapshot.ActiveProvider);
+        Assert.Equal(1, snapshot.ProviderFailovers);
+        var timeline = await grain.GetTimeline("tenant");
+        Assert.Equal(2, timeline.Count(e => e.Kind == TimelineKinds.ProviderFailed && e.Detail!.StartsWith("simulated:", StringComparison.Ordinal)));
+        Assert.Contains(timeline, e => e.Kind == TimelineKinds.ProviderFailover && e.Detail!.Contains("simulated -> simulated-backup"));
+        await WaitConnectedAsync(silo, grain);
+        timeline = await grain.GetTimeline("tenant");
+        Assert.Contains(timeline, e => e.Kind == TimelineKinds.ProviderConnected && e.Detail == "simulated-backup: attempt 1, replayed 2 turns");
+
+        // The secondary answers the next utterance: the interview goes on.
+        await PushAsync(silo, grain, Speech(), 50);
+        await PushAsync(silo, grain, Silence(), 100, until: () => client.Turns.Count == 4);
+        Assert.Equal(4, (await grain.GetTurns("tenant")).Count);
+    }
+
+    [Fact]
+    public async Task A_refused_primary_fails_over_before_the_interview_starts()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings(("Providers:Simulated:FailFirstConnects", "1000")));
+        var (grain, _) = await CreateAsync(silo, secondary: "simulated-backup");
+        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
+        await WaitConnectedAsync(silo, grain);
+
+        var snapshot = await grain.Get("tenant");
+        Assert.Equal("simulated-backup", snapshot.ActiveProvider);
+        var kinds = (await grain.GetTimeline("tenant")).Where(e => e.Kind.StartsWith("provider.", StringComparison.Ordinal)).Select(e => e.Kind).ToArray();
+        Assert.Equal([TimelineKinds.ProviderFailed, TimelineKinds.ProviderFailed, TimelineKinds.ProviderFailover, TimelineKinds.ProviderConnected], kinds);
+    }
+
+    [Fact]
+    public async Task Frames_faster_than_real_time_are_dropped_and_counted_not_queued()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var (grain, _) = await CreateAsync(silo);
+        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
+        await WaitConnectedAsync(silo, grain);
+
+        var pcm = Silence();
+        for (var i = 0; i < 200; i++) await grain.PushCandidateAudio(new AudioFrame(i, silo.Clock.GetUtcNow().UtcTicks, pcm)); // no time passes
+
+        var media = (await grain.Get("tenant")).Media!;
+        Assert.Equal(200, media.FramesReceived);
+        Assert.Equal(150, media.FramesDropped); // a one-second burst (50 frames) passes, the rest is over the limit
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(959)]
+    [InlineData(AudioFormat.MaxFrameBytes + 2)]
+    public async Task A_malformed_frame_is_rejected_with_a_validation_error(int bytes)
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var (grain, _) = await CreateAsync(silo);
+
+        var e = await Assert.ThrowsAsync<SessionValidationException>(() => grain.PushCandidateAudio(new AudioFrame(1, 0, new byte[bytes])));
+        Assert.Equal("pcm", e.Field);
+    }
+
+    [Fact]
+    public async Task Audio_for_a_session_that_does_not_exist_is_refused()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(SessionIds.New());
+
+        await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.PushCandidateAudio(new AudioFrame(1, 0, Silence())));
+    }
+
+    private sealed class RecordingSink : IAudioSink
+    {
+        public ConcurrentQueue<AudioFrame> Audio { get; } = new();
+        public ConcurrentQueue<Turn> Turns { get; } = new();
+
+        public Task OnProviderAudio(AudioFrame frame) { Audio.Enqueue(frame); return Task.CompletedTask; }
+        public Task OnTranscript(Turn turn) { Turns.Enqueue(turn); return Task.CompletedTask; }
+    }
+}
