@@ -34,7 +34,7 @@ public static class LiveRun
         }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException)
         {
-            Console.Error.WriteLine($"The load test could not run: {e.Message}");
+            Console.Error.WriteLine($"The load test could not run: {e}");
             return CouldNotRun;
         }
 

@@ -29,8 +29,20 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
 
     public async Task<LoadReport> RunAsync(string command, CancellationToken ct)
     {
-        await using var cluster = await StartClusterAsync(ct);
-        return await RunAsync(cluster, command, ct);
+        var cluster = await StartClusterAsync(ct);
+        try
+        {
+            return await RunAsync(cluster, command, ct);
+        }
+        finally
+        {
+            // The report is already built: a cluster that stops untidily after a run (timeouts of an overloaded silo) must not lose it.
+            try { await cluster.DisposeAsync(); }
+            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or TimeoutException or OrleansException)
+            {
+                log?.Invoke($"the cluster did not shut down cleanly: {e.GetType().Name}: {e.Message}");
+            }
+        }
     }
 
     private async Task<ClusterUnderTest> StartClusterAsync(CancellationToken ct)
@@ -218,8 +230,17 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             if (wait > TimeSpan.Zero) await Task.Delay(wait, clock, ct);
             var atS = Stopwatch.GetElapsedTime(_runStart).TotalSeconds;
             log?.Invoke($"chaos: {kind} at {atS:0.0} s");
-            await act();
             lock (_chaos) _chaos.Add((kind, atS));
+            try
+            {
+                await act();
+            }
+            catch (Exception e) when (e is InvalidOperationException or TimeoutException or StackExchange.Redis.RedisException)
+            {
+                // The run goes on: what the sessions saw is still worth reporting, and the failure is in the report's errors.
+                _stats.RecordError(e);
+                log?.Invoke($"chaos: {kind} did not complete: {e.Message}");
+            }
         }
     }
 
