@@ -143,6 +143,31 @@ public sealed class AudioPathTests
     }
 
     [Fact]
+    public async Task A_reactivated_live_session_reconnects_its_provider_and_replays_the_checkpointed_turns()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var (grain, _) = await CreateAsync(silo);
+        var client = new RecordingSink();
+        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await WaitConnectedAsync(silo, grain);
+        await grain.ParticipantJoined("candidate-cand-1", ParticipantRole.Candidate);
+        await grain.ParticipantJoined("agent-x", ParticipantRole.Agent);
+        await PushAsync(silo, grain, Speech(), 50);
+        await PushAsync(silo, grain, Silence(), 300, until: () => client.Turns.Count == 2);
+
+        // The activation goes away (as on a dead silo); the next call finds the session live and re-activates it.
+        await grain.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        for (var i = 0; i < 100 && !(await grain.GetTimeline("tenant")).Any(e => e.Kind == TimelineKinds.Resumed); i++) await Task.Delay(20);
+        await WaitConnectedAsync(silo, grain);
+
+        var timeline = await grain.GetTimeline("tenant");
+        var resumed = timeline.ToList().FindIndex(e => e.Kind == TimelineKinds.Resumed);
+        Assert.True(resumed > 0, "the session was resumed");
+        Assert.Contains(timeline.Skip(resumed), e => e.Kind == TimelineKinds.ProviderConnected && e.Detail == "simulated: attempt 1, replayed 2 turns");
+        Assert.Equal(2, (await grain.GetTurns("tenant")).Count);
+    }
+
+    [Fact]
     public async Task Frames_faster_than_real_time_are_dropped_and_counted_not_queued()
     {
         await using var silo = await TestSilo.StartAsync(Settings());
