@@ -67,6 +67,11 @@ const commands = {
     };
   },
 
+  async deleteRoom({ host, apiKey, apiSecret, room }) {
+    await new RoomServiceClient(host, apiKey, apiSecret).deleteRoom(room);
+    return { deleted: room };
+  },
+
   // One RoomService call with a caller-chosen token, to read the error the official client reports.
   async roomServiceError({ host, apiKey, apiSecret, room }) {
     try {

@@ -321,16 +321,19 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
 
     private async Task DeliverAsync()
     {
-        try
+        await foreach (var webhook in _webhooks.Reader.ReadAllAsync()) // drains to the end once completed on dispose
         {
-            await foreach (var webhook in _webhooks.Reader.ReadAllAsync(_stopping.Token))
+            try
             {
-                await DeliverOneAsync(webhook);
-                webhook.Done.TrySetResult();
+                if (!_stopping.IsCancellationRequested) await DeliverOneAsync(webhook);
             }
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+            }
+            finally
+            {
+                webhook.Done.TrySetResult(); // delivered or abandoned: either way nobody waits on it any longer
+            }
         }
     }
 
@@ -359,12 +362,11 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
                 }
                 LogWebhookRetry(webhook.Event, attempt, $"HTTP {status}");
             }
-            catch (Exception e) when (!_stopping.IsCancellationRequested)
+            catch (Exception e) when (e is not OperationCanceledException || !_stopping.IsCancellationRequested)
             {
                 LogWebhookRetry(webhook.Event, attempt, e.GetType().Name); // the receiver was unreachable, slow or crashed
             }
-            if (_stopping.IsCancellationRequested) return;
-            await Task.Delay(delay, TimeProvider.System, _stopping.Token).ContinueWith(static _ => { }, TaskScheduler.Default);
+            if (attempt < WebhookAttempts) await Task.Delay(delay, TimeProvider.System, _stopping.Token);
             delay *= 2;
         }
         LogWebhookAbandoned(webhook.Event, WebhookAttempts);
@@ -405,7 +407,7 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
     {
         _webhooks.Writer.TryComplete();
         await _stopping.CancelAsync();
-        try { await _delivery; } catch (OperationCanceledException) { }
+        await _delivery;
         _stopping.Dispose();
         _webhookClient.Dispose();
     }

@@ -99,7 +99,7 @@ public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, I
     /// <summary>The participant's role: the signed role attribute of its token, LiveKit's AGENT kind, then our identity convention.</summary>
     public static ParticipantRole? RoleOf(LiveKitParticipant p)
     {
-        if (p.Attributes.TryGetValue(LiveKitTokens.RoleAttribute, out var named))
+        if (p.Attributes is { } attributes && attributes.TryGetValue(LiveKitTokens.RoleAttribute, out var named))
         {
             foreach (var role in Enum.GetValues<ParticipantRole>())
                 if (LiveKitTokens.RoleName(role) == named) return role;
