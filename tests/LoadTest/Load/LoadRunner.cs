@@ -320,7 +320,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
                 options.RestartRedisAt?.TotalSeconds, options.RetryBudget.TotalSeconds, options.RecordTurns, options.Seed, Environment.ProcessorCount),
             new SessionFigures(s.SessionsStarted, s.SessionsCompleted, lost, peak, maxAtTarget, p99Target),
             new FrameFigures(s.FramesSent, s.FramesAcked, s.FramesReceived, framesLost, s.FramesFailed, s.FramesDroppedByClient, s.ProviderGaps, s.FramesLateAtClient,
-                s.FramesSent + s.FramesLateAtClient == 0 ? 0 : Math.Round(s.FramesSent / (double)(s.FramesSent + s.FramesLateAtClient), 4)),
+                s.FramesSent + s.FramesLateAtClient == 0 ? 0 : Math.Round(s.FramesSent / (double)(s.FramesSent + s.FramesLateAtClient), 4), s.FramesAfterEnd),
             s.AudioPath.Summarize(), s.Inbound.Summarize(), s.Outbound.Summarize(), s.Create.Summarize(), s.Join.Summarize(),
             createSpan > 0 ? Math.Round(s.Create.Count / createSpan, 1) : 0,
             new TurnFigures(s.Utterances, s.TurnsAnswered, s.TurnsUnanswered, s.TurnsRecorded, s.Transcripts),

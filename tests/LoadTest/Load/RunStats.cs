@@ -12,6 +12,7 @@ public sealed class RunStats
     public long FramesSent;
     public long FramesAcked;
     public long FramesFailed;
+    public long FramesAfterEnd;
     public long FramesReceived;
     public long FramesDroppedByClient;
     public long FramesLateAtClient;

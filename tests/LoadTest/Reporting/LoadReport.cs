@@ -54,7 +54,8 @@ public sealed record SessionFigures(long Started, long Completed, long Lost, int
 
 /// <param name="Lost">Audio that did not make it: failed pushes, frames the client had to drop, and gaps in provider audio.</param>
 /// <param name="RealTimeRatio">Frames sent ÷ frames real time called for: below ~0.95 the tester itself was starved of CPU and the run did not carry its load.</param>
-public sealed record FrameFigures(long Sent, long Acked, long Received, long Lost, long FailedPushes, long DroppedByClient, long ProviderGaps, long LateAtClient, double RealTimeRatio);
+/// <param name="AfterEnd">Frames the pump sent in the instant their session was being completed (refused by the ended session; not lost audio).</param>
+public sealed record FrameFigures(long Sent, long Acked, long Received, long Lost, long FailedPushes, long DroppedByClient, long ProviderGaps, long LateAtClient, double RealTimeRatio, long AfterEnd = 0);
 
 public sealed record TurnFigures(long Spoken, long Answered, long Unanswered, long Recorded, long Transcripts);
 
