@@ -16,6 +16,7 @@ public sealed record LoadReport(
     SessionFigures Sessions,
     FrameFigures Frames,
     LatencySummary LatencyMs,
+    LatencySummary LatencySteadyMs,
     LatencySummary LatencyInboundMs,
     LatencySummary LatencyOutboundMs,
     LatencySummary CreateMs,
@@ -47,7 +48,7 @@ public sealed record LoadReport(
 public sealed record ReportConfig(
     int Sessions, double DurationS, double RampS, double FrameMs, double SpeechMs, double SilenceMs, int SampleRate,
     double? ProviderLatencyMs, double CreateRate, int SiloProcesses, double? KillSiloAtS, double? DrainSiloAtS,
-    double? RestartRedisAtS, double RetryBudgetS, bool RecordTurns, int Seed, int ProcessorCount);
+    double? RestartRedisAtS, double RetryBudgetS, bool RecordTurns, int Seed, int ProcessorCount, double WarmupS);
 
 /// <param name="MaxAtP99Target">The most concurrent sessions carried before the first one-second window (after 3 s of warm-up) whose audio p99 went over <paramref name="P99TargetMs"/>; run with --ramp to find the limit.</param>
 public sealed record SessionFigures(long Started, long Completed, long Lost, int PeakConcurrent, int MaxAtP99Target, double P99TargetMs);
