@@ -40,6 +40,11 @@ public sealed partial class MediaSocketSession : IAudioSink
     private long _messagesInvalid;
     private long _framesSent;
     private long _framesDroppedForClient;
+    private readonly SortedList<long, AudioFrame> _reorder = new(ReorderWindow + 1);
+    private long _nextSequence;
+
+    /// <summary>Frames held back waiting for a late one (4 = 80 ms) before the gap is given up on.</summary>
+    private const int ReorderWindow = 4;
 
     public MediaSocketSession(string sessionId, string identity, ParticipantRole role, WebSocket socket, IGrainFactory grains,
         MediaSocketOptions options, LiveKitStandIn? standIn, TimeProvider clock, ILogger logger)
@@ -246,10 +251,40 @@ public sealed partial class MediaSocketSession : IAudioSink
         Dropped.Add(1, new KeyValuePair<string, object?>("reason", "client_backlog"));
     }
 
+    /// <summary>Restores the session's sequence order (one-way calls may overtake each other) within a small window.</summary>
     Task IAudioSink.OnProviderAudio(AudioFrame frame)
     {
-        _audioOut.Writer.TryWrite(frame);
+        lock (_reorder)
+        {
+            if (_nextSequence == 0 || frame.Sequence == _nextSequence || frame.Sequence + 100 < _nextSequence)
+            {
+                Release(frame); // in order, the first frame, or a new stream (the session was re-activated)
+            }
+            else if (frame.Sequence < _nextSequence)
+            {
+                OnClientBacklogDrop(); // later than the window: its moment has passed
+                return Task.CompletedTask;
+            }
+            else
+            {
+                _reorder[frame.Sequence] = frame;
+                if (_reorder.Count > ReorderWindow) Release(_reorder.Values[0]); // give up on the gap
+            }
+            while (_reorder.Count > 0 && _reorder.Keys[0] <= _nextSequence)
+            {
+                var next = _reorder.Values[0];
+                _reorder.RemoveAt(0);
+                if (next.Sequence == _nextSequence) Release(next);
+            }
+        }
         return Task.CompletedTask;
+    }
+
+    private void Release(AudioFrame frame)
+    {
+        _reorder.Remove(frame.Sequence);
+        _nextSequence = frame.Sequence + 1;
+        _audioOut.Writer.TryWrite(frame);
     }
 
     Task IAudioSink.OnTranscript(Turn turn)

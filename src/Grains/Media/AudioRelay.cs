@@ -44,6 +44,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IProviderLinkObserver, IA
     private long _framesToProvider;
     private long _framesToClient;
     private long _framesDropped;
+    private long _outSequence;
 
     public AudioRelay(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation,
         ISessionMediaEvents grain, VoiceProviderRegistry registry, MediaRelayOptions options, ProviderFailoverOptions failover,
@@ -116,6 +117,9 @@ public sealed partial class AudioRelay : IVoiceEvents, IProviderLinkObserver, IA
             MediaMetrics.Dropped("no_client");
             return;
         }
+        // One sequence per session across reconnects and failovers, so the client can restore order: Orleans does not
+        // promise that one-way calls arrive in the order they were sent.
+        frame = frame with { Sequence = Interlocked.Increment(ref _outSequence) };
         try
         {
             _ = sink.OnProviderAudio(frame);

@@ -34,7 +34,7 @@ public static class LiveRun
         }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException)
         {
-            Console.Error.WriteLine($"The load test could not run: {e.Message}");
+            Console.Error.WriteLine($"The load test could not run: {e}");
             return CouldNotRun;
         }
 
@@ -86,8 +86,9 @@ public static class LiveRun
     private static Table Render(LiveStatus? status, IEnumerable<string> messages)
     {
         var table = new Table().Border(TableBorder.Rounded).Expand();
-        table.AddColumn("elapsed").AddColumn("target").AddColumn("active").AddColumn("frames out/s").AddColumn("frames in/s")
-            .AddColumn("p99 ms (1 s)").AddColumn("lost").AddColumn("errors").AddColumn("silo cores").AddColumn("silo MiB");
+        // Short headers: the table must fit an 80-column terminal. "p99" is the audio path's over the last second.
+        table.AddColumn("t").AddColumn("target").AddColumn("active").AddColumn("out/s").AddColumn("in/s")
+            .AddColumn("p99 ms").AddColumn("lost").AddColumn("errors").AddColumn("cores").AddColumn("MiB");
         if (status is { } s)
         {
             var w = s.Window;

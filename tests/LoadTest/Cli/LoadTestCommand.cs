@@ -24,6 +24,7 @@ public sealed class LoadTestCommand
     private readonly Option<TimeSpan?> _restartRedisAt = NullableDuration("--restart-redis-at", "Chaos: kill and restart the tester's redis-server at this time.");
     private readonly Option<TimeSpan> _retryBudget = Duration("--retry-budget", "A session whose calls keep failing longer than this is lost.", TimeSpan.FromSeconds(20));
     private readonly Option<bool> _recordTurns = new("--record-turns") { Description = "Also write each utterance with RecordTurn (the session already checkpoints the provider's transcript turns)." };
+    private readonly Option<TimeSpan> _warmup = Duration("--warmup", "The start of the run left out of the capacity figures (steady p99, max sessions at the p99 target, per-session CPU and memory).", TimeSpan.FromSeconds(10));
     private readonly Option<TimeSpan> _ceilingDuration = Duration("--ceiling-duration", "How long to drive the ping grain for the ceiling (0 skips it).", TimeSpan.FromSeconds(5));
     private readonly Option<int> _ceilingConcurrency = new("--ceiling-concurrency") { Description = "Concurrent ping callers for the ceiling.", DefaultValueFactory = _ => 512 };
     private readonly Option<double?> _maxP99 = new("--max-p99-ms") { Description = "Fail (exit 1) when the audio-path p99 is above this; also the target of the 'max sessions at p99' figure (default 20)." };
@@ -37,7 +38,7 @@ public sealed class LoadTestCommand
     {
         var root = new RootCommand("VoiceActors load tester: simulated voice interviews driven through an Orleans client, with chaos and a ceiling.");
         Option[] all = [_sessions, _duration, _ramp, _frameMs, _speechMs, _silenceMs, _sampleRate, _providerLatency, _createRate, _silos, _redis,
-            _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _retryBudget, _recordTurns, _ceilingDuration, _ceilingConcurrency, _maxP99,
+            _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _retryBudget, _recordTurns, _warmup, _ceilingDuration, _ceilingConcurrency, _maxP99,
             _maxLost, _report, _seed, _siloSetting, _plain];
         foreach (var o in all) root.Options.Add(o);
         root.Validators.Add(result =>
@@ -81,6 +82,7 @@ public sealed class LoadTestCommand
             RestartRedisAt = p.GetValue(_restartRedisAt),
             RetryBudget = p.GetValue(_retryBudget),
             RecordTurns = p.GetValue(_recordTurns),
+            Warmup = p.GetValue(_warmup),
             CeilingDuration = p.GetValue(_ceilingDuration),
             CeilingConcurrency = p.GetValue(_ceilingConcurrency),
             MaxP99Ms = p.GetValue(_maxP99),

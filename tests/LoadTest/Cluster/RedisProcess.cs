@@ -32,11 +32,11 @@ internal sealed class RedisProcess : IAsyncDisposable
                 await probe.GetDatabase().PingAsync();
                 return;
             }
-            catch (RedisConnectionException) when (DateTime.UtcNow < deadline && !_process.HasExited)
+            catch (RedisException) when (DateTime.UtcNow < deadline && !_process.HasExited)
             {
-                await Task.Delay(50, ct);
+                await Task.Delay(50, ct); // not listening yet, or LOADING its AOF after a restart
             }
-            catch (RedisConnectionException e)
+            catch (RedisException e)
             {
                 throw new InvalidOperationException($"redis-server did not start on port {Port}: {_process.Output}", e);
             }

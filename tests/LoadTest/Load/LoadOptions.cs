@@ -47,6 +47,12 @@ public sealed record LoadOptions
     /// <summary>Also write each utterance with RecordTurn. Off by default: the session checkpoints the provider's transcript turns itself.</summary>
     public bool RecordTurns { get; init; }
 
+    /// <summary>
+    /// The start of the run left out of the capacity figures (steady latency, max sessions at the p99 target, per-session CPU and
+    /// memory): creates, provider connects and the JIT's tier-up all land there. The overall figures still include it.
+    /// </summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
+
     public TimeSpan CeilingDuration { get; init; } = TimeSpan.FromSeconds(5);
 
     public int CeilingConcurrency { get; init; } = 512;
@@ -92,6 +98,7 @@ public sealed record LoadOptions
             if (at is { } t && (t <= TimeSpan.Zero || t >= TotalTime))
                 errors.Add($"{name} must fall inside the run (0 < T < {TotalTime.TotalSeconds:0.#}s).");
         if (RetryBudget < TimeSpan.FromSeconds(1)) errors.Add("--retry-budget must be at least 1s: a silo failover takes seconds.");
+        if (Warmup < TimeSpan.Zero) errors.Add("--warmup cannot be negative.");
         if (CeilingDuration < TimeSpan.Zero) errors.Add("--ceiling-duration cannot be negative (0 skips the ceiling).");
         if (CeilingConcurrency < 1) errors.Add("--ceiling-concurrency must be at least 1.");
         if (MaxP99Ms is <= 0) errors.Add("--max-p99-ms must be positive.");

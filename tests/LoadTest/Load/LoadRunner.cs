@@ -29,8 +29,20 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
 
     public async Task<LoadReport> RunAsync(string command, CancellationToken ct)
     {
-        await using var cluster = await StartClusterAsync(ct);
-        return await RunAsync(cluster, command, ct);
+        var cluster = await StartClusterAsync(ct);
+        try
+        {
+            return await RunAsync(cluster, command, ct);
+        }
+        finally
+        {
+            // The report is already built: a cluster that stops untidily after a run (timeouts of an overloaded silo) must not lose it.
+            try { await cluster.DisposeAsync(); }
+            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or TimeoutException or OrleansException)
+            {
+                log?.Invoke($"the cluster did not shut down cleanly: {e.GetType().Name}: {e.Message}");
+            }
+        }
     }
 
     private async Task<ClusterUnderTest> StartClusterAsync(CancellationToken ct)
@@ -194,6 +206,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             }
             lastResources = resources;
             var elapsed = Stopwatch.GetElapsedTime(_runStart);
+            if (elapsed >= options.Warmup) _stats.InSteadyState = true;
             var sample = new WindowSample(
                 Math.Round(elapsed.TotalSeconds, 1), options.TargetAt(elapsed), active,
                 Math.Round((sent - lastSent) / seconds, 1), Math.Round((received - lastReceived) / seconds, 1),
@@ -218,8 +231,17 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             if (wait > TimeSpan.Zero) await Task.Delay(wait, clock, ct);
             var atS = Stopwatch.GetElapsedTime(_runStart).TotalSeconds;
             log?.Invoke($"chaos: {kind} at {atS:0.0} s");
-            await act();
             lock (_chaos) _chaos.Add((kind, atS));
+            try
+            {
+                await act();
+            }
+            catch (Exception e) when (e is InvalidOperationException or TimeoutException or StackExchange.Redis.RedisException)
+            {
+                // The run goes on: what the sessions saw is still worth reporting, and the failure is in the report's errors.
+                _stats.RecordError(e);
+                log?.Invoke($"chaos: {kind} did not complete: {e.Message}");
+            }
         }
     }
 
@@ -235,8 +257,8 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         foreach (var w in timeline)
         {
             peak = Math.Max(peak, w.Active);
-            // The most sessions carried before the first one-second window whose p99 went over the target (after 3 s of warm-up).
-            if (overTarget || w.T < 3 || w.Samples == 0) continue;
+            // The most sessions carried before the first one-second window whose p99 went over the target (after the warm-up).
+            if (overTarget || w.T <= options.Warmup.TotalSeconds || w.Samples == 0) continue;
             if (w.P99Ms > p99Target) overTarget = true;
             else maxAtTarget = Math.Max(maxAtTarget, w.Active);
         }
@@ -246,7 +268,10 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         lock (_chaos) foreach (var (_, at) in _chaos) firstChaos = Math.Min(firstChaos, at);
         var plateau = new List<int>();
         for (var i = 0; i < timeline.Length; i++)
-            if (peak > 0 && timeline[i].Active >= 0.95 * peak && timeline[i].T < firstChaos) plateau.Add(i);
+            if (peak > 0 && timeline[i].Active >= 0.95 * peak && timeline[i].T < firstChaos && timeline[i].T > options.Warmup.TotalSeconds) plateau.Add(i);
+        if (plateau.Count == 0) // a run too short for a steady state: take the peak windows as they are
+            for (var i = 0; i < timeline.Length; i++)
+                if (peak > 0 && timeline[i].Active >= 0.95 * peak && timeline[i].T < firstChaos) plateau.Add(i);
         double audioPerS = 0, cores = 0, workingSet = 0;
         foreach (var i in plateau)
         {
@@ -296,11 +321,11 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             new ReportConfig(options.Sessions, options.Duration.TotalSeconds, options.Ramp.TotalSeconds, options.FrameLength.TotalMilliseconds,
                 options.Speech.TotalMilliseconds, options.Silence.TotalMilliseconds, options.SampleRate, options.ProviderLatency?.TotalMilliseconds,
                 options.CreateRate, options.EffectiveSiloProcesses, options.KillSiloAt?.TotalSeconds, options.DrainSiloAt?.TotalSeconds,
-                options.RestartRedisAt?.TotalSeconds, options.RetryBudget.TotalSeconds, options.RecordTurns, options.Seed, Environment.ProcessorCount),
+                options.RestartRedisAt?.TotalSeconds, options.RetryBudget.TotalSeconds, options.RecordTurns, options.Seed, Environment.ProcessorCount, options.Warmup.TotalSeconds),
             new SessionFigures(s.SessionsStarted, s.SessionsCompleted, lost, peak, maxAtTarget, p99Target),
             new FrameFigures(s.FramesSent, s.FramesAcked, s.FramesReceived, framesLost, s.FramesFailed, s.FramesDroppedByClient, s.ProviderGaps, s.FramesLateAtClient,
-                s.FramesSent + s.FramesLateAtClient == 0 ? 0 : Math.Round(s.FramesSent / (double)(s.FramesSent + s.FramesLateAtClient), 4)),
-            s.AudioPath.Summarize(), s.Inbound.Summarize(), s.Outbound.Summarize(), s.Create.Summarize(), s.Join.Summarize(),
+                s.FramesSent + s.FramesLateAtClient == 0 ? 0 : Math.Round(s.FramesSent / (double)(s.FramesSent + s.FramesLateAtClient), 4), s.FramesAfterEnd),
+            s.AudioPath.Summarize(), s.Steady.Summarize(), s.Inbound.Summarize(), s.Outbound.Summarize(), s.Create.Summarize(), s.Join.Summarize(),
             createSpan > 0 ? Math.Round(s.Create.Count / createSpan, 1) : 0,
             new TurnFigures(s.Utterances, s.TurnsAnswered, s.TurnsUnanswered, s.TurnsRecorded, s.Transcripts),
             s.Turn.Summarize(),

@@ -12,6 +12,7 @@ public sealed class RunStats
     public long FramesSent;
     public long FramesAcked;
     public long FramesFailed;
+    public long FramesAfterEnd;
     public long FramesReceived;
     public long FramesDroppedByClient;
     public long FramesLateAtClient;
@@ -29,6 +30,12 @@ public sealed class RunStats
     public LatencyHistogram Outbound { get; } = new();
     public LatencyHistogram AudioPath { get; } = new();
     public LatencyHistogram Turn { get; } = new();
+
+    /// <summary>Audio-path latency after the warm-up (creates done, JIT tiered up): the steady state capacity is judged on.</summary>
+    public LatencyHistogram Steady { get; } = new();
+
+    /// <summary>Set by the runner once the warm-up is over.</summary>
+    public volatile bool InSteadyState;
 
     /// <summary>Audio-path latency of the current one-second window; the sampler swaps it out.</summary>
     public LatencyHistogram Window = new();
@@ -49,6 +56,7 @@ public sealed class RunStats
         path.RecordMicros(micros);
         AudioPath.RecordMicros(micros);
         Volatile.Read(ref Window).RecordMicros(micros);
+        if (InSteadyState) Steady.RecordMicros(micros);
     }
 
     public void RecordError(Exception e)

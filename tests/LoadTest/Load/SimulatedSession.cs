@@ -220,6 +220,12 @@ public sealed class SimulatedSession : IAudioSink
             await push;
             OnPushed(sentAt);
         }
+        catch (InvalidSessionTransitionException) when (Volatile.Read(ref _state) != StateStreaming)
+        {
+            // The pump sent this frame in the instant the session was being completed: the tester's race, not a lost frame.
+            Interlocked.Decrement(ref _inFlight);
+            Interlocked.Increment(ref _run.Stats.FramesAfterEnd);
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             Interlocked.Decrement(ref _inFlight);

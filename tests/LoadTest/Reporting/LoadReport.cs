@@ -16,6 +16,7 @@ public sealed record LoadReport(
     SessionFigures Sessions,
     FrameFigures Frames,
     LatencySummary LatencyMs,
+    LatencySummary LatencySteadyMs,
     LatencySummary LatencyInboundMs,
     LatencySummary LatencyOutboundMs,
     LatencySummary CreateMs,
@@ -47,14 +48,15 @@ public sealed record LoadReport(
 public sealed record ReportConfig(
     int Sessions, double DurationS, double RampS, double FrameMs, double SpeechMs, double SilenceMs, int SampleRate,
     double? ProviderLatencyMs, double CreateRate, int SiloProcesses, double? KillSiloAtS, double? DrainSiloAtS,
-    double? RestartRedisAtS, double RetryBudgetS, bool RecordTurns, int Seed, int ProcessorCount);
+    double? RestartRedisAtS, double RetryBudgetS, bool RecordTurns, int Seed, int ProcessorCount, double WarmupS);
 
 /// <param name="MaxAtP99Target">The most concurrent sessions carried before the first one-second window (after 3 s of warm-up) whose audio p99 went over <paramref name="P99TargetMs"/>; run with --ramp to find the limit.</param>
 public sealed record SessionFigures(long Started, long Completed, long Lost, int PeakConcurrent, int MaxAtP99Target, double P99TargetMs);
 
 /// <param name="Lost">Audio that did not make it: failed pushes, frames the client had to drop, and gaps in provider audio.</param>
 /// <param name="RealTimeRatio">Frames sent ÷ frames real time called for: below ~0.95 the tester itself was starved of CPU and the run did not carry its load.</param>
-public sealed record FrameFigures(long Sent, long Acked, long Received, long Lost, long FailedPushes, long DroppedByClient, long ProviderGaps, long LateAtClient, double RealTimeRatio);
+/// <param name="AfterEnd">Frames the pump sent in the instant their session was being completed (refused by the ended session; not lost audio).</param>
+public sealed record FrameFigures(long Sent, long Acked, long Received, long Lost, long FailedPushes, long DroppedByClient, long ProviderGaps, long LateAtClient, double RealTimeRatio, long AfterEnd = 0);
 
 public sealed record TurnFigures(long Spoken, long Answered, long Unanswered, long Recorded, long Transcripts);
 

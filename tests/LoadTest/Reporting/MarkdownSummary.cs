@@ -21,6 +21,7 @@ public static class MarkdownSummary
         Row(b, "frames sent / acked / received / lost", $"{r.Frames.Sent} / {r.Frames.Acked} / {r.Frames.Received} / {r.Frames.Lost}");
         Row(b, "real-time ratio (frames sent / frames due)", r.Frames.RealTimeRatio.ToString(c));
         Row(b, "audio path latency ms (p50 / p95 / p99 / max)", Percentiles(r.LatencyMs));
+        Row(b, $"  after the {r.Config.WarmupS:0.#} s warm-up", Percentiles(r.LatencySteadyMs));
         Row(b, "  inbound: push acknowledged", Percentiles(r.LatencyInboundMs));
         Row(b, "  outbound: provider stamp to sink", Percentiles(r.LatencyOutboundMs));
         Row(b, "turn latency ms (end of speech to first reply audio)", Percentiles(r.TurnMs));

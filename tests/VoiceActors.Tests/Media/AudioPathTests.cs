@@ -77,6 +77,7 @@ public sealed class AudioPathTests
     [Fact]
     public async Task Candidate_pause_brings_provider_audio_to_the_sink_and_both_turns_are_checkpointed()
     {
+        using var latency = new VoiceActors.Tests.Providers.HistogramProbe("voice_audio_latency_ms", "path");
         await using var silo = await TestSilo.StartAsync(Settings());
         var (grain, _) = await CreateAsync(silo);
         var client = new RecordingSink();
@@ -86,8 +87,9 @@ public sealed class AudioPathTests
         await PushAsync(silo, grain, Speech(), 50);
         await PushAsync(silo, grain, Silence(), 300, until: () => client.Turns.Count(t => t.Speaker == ParticipantRole.Agent) == 1);
 
-        Assert.Equal(10, client.Audio.Count); // 200 ms of answer, 20 ms per frame, in order
-        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), client.Audio.Select(f => f.Sequence));
+        Assert.Equal(10, client.Audio.Count); // 200 ms of answer, 20 ms per frame
+        // Numbered per session, each exactly once (one-way calls may overtake each other; the media socket reorders).
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), client.Audio.Select(f => f.Sequence).Order());
         var turns = await grain.GetTurns("tenant");
         Assert.Equal([ParticipantRole.Candidate, ParticipantRole.Agent], turns.Select(t => t.Speaker));
         var snapshot = await grain.Get("tenant");
@@ -95,6 +97,33 @@ public sealed class AudioPathTests
         Assert.Equal(0, snapshot.Media!.FramesDropped);
         var timeline = await grain.GetTimeline("tenant");
         Assert.Contains(timeline, e => e.Kind == TimelineKinds.ProviderConnected && e.Detail!.StartsWith("simulated", StringComparison.Ordinal));
+
+        // Every path is measured. The turn runs from the end of the last loud frame: the provider's pause detection
+        // (20 quiet frames = 400 ms, the first of them being that end) plus its response latency (100 ms) = 480 ms.
+        Assert.True(latency["inbound"].Length >= 50);
+        Assert.True(latency["outbound"].Length >= 10);
+        Assert.Contains(480.0, latency["turn"].Select(ms => Math.Round(ms / 20) * 20)); // to the frame: the clock moves in 20 ms steps
+    }
+
+    [Fact]
+    public async Task A_latency_spike_lands_on_the_timeline_once_per_interval()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var (grain, _) = await CreateAsync(silo);
+        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
+        await WaitConnectedAsync(silo, grain);
+
+        for (var i = 0; i < 20; i++)
+        {
+            silo.Clock.Advance(Frame);
+            var late = silo.Clock.GetUtcNow().AddMilliseconds(-80).UtcTicks; // arrived 80 ms before it reached the grain: over the 50 ms budget
+            await grain.PushCandidateAudio(new AudioFrame(i, late, Silence()));
+        }
+
+        for (var i = 0; i < 100 && !(await grain.GetTimeline("tenant")).Any(e => e.Kind == TimelineKinds.LatencySpike); i++) await Task.Delay(20);
+        var spikes = (await grain.GetTimeline("tenant")).Where(e => e.Kind == TimelineKinds.LatencySpike).ToArray();
+        var spike = Assert.Single(spikes); // twenty late frames, one entry: the timeline is a record, not a log
+        Assert.Contains("inbound frame took 80.0 ms", spike.Detail);
     }
 
     [Fact]
@@ -140,6 +169,31 @@ public sealed class AudioPathTests
         Assert.Equal("simulated-backup", snapshot.ActiveProvider);
         var kinds = (await grain.GetTimeline("tenant")).Where(e => e.Kind.StartsWith("provider.", StringComparison.Ordinal)).Select(e => e.Kind).ToArray();
         Assert.Equal([TimelineKinds.ProviderFailed, TimelineKinds.ProviderFailed, TimelineKinds.ProviderFailover, TimelineKinds.ProviderConnected], kinds);
+    }
+
+    [Fact]
+    public async Task A_reactivated_live_session_reconnects_its_provider_and_replays_the_checkpointed_turns()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var (grain, _) = await CreateAsync(silo);
+        var client = new RecordingSink();
+        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await WaitConnectedAsync(silo, grain);
+        await grain.ParticipantJoined("candidate-cand-1", ParticipantRole.Candidate);
+        await grain.ParticipantJoined("agent-x", ParticipantRole.Agent);
+        await PushAsync(silo, grain, Speech(), 50);
+        await PushAsync(silo, grain, Silence(), 300, until: () => client.Turns.Count == 2);
+
+        // The activation goes away (as on a dead silo); the next call finds the session live and re-activates it.
+        await grain.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        for (var i = 0; i < 100 && !(await grain.GetTimeline("tenant")).Any(e => e.Kind == TimelineKinds.Resumed); i++) await Task.Delay(20);
+        await WaitConnectedAsync(silo, grain);
+
+        var timeline = await grain.GetTimeline("tenant");
+        var resumed = timeline.ToList().FindIndex(e => e.Kind == TimelineKinds.Resumed);
+        Assert.True(resumed > 0, "the session was resumed");
+        Assert.Contains(timeline.Skip(resumed), e => e.Kind == TimelineKinds.ProviderConnected && e.Detail == "simulated: attempt 1, replayed 2 turns");
+        Assert.Equal(2, (await grain.GetTurns("tenant")).Count);
     }
 
     [Fact]

@@ -83,3 +83,25 @@ public sealed class CounterProbe : IDisposable
 
     public void Dispose() => _listener.Dispose();
 }
+
+/// <summary>Collects a histogram's raw values by one tag value (the latency paths).</summary>
+public sealed class HistogramProbe : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<double>> _byTag = new();
+
+    public HistogramProbe(string instrument, string tag)
+    {
+        _listener.InstrumentPublished = (i, l) => { if (i.Meter.Name == "VoiceActors" && i.Name == instrument) l.EnableMeasurementEvents(i); };
+        _listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            foreach (var t in tags)
+                if (t.Key == tag) _byTag.GetOrAdd(t.Value?.ToString() ?? "", _ => new()).Enqueue(value);
+        });
+        _listener.Start();
+    }
+
+    public double[] this[string tagValue] => _byTag.TryGetValue(tagValue, out var q) ? q.ToArray() : [];
+
+    public void Dispose() => _listener.Dispose();
+}

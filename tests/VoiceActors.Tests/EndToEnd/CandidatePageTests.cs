@@ -1,0 +1,103 @@
+using Microsoft.Playwright;
+
+namespace VoiceActors.Tests.EndToEnd;
+
+/// <summary>
+/// The candidate page in a real headless Chromium (Debian's, never a downloaded one) with a fake microphone playing a WAV
+/// this test writes: speech-like sound, then a pause, on a loop. Against the real embedded-default system.
+/// </summary>
+[Collection(EmbeddedSystemCollection.Name)]
+public sealed class CandidatePageTests(EmbeddedSystemFixture fixture) : IAsyncLifetime
+{
+    private readonly EmbeddedSystem _system = fixture.System;
+    private readonly string _wav = Path.Combine(Path.GetTempPath(), $"va-candidate-{Guid.NewGuid():N}.wav");
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        File.WriteAllBytes(_wav, SpeechThenPauseWav());
+        var chromium = FindOnPath("chromium") ?? throw new InvalidOperationException("Debian's chromium is required (test.sh installs it).");
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = chromium,
+            Headless = true,
+            Args =
+            [
+                "--headless", "--no-sandbox", "--disable-gpu",
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", $"--use-file-for-fake-audio-capture={_wav}",
+                "--autoplay-policy=no-user-gesture-required",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+            ],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+        File.Delete(_wav);
+    }
+
+    [Fact]
+    public async Task Candidate_page_streams_the_microphone_plays_the_agent_and_reconnects_after_the_socket_is_killed()
+    {
+        var (id, token) = await _system.CreateInterviewAsync();
+        var page = await _browser.NewPageAsync();
+        var console = new List<string>();
+        page.Console += (_, m) => console.Add(m.Text);
+
+        await page.GotoAsync($"{_system.BaseAddress}interview/{id}#token={token}");
+
+        // Audio goes in, provider audio comes back, and a transcript turn appears on the page and in the session.
+        await page.WaitForFunctionAsync("() => +document.getElementById('stats').dataset.received >= 10", null, new() { Timeout = 30_000 });
+        await page.Locator("#transcript li[data-speaker='agent']").First.WaitForAsync(new() { Timeout = 30_000 });
+        Assert.True(await page.Locator("#banner").IsHiddenAsync());
+        await EmbeddedSystem.Eventually(async () => (await _system.GetInterviewAsync(id)).GetProperty("turns").GetInt32() >= 2,
+            "the candidate's and the agent's turns in the session");
+        Assert.Equal("Active", (await _system.GetInterviewAsync(id)).GetProperty("state").GetString());
+
+        // The server kills the media socket: the page says so, reconnects with backoff, and the banner clears.
+        Assert.Equal(1, _system.Sockets.Abort(id));
+        await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = 10_000 });
+        Assert.Equal("Connection interrupted, reconnecting…", await page.Locator("#banner").InnerTextAsync());
+        await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Hidden, Timeout = 15_000 });
+        await EmbeddedSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the page's new socket");
+        var sentBefore = int.Parse((await page.Locator("#stats").GetAttributeAsync("data-sent"))!);
+        await page.WaitForFunctionAsync($"() => +document.getElementById('stats').dataset.sent > {sentBefore + 25}", null, new() { Timeout = 10_000 });
+        Assert.DoesNotContain(console, m => m.Contains("invalid_frame", StringComparison.Ordinal));
+    }
+
+    /// <summary>Three seconds at 48 kHz: 1.2 s of a voiced, syllable-modulated sound, then 1.8 s of silence (Chromium loops it).</summary>
+    private static byte[] SpeechThenPauseWav()
+    {
+        const int rate = 48_000;
+        var samples = new short[rate * 3];
+        for (var i = 0; i < rate * 12 / 10; i++)
+        {
+            var t = i / (double)rate;
+            var syllables = 0.55 + 0.45 * Math.Sin(2 * Math.PI * 4 * t);
+            var voice = 0.6 * Math.Sin(2 * Math.PI * 140 * t) + 0.3 * Math.Sin(2 * Math.PI * 280 * t) + 0.1 * Math.Sin(2 * Math.PI * 560 * t);
+            samples[i] = (short)(12_000 * syllables * voice);
+        }
+        using var wav = new MemoryStream();
+        using var w = new BinaryWriter(wav);
+        w.Write("RIFF"u8); w.Write(36 + samples.Length * 2); w.Write("WAVE"u8);
+        w.Write("fmt "u8); w.Write(16); w.Write((short)1); w.Write((short)1); w.Write(rate); w.Write(rate * 2); w.Write((short)2); w.Write((short)16);
+        w.Write("data"u8); w.Write(samples.Length * 2);
+        foreach (var s in samples) w.Write(s);
+        w.Flush();
+        return wav.ToArray();
+    }
+
+    private static string? FindOnPath(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+}
