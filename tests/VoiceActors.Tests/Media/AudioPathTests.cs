@@ -43,7 +43,7 @@ public sealed class AudioPathTests
         return pcm;
     }
 
-    private static async Task<(IInterviewSessionGrain Grain, string Id)> CreateAsync(TestSilo silo, string provider = "simulated", string? secondary = null)
+    internal static async Task<(IInterviewSessionGrain Grain, string Id)> CreateAsync(TestSilo silo, string provider = "simulated", string? secondary = null)
     {
         var id = SessionIds.New();
         var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
@@ -52,7 +52,7 @@ public sealed class AudioPathTests
     }
 
     /// <summary>Pushes one frame per 20 ms of fake time; <paramref name="until"/> stops early.</summary>
-    private static async Task PushAsync(TestSilo silo, IInterviewSessionGrain grain, byte[] pcm, int frames, Func<bool>? until = null)
+    internal static async Task PushAsync(TestSilo silo, IInterviewSessionGrain grain, byte[] pcm, int frames, Func<bool>? until = null)
     {
         for (var i = 0; i < frames && !(until?.Invoke() ?? false); i++)
         {
@@ -63,7 +63,7 @@ public sealed class AudioPathTests
     }
 
     /// <summary>Advances fake time until the grain reports a connected provider (the connect runs on the thread pool).</summary>
-    private static async Task WaitConnectedAsync(TestSilo silo, IInterviewSessionGrain grain)
+    internal static async Task WaitConnectedAsync(TestSilo silo, IInterviewSessionGrain grain)
     {
         for (var i = 0; i < 500; i++)
         {
@@ -234,7 +234,7 @@ public sealed class AudioPathTests
         await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.PushCandidateAudio(new AudioFrame(1, 0, Silence())));
     }
 
-    private sealed class RecordingSink : IAudioSink
+    internal sealed class RecordingSink : IAudioSink
     {
         public ConcurrentQueue<AudioFrame> Audio { get; } = new();
         public ConcurrentQueue<Turn> Turns { get; } = new();
