@@ -225,6 +225,20 @@ public sealed class AudioPathTests
         Assert.Equal("pcm", e.Field);
     }
 
+    [Theory]
+    [InlineData("no-such-provider", null, "provider")]
+    [InlineData("simulated", "no-such-provider", "providerOptions.secondary")]
+    public async Task A_session_cannot_be_created_with_an_unknown_provider(string provider, string? secondary, string field)
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(SessionIds.New());
+
+        var e = await Assert.ThrowsAsync<SessionValidationException>(() => grain.Create(
+            new CreateSession("tenant", "cand-1", "job-1", new ProviderSettings(provider, Secondary: secondary), ConsentFlags.None, "local")));
+        Assert.Equal(field, e.Field);
+        Assert.Contains("simulated-backup", e.Problem);
+    }
+
     [Fact]
     public async Task Audio_for_a_session_that_does_not_exist_is_refused()
     {
