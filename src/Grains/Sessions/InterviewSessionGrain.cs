@@ -412,6 +412,10 @@ public sealed partial class InterviewSessionGrain(
         Require(c.JobId, "jobId");
         Require(c.Region, "region");
         Require(c.Provider?.Name, "provider");
+        if (!relays.Providers.Contains(c.Provider!.Name))
+            throw new SessionValidationException(SessionId, "provider", $"unknown voice provider '{c.Provider.Name}'; this cluster has {string.Join(", ", relays.Providers.Names)}");
+        if (c.Provider.Secondary is { Length: > 0 } secondary && !relays.Providers.Contains(secondary))
+            throw new SessionValidationException(SessionId, "providerOptions.secondary", $"unknown voice provider '{secondary}'; this cluster has {string.Join(", ", relays.Providers.Names)}");
         if (c.Rubric is { } rubric) RubricRules.Validate(SessionId, rubric);
     }
 

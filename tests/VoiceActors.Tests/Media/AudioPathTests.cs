@@ -43,7 +43,7 @@ public sealed class AudioPathTests
         return pcm;
     }
 
-    private static async Task<(IInterviewSessionGrain Grain, string Id)> CreateAsync(TestSilo silo, string provider = "simulated", string? secondary = null)
+    internal static async Task<(IInterviewSessionGrain Grain, string Id)> CreateAsync(TestSilo silo, string provider = "simulated", string? secondary = null)
     {
         var id = SessionIds.New();
         var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
@@ -52,7 +52,7 @@ public sealed class AudioPathTests
     }
 
     /// <summary>Pushes one frame per 20 ms of fake time; <paramref name="until"/> stops early.</summary>
-    private static async Task PushAsync(TestSilo silo, IInterviewSessionGrain grain, byte[] pcm, int frames, Func<bool>? until = null)
+    internal static async Task PushAsync(TestSilo silo, IInterviewSessionGrain grain, byte[] pcm, int frames, Func<bool>? until = null)
     {
         for (var i = 0; i < frames && !(until?.Invoke() ?? false); i++)
         {
@@ -63,7 +63,7 @@ public sealed class AudioPathTests
     }
 
     /// <summary>Advances fake time until the grain reports a connected provider (the connect runs on the thread pool).</summary>
-    private static async Task WaitConnectedAsync(TestSilo silo, IInterviewSessionGrain grain)
+    internal static async Task WaitConnectedAsync(TestSilo silo, IInterviewSessionGrain grain)
     {
         for (var i = 0; i < 500; i++)
         {
@@ -225,6 +225,20 @@ public sealed class AudioPathTests
         Assert.Equal("pcm", e.Field);
     }
 
+    [Theory]
+    [InlineData("no-such-provider", null, "provider")]
+    [InlineData("simulated", "no-such-provider", "providerOptions.secondary")]
+    public async Task A_session_cannot_be_created_with_an_unknown_provider(string provider, string? secondary, string field)
+    {
+        await using var silo = await TestSilo.StartAsync(Settings());
+        var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(SessionIds.New());
+
+        var e = await Assert.ThrowsAsync<SessionValidationException>(() => grain.Create(
+            new CreateSession("tenant", "cand-1", "job-1", new ProviderSettings(provider, Secondary: secondary), ConsentFlags.None, "local")));
+        Assert.Equal(field, e.Field);
+        Assert.Contains("simulated-backup", e.Problem);
+    }
+
     [Fact]
     public async Task Audio_for_a_session_that_does_not_exist_is_refused()
     {
@@ -234,7 +248,7 @@ public sealed class AudioPathTests
         await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.PushCandidateAudio(new AudioFrame(1, 0, Silence())));
     }
 
-    private sealed class RecordingSink : IAudioSink
+    internal sealed class RecordingSink : IAudioSink
     {
         public ConcurrentQueue<AudioFrame> Audio { get; } = new();
         public ConcurrentQueue<Turn> Turns { get; } = new();

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using VoiceActors.Media;
+using VoiceActors.Sessions;
+using VoiceActors.Tests.Fixtures;
+
+namespace VoiceActors.Tests.Media;
+
+/// <summary>A silo dies mid-interview: the session resumes on the survivor from Redis and reconnects its provider.</summary>
+public sealed class AudioCrashTests : IAsyncLifetime
+{
+    private readonly RedisServer _redis = new();
+
+    public Task InitializeAsync() => _redis.InitializeAsync();
+
+    public Task DisposeAsync() => _redis.DisposeAsync();
+
+    [Fact]
+    public async Task A_live_session_on_a_killed_silo_resumes_on_the_survivor_and_reconnects_its_provider_with_the_conversation()
+    {
+        await using var silo = await TestSilo.StartAsync(AudioPathTests.Settings(("ConnectionStrings:Redis", _redis.ConnectionString)), silos: 2,
+            services: s => s.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+            }));
+        var (grain, _) = await AudioPathTests.CreateAsync(silo);
+        var client = new AudioPathTests.RecordingSink();
+        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await AudioPathTests.WaitConnectedAsync(silo, grain);
+        await grain.ParticipantJoined("candidate-cand-1", ParticipantRole.Candidate);
+        await grain.ParticipantJoined("agent-x", ParticipantRole.Agent);
+        await AudioPathTests.PushAsync(silo, grain, AudioPathTests.Speech(), 50);
+        await AudioPathTests.PushAsync(silo, grain, AudioPathTests.Silence(), 300, until: () => client.Turns.Count == 2);
+        var before = await grain.Get("tenant");
+        Assert.Equal(SessionStatus.Active, before.Status);
+
+        var host = silo.Cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == before.Silo);
+        await silo.Cluster.KillSiloAsync(host);
+
+        SessionSnapshot? after = null;
+        var deadline = DateTime.UtcNow.AddSeconds(45); // real membership: the survivor must declare the dead silo dead
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                after = await grain.Get("tenant");
+                if (after.Silo != before.Silo && after.Media?.ProviderConnected == true) break;
+            }
+            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
+            {
+            }
+            await Task.Delay(200);
+        }
+
+        Assert.NotNull(after);
+        Assert.NotEqual(before.Silo, after.Silo);
+        Assert.True(after.Media?.ProviderConnected, "the provider reconnected on the survivor");
+        var timeline = await grain.GetTimeline("tenant");
+        var resumed = timeline.ToList().FindLastIndex(e => e.Kind == TimelineKinds.Resumed);
+        Assert.True(resumed > 0);
+        Assert.Contains(timeline.Skip(resumed), e => e.Kind == TimelineKinds.ProviderConnected && e.Detail == "simulated: attempt 1, replayed 2 turns");
+        Assert.Equal(2, (await grain.GetTurns("tenant")).Count); // the checkpointed turns survived the crash
+    }
+}
