@@ -43,7 +43,8 @@ public sealed partial class InterviewSessionGrain(
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
         // Re-activated outside its region (a watchdog tick fired elsewhere after a crash): go home once a silo there serves.
-        if (State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
+        // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
+        if (!_migratedIn && State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -255,6 +256,8 @@ public sealed partial class InterviewSessionGrain(
             return;
         }
         await EnforceDeadlinesAsync();
+        // Hosted outside its region (its only silo drained, or a crash): go home once a silo there serves again.
+        if (State.Status.IsLive() && State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
     }
 
     private async Task<SessionStatus> EnforceDeadlinesAsync()
