@@ -4,6 +4,7 @@ using VoiceActors.Gateway.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.Gateway.Regions;
+using VoiceActors.Gateway.LiveKit;
 
 namespace VoiceActors.Gateway.Hosting;
 
@@ -34,6 +35,7 @@ public static class GatewayHosting
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         });
         services.AddOpenApi();
+        services.AddLiveKitApi();
         return builder;
     }
 
@@ -52,6 +54,7 @@ public static class GatewayHosting
         app.MapOpenApi();
         app.MapInterviewsApi();
         app.MapRegionsApi();
+        app.MapLiveKitApi();
         return app;
     }
 }

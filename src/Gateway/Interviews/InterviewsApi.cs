@@ -25,7 +25,7 @@ public static class InterviewsApi
         return api;
     }
 
-    public static async Task<Results<Created<CreateInterviewResponse>, ValidationProblem>> CreateInterview(
+    public static async Task<Results<Created<CreateInterviewResponse>, ValidationProblem, ProblemHttpResult>> CreateInterview(
         CreateInterviewRequest body, HttpContext http, IGrainFactory grains)
     {
         var errors = InterviewRequestValidator.Validate(body);
@@ -39,9 +39,12 @@ public static class InterviewsApi
         RequestContext.Set(RegionContext.RegionKey, admission.Region); // placement reads it: the session activates on a silo of that region
         try { snapshot = await grains.GetGrain<IInterviewSessionGrain>(sessionId).Create(command); }
         finally { RequestContext.Remove(RegionContext.RegionKey); }
+        if (snapshot.Status == SessionStatus.Failed) // the room could not be provisioned: the session exists, failed, with its reason
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Interview room unavailable",
+                detail: snapshot.EndReason, extensions: new Dictionary<string, object?> { ["sessionId"] = snapshot.SessionId });
         var response = new CreateInterviewResponse(
             snapshot.SessionId, snapshot.Status, snapshot.Region,
-            new LiveKitJoinInfo(admission.LiveKitUrl ?? "", snapshot.RoomName), CandidateToken: null, RegionReason: admission.Reason);
+            new LiveKitJoinInfo(snapshot.LiveKitUrl ?? admission.LiveKitUrl ?? "", snapshot.RoomName), snapshot.CandidateToken, RegionReason: admission.Reason);
         return TypedResults.Created($"/v1/interviews/{sessionId}", response);
     }
 

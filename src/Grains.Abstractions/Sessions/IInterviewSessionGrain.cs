@@ -24,6 +24,14 @@ public interface IInterviewSessionGrain : IGrainWithStringKey
     [Alias("RoomFinished")]
     Task RoomFinished();
 
+    /// <summary>Applies one verified LiveKit webhook event once per event id; unknown sessions are left uncreated.</summary>
+    [Alias("ApplyRoomEvent")]
+    Task<RoomEventResult> ApplyRoomEvent(RoomEvent roomEvent);
+
+    /// <summary>A subscribe-only, hidden LiveKit token for an observer of this live session (TTL bounded by the time left).</summary>
+    [Alias("IssueObserverToken")]
+    Task<LiveKitJoin> IssueObserverToken(string tenantId, string observerId);
+
     [Alias("RecordTurn")]
     Task RecordTurn(Turn turn);
 

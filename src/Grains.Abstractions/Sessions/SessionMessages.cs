@@ -86,4 +86,6 @@ public sealed record SessionSnapshot(
     [property: Id(13)] DateTimeOffset? EndedAt,
     [property: Id(14)] string? EndReason,
     [property: Id(15)] string? Silo,
+    [property: Id(16)] string? LiveKitUrl = null,
+    [property: Id(17)] string? CandidateToken = null,
     [property: Id(28)] Regions.ReconnectDirective? Reconnect = null);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using VoiceActors.LiveKit;
 using VoiceActors.Media;
 using VoiceActors.Placement;
 using VoiceActors.Regions;
@@ -15,7 +16,8 @@ public sealed partial class InterviewSessionGrain(
     ILocalSiloDetails silo,
     SiloSessionLoad load,
     RegionView regions,
-    ILogger<InterviewSessionGrain> logger) : Grain, IInterviewSessionGrain, IRemindable, IGrainMigrationParticipant
+    ILogger<InterviewSessionGrain> logger,
+    LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, IRemindable, IGrainMigrationParticipant
 {
     private const string SinkMigrationKey = "va.sink";
     private bool _relocating;
@@ -26,6 +28,7 @@ public sealed partial class InterviewSessionGrain(
     private IAudioSink? _sink;
 
     private readonly InterviewSessionOptions _options = options.Value;
+    private readonly LiveKitDirectory _livekit = livekit;
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -78,12 +81,13 @@ public sealed partial class InterviewSessionGrain(
         await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
         MoveTo(SessionStatus.Provisioning);
         await session.WriteStateAsync();
+        if (!await ProvisionRoomAsync()) return Snapshot(); // Failed, with the reason; the caller is never left hanging
 
         MoveTo(SessionStatus.WaitingForParticipants);
         await session.WriteStateAsync();
         using var scope = BeginScope();
         LogCreated(State.Region, State.RoomName);
-        return Snapshot();
+        return Snapshot() with { CandidateToken = CandidateToken() };
     }
 
     Task<SessionSnapshot> IInterviewSessionGrain.Get(string tenantId)
@@ -203,8 +207,11 @@ public sealed partial class InterviewSessionGrain(
         if (!State.Status.IsLive()) return State.Reconnect;
         if (State.Region == failover.FromRegion)
         {
+            // A room in the target region first: if its LiveKit refuses, nothing changes and the next refresh retries.
+            if (await ProvisionFailoverRoomAsync(failover.ToRegion) is not { } url) return null;
             State.Region = failover.ToRegion;
-            State.Reconnect = new ReconnectDirective(failover.ToRegion, failover.LiveKitUrl, State.RoomName, CandidateToken: null,
+            // The token is minted fresh on every read (see Snapshot), never stored.
+            State.Reconnect = new ReconnectDirective(failover.ToRegion, url, State.RoomName, CandidateToken: null,
                 clock.GetUtcNow(), failover.Reason, failover.FromRegion);
             Record(TimelineKinds.RegionFailover, $"{failover.FromRegion} -> {failover.ToRegion}: {failover.Reason}");
             await session.WriteStateAsync();
@@ -284,6 +291,7 @@ public sealed partial class InterviewSessionGrain(
         await DropWatchdogAsync();
         using var scope = BeginScope();
         LogEnded(outcome, reason);
+        await DeleteRoomAsync();
     }
 
     private async Task DropWatchdogAsync()
@@ -343,7 +351,8 @@ public sealed partial class InterviewSessionGrain(
     private SessionSnapshot Snapshot() => new(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
-        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.Reconnect);
+        State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
+        Reconnect: State.Reconnect is { } r && State.Status.IsLive() ? r with { CandidateToken = CandidateToken() } : State.Reconnect);
 
     private IDisposable? BeginScope() => logger.BeginScope(new Dictionary<string, object>
     {

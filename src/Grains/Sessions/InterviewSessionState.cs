@@ -26,6 +26,10 @@ public sealed class InterviewSessionState
     [Id(19)] public List<TimelineEvent> Timeline { get; set; } = [];
     [Id(60)] public Regions.ReconnectDirective? Reconnect { get; set; }
     [Id(61)] public int Migrations { get; set; }
+    [Id(20)] public string? LiveKitUrl { get; set; }
+    [Id(21)] public string? RoomSid { get; set; }
+    /// <summary>Ids of the latest LiveKit webhook events applied (bounded), so LiveKit's retries are applied once.</summary>
+    [Id(22)] public List<string> AppliedRoomEvents { get; set; } = [];
 
     public bool Exists => TenantId.Length > 0;
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using StackExchange.Redis;
 using VoiceActors.Regions;
+using VoiceActors.LiveKit;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.Silo.Hosting;
@@ -60,6 +61,7 @@ public static class SiloHosting
         services.AddOptions<SiloCapacityOptions>().BindConfiguration(SiloCapacityOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SiloCapacityOptions>, SiloCapacityOptionsValidator>();
         services.AddSingleton<SiloSessionLoad>();
+        silo.AddLiveKit();
         services.TryAddSingleton(TimeProvider.System);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         silo.AddRegions(config);

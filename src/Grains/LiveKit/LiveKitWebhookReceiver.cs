@@ -1,0 +1,166 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using VoiceActors.Sessions;
+
+namespace VoiceActors.LiveKit;
+
+/// <summary>
+/// Receives LiveKit webhooks the way LiveKit's own verifier does: the <c>Authorization</c> header is a JWT signed with the
+/// secret of the key named in its <c>iss</c>, and its <c>sha256</c> claim must equal the base64 SHA-256 of the raw body,
+/// checked before the body is parsed. Anything else is refused with no side effect. Participant and room events of
+/// interview rooms go to the owning session grain, which applies each event id once.
+/// </summary>
+public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, IGrainFactory grains, ILogger<LiveKitWebhookReceiver> logger)
+{
+    public const string ContentType = "application/webhook+json";
+
+    /// <summary>LiveKit's bodies are a few kilobytes; anything far larger is not from LiveKit.</summary>
+    public const int MaxBodyBytes = 256 * 1024;
+
+    private const string RoomPrefix = "interview-";
+
+    public async Task<WebhookResult> ReceiveAsync(ReadOnlyMemory<byte> body, string? contentType, string? authorization, CancellationToken ct = default)
+    {
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || !string.Equals(media.MediaType, ContentType, StringComparison.OrdinalIgnoreCase))
+            return Refuse($"the content type must be {ContentType}");
+        if (body.Length > MaxBodyBytes) return Refuse("the body is too large");
+        var token = authorization?.Trim() ?? "";
+        if (token.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) token = token[7..].Trim();
+        if (token.Length == 0) return Refuse("the Authorization header is empty");
+
+        var tokens = directory.TokensForApiKey(UnverifiedIssuer(token) ?? "");
+        if (tokens is null) return Refuse("the token names an unknown API key");
+        LiveKitTokenClaims claims;
+        try
+        {
+            claims = await tokens.VerifyAsync(token);
+        }
+        catch (LiveKitTokenException e)
+        {
+            return Refuse(e.Message);
+        }
+        var expected = Convert.ToBase64String(SHA256.HashData(body.Span));
+        if (claims.Sha256 is not { } claimed ||
+            !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(claimed)))
+            return Refuse("the sha256 checksum of the body does not match the token");
+
+        LiveKitWebhookEvent ev;
+        try
+        {
+            ev = ProtoJson.Parse<LiveKitWebhookEvent>(body.Span);
+        }
+        catch (JsonException)
+        {
+            LogMalformed();
+            return new WebhookResult(WebhookOutcome.Malformed, "the body is not a LiveKit WebhookEvent", null, null);
+        }
+        return await RouteAsync(ev);
+    }
+
+    private async Task<WebhookResult> RouteAsync(LiveKitWebhookEvent ev)
+    {
+        RoomEventKind? kind = ev.Event switch
+        {
+            "participant_joined" => RoomEventKind.ParticipantJoined,
+            "participant_left" or "participant_connection_aborted" => RoomEventKind.ParticipantLeft,
+            "track_published" => RoomEventKind.TrackPublished,
+            "room_finished" => RoomEventKind.RoomFinished,
+            _ => null,
+        };
+        if (kind is null) return Ignore(ev, "event type not used");
+        var room = ev.Room?.Name ?? "";
+        var sessionId = room.StartsWith(RoomPrefix, StringComparison.Ordinal) ? room[RoomPrefix.Length..] : "";
+        if (!SessionIds.IsValid(sessionId)) return Ignore(ev, "not an interview room");
+
+        string? identity = null;
+        ParticipantRole? role = null;
+        if (kind != RoomEventKind.RoomFinished)
+        {
+            identity = ev.Participant?.Identity;
+            if (string.IsNullOrEmpty(identity)) return Ignore(ev, "no participant identity");
+            role = RoleOf(ev.Participant!);
+            if (role is null) return Ignore(ev, "participant is not one of ours");
+        }
+        var createdAt = ev.CreatedAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(ev.CreatedAt) : (DateTimeOffset?)null;
+        var result = await grains.GetGrain<IInterviewSessionGrain>(sessionId).ApplyRoomEvent(new RoomEvent(ev.Id, kind.Value, identity, role, createdAt));
+        LogRouted(ev.Event, ev.Id, room, result);
+        return result switch
+        {
+            RoomEventResult.Applied => new WebhookResult(WebhookOutcome.Applied, "applied", ev.Id, ev.Event),
+            RoomEventResult.Duplicate => new WebhookResult(WebhookOutcome.Duplicate, "already applied", ev.Id, ev.Event),
+            RoomEventResult.UnknownSession => new WebhookResult(WebhookOutcome.Ignored, "no such session", ev.Id, ev.Event),
+            _ => new WebhookResult(WebhookOutcome.Ignored, "nothing to do", ev.Id, ev.Event),
+        };
+    }
+
+    /// <summary>The participant's role: the signed role attribute of its token, LiveKit's AGENT kind, then our identity convention.</summary>
+    public static ParticipantRole? RoleOf(LiveKitParticipant p)
+    {
+        if (p.Attributes is { } attributes && attributes.TryGetValue(LiveKitTokens.RoleAttribute, out var named))
+        {
+            foreach (var role in Enum.GetValues<ParticipantRole>())
+                if (LiveKitTokens.RoleName(role) == named) return role;
+        }
+        if (p.Kind == ParticipantKind.Agent) return ParticipantRole.Agent;
+        return LiveKitIdentities.RoleOf(p.Identity);
+    }
+
+    private WebhookResult Refuse(string reason)
+    {
+        LogRefused(reason);
+        return new WebhookResult(WebhookOutcome.Unauthorized, reason, null, null);
+    }
+
+    private WebhookResult Ignore(LiveKitWebhookEvent ev, string reason)
+    {
+        LogIgnored(ev.Event, ev.Id, reason);
+        return new WebhookResult(WebhookOutcome.Ignored, reason, ev.Id, ev.Event);
+    }
+
+    private static string? UnverifiedIssuer(string token)
+    {
+        try
+        {
+            return new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Issuer;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LiveKit webhook refused: {Reason}")]
+    private partial void LogRefused(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LiveKit webhook with a valid signature has a malformed body")]
+    private partial void LogMalformed();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "LiveKit webhook {Event} ({EventId}) ignored: {Reason}")]
+    private partial void LogIgnored(string @event, string eventId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "LiveKit webhook {Event} ({EventId}) for room {Room}: {Result}")]
+    private partial void LogRouted(string @event, string eventId, string room, RoomEventResult result);
+}
+
+public enum WebhookOutcome
+{
+    Applied,
+    Duplicate,
+    Ignored,
+    Unauthorized,
+    Malformed,
+}
+
+/// <summary>What became of one webhook; <see cref="HttpStatus"/> is the answer LiveKit gets (it retries only 5xx and transport errors).</summary>
+public sealed record WebhookResult(WebhookOutcome Outcome, string Detail, string? EventId, string? Event)
+{
+    public int HttpStatus => Outcome switch
+    {
+        WebhookOutcome.Unauthorized => 401,
+        WebhookOutcome.Malformed => 400,
+        _ => 200,
+    };
+}
