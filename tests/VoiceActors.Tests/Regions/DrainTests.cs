@@ -83,7 +83,6 @@ public sealed partial class DrainTests(ITestOutputHelper output) : IAsyncLifetim
         {
             var regions = await ops.GetFromJsonAsync<JsonElement>("/v1/regions");
             var eu = regions.EnumerateArray().Single(r => r.GetProperty("name").GetString() == "eu");
-            output.WriteLine($"eu reports {eu.GetProperty("activeSessions").GetInt32()} active");
             return eu.GetProperty("activeSessions").GetInt32() == Sessions && eu.GetProperty("silos").GetArrayLength() == 1;
         }, TimeSpan.FromSeconds(10), () => "the survivor's reported load never matched the sessions it hosts");
 
