@@ -40,6 +40,31 @@ public sealed partial class InterviewSessionGrain
         }
     }
 
+    /// <summary>Region failover: the same room name on the target region's LiveKit; returns its public URL, or null if it refused (retried later).</summary>
+    private async Task<string?> ProvisionFailoverRoomAsync(string targetRegion)
+    {
+        try
+        {
+            var region = _livekit.For(targetRegion);
+            using var bound = new CancellationTokenSource(region.Options.ProvisionTimeout); // real time: it bounds network calls
+            var metadata = JsonSerializer.Serialize(new { sessionId = SessionId, region = targetRegion });
+            var room = await region.Rooms.CreateRoomAsync(
+                new CreateRoomOptions(State.RoomName, region.Options.RoomEmptyTimeoutSeconds, region.Options.RoomMaxParticipants, metadata), bound.Token);
+            State.RoomSid = room.Sid;
+            State.LiveKitUrl = region.PublicUrl;
+            Record(TimelineKinds.RoomProvisioned, $"{room.Name} ({room.Sid}) on {region.PublicUrl} (failover)");
+            return region.PublicUrl;
+        }
+        catch (Exception e) when (e is LiveKitException or OperationCanceledException or InvalidOperationException or OptionsValidationException)
+        {
+            using var scope = BeginScope();
+            LogProvisionFailed(targetRegion, e.GetType().Name, e.Message);
+            Record(TimelineKinds.RegionFailover, $"room in {targetRegion} not created: {e.GetType().Name}; retrying");
+            await session.WriteStateAsync();
+            return null;
+        }
+    }
+
     /// <summary>Best effort, bounded: LiveKit's own empty timeout closes a room we could not delete.</summary>
     private async Task DeleteRoomAsync()
     {

@@ -18,7 +18,7 @@ public sealed partial class SiloDrain(
     RegionView view,
     RegionViewRefresher refresher,
     IOptions<DrainOptions> options,
-    TimeProvider clock,
+    IOptions<RegionHealthOptions> refreshOptions,
     ILogger<SiloDrain> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>Above <see cref="ServiceLifecycleStage.Active"/>, so it stops first, while the view refresher and the runtime still run.</summary>
@@ -36,15 +36,20 @@ public sealed partial class SiloDrain(
     {
         var here = silo.SiloAddress.ToParsableString();
         view.LocalDraining = true;
-        var started = clock.GetTimestamp();
-        var deadline = started + (long)(options.Value.Deadline.TotalSeconds * clock.TimestampFrequency);
-        LogDrainStarted(load.ActiveSessions, options.Value.Deadline);
+        // Real time on purpose: the drain waits for real migrations between processes, which a test's fake clock cannot move.
+        var started = Stopwatch.StartNew();
+        var deadline = options.Value.Deadline;
+        LogDrainStarted(load.ActiveSessions, deadline);
         try { await refresher.ReportAsync(); } // others stop placing here within one refresh instead of one period later
         catch (Exception e) { LogReportFailed(e); }
+        if (load.ActiveSessions == 0 || !view.HasOtherServingSilo(here)) return Finish(started, [], 0);
+        // Let every other silo refresh its view once, so none places (or sends back) a session here while it drains.
+        await Task.Delay(2 * refreshOptions.Value.ViewRefreshPeriod, CancellationToken.None);
 
         var perSession = new ConcurrentBag<double>();
         var failed = 0;
-        while (clock.GetTimestamp() < deadline)
+        var stale = 0;
+        while (started.Elapsed < deadline)
         {
             var ids = load.LiveSessionIds();
             if (ids.Length == 0) break;
@@ -55,14 +60,21 @@ public sealed partial class SiloDrain(
             }
             await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = options.Value.Parallelism }, async (id, _) =>
             {
-                var t0 = clock.GetTimestamp();
+                var t0 = Stopwatch.GetTimestamp();
                 try
                 {
                     var grain = grains.GetGrain<IInterviewSessionGrain>(id);
+                    if (await grain.Relocate(here, "silo draining") != here)
+                    {
+                        // Answered from another silo: there is no activation here (one activation per grain), so the count was stale.
+                        load.Remove(id);
+                        Interlocked.Increment(ref stale);
+                        return;
+                    }
                     // A migration happens once the activation is idle; asking again returns the new silo once it has moved.
-                    while (await grain.Relocate(here, "silo draining") == here && clock.GetTimestamp() < deadline)
-                        await Task.Delay(PollInterval, clock, CancellationToken.None);
-                    perSession.Add(clock.GetElapsedTime(t0).TotalMilliseconds);
+                    while (await grain.Relocate(here, "silo draining") == here && started.Elapsed < deadline)
+                        await Task.Delay(PollInterval, CancellationToken.None);
+                    perSession.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 }
                 catch (Exception e)
                 {
@@ -70,15 +82,19 @@ public sealed partial class SiloDrain(
                     LogMoveFailed(e, id);
                 }
             });
-            if (failed > 0) await Task.Delay(PollInterval, clock, CancellationToken.None);
+            if (failed > 0) await Task.Delay(PollInterval, CancellationToken.None);
         }
 
-        var times = perSession.ToArray();
+        return Finish(started, perSession.ToArray(), stale);
+    }
+
+    private DrainResult Finish(Stopwatch started, double[] times, int stale)
+    {
         Array.Sort(times);
-        var result = new DrainResult(times.Length, load.ActiveSessions, clock.GetElapsedTime(started), Percentile(times, 0.50), Percentile(times, 0.99),
-            times.Length == 0 ? 0 : times[^1]);
+        var result = new DrainResult(times.Length, load.ActiveSessions, started.Elapsed, Percentile(times, 0.50), Percentile(times, 0.99),
+            times.Length == 0 ? 0 : times[^1], stale);
         Last = result;
-        LogDrainFinished(result.Migrated, result.Remaining, result.Elapsed.TotalMilliseconds, result.P50Ms, result.P99Ms, result.MaxMs);
+        LogDrainFinished(result.Migrated, result.Remaining, result.Elapsed.TotalMilliseconds, result.P50Ms, result.P99Ms, result.MaxMs, result.Stale);
         return result;
     }
 
@@ -101,8 +117,9 @@ public sealed partial class SiloDrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Drain could not move session {SessionId}; retrying")]
     private partial void LogMoveFailed(Exception e, string sessionId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Drain finished: migrated={Migrated} remaining={Remaining} elapsed_ms={ElapsedMs:0} p50_ms={P50Ms:0.0} p99_ms={P99Ms:0.0} max_ms={MaxMs:0.0}")]
-    private partial void LogDrainFinished(int migrated, int remaining, double elapsedMs, double p50Ms, double p99Ms, double maxMs);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Drain finished: migrated={Migrated} remaining={Remaining} elapsed_ms={ElapsedMs:0} p50_ms={P50Ms:0.0} p99_ms={P99Ms:0.0} max_ms={MaxMs:0.0} stale={Stale}")]
+    private partial void LogDrainFinished(int migrated, int remaining, double elapsedMs, double p50Ms, double p99Ms, double maxMs, int stale);
 }
 
-public sealed record DrainResult(int Migrated, int Remaining, TimeSpan Elapsed, double P50Ms, double P99Ms, double MaxMs);
+/// <summary><see cref="Stale"/>: ids the local count still held whose session was already active elsewhere (dropped from the count, not migrated).</summary>
+public sealed record DrainResult(int Migrated, int Remaining, TimeSpan Elapsed, double P50Ms, double P99Ms, double MaxMs, int Stale);

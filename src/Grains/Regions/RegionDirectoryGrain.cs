@@ -18,7 +18,7 @@ public sealed class RegionDirectoryState
 }
 
 /// <summary>
-/// The regions (from configuration) and their health: probed periodically (live silos serving it, LiveKit reachable)
+/// The regions (from configuration) and their health: probed periodically (its LiveKit answers)
 /// and overridable by operators. Silos read it once per period into their <see cref="RegionView"/>; nobody calls it per request.
 /// </summary>
 public sealed partial class RegionDirectoryGrain(
@@ -57,15 +57,15 @@ public sealed partial class RegionDirectoryGrain(
         return info;
     }
 
+    /// <summary>
+    /// Health is about the region's media plane (its LiveKit), not about silos: a region whose silos are all restarting or gone
+    /// simply has no capacity (admission skips it), while its rooms may be fine; failing those over would cut live interviews for nothing.
+    /// </summary>
     private async Task ProbeAsync(CancellationToken ct)
     {
         foreach (var (name, options) in regions.Value.Regions)
         {
-            var capacity = await GrainFactory.GetGrain<ICapacityGrain>(name).Get();
-            var serving = 0;
-            foreach (var s in capacity.Silos) if (!s.Draining) serving++;
-            string? problem = serving == 0 ? "no live silo serves it" : null;
-            if (problem is null && options.LiveKit.Url is { Length: > 0 } url) problem = await probe.ProbeLiveKitAsync(url, ct);
+            var problem = options.LiveKit.Url is { Length: > 0 } url ? await probe.ProbeLiveKitAsync(url, ct) : null;
             var wasHealthy = Info(name).Healthy;
             _probes[name] = (problem, clock.GetUtcNow());
             var now = Info(name);
@@ -94,7 +94,8 @@ public sealed partial class RegionDirectoryGrain(
     {
         if (o is not null) return (o.Mode == RegionHealthMode.Up, $"marked {o.Mode.ToString().ToLowerInvariant()} by operator: {o.Reason}");
         if (!_probes.TryGetValue(name, out var p)) return (true, "not probed yet");
-        return p.Problem is null ? (true, "probe ok") : (false, p.Problem);
+        if (p.Problem is not null) return (false, p.Problem);
+        return (true, regions.Value.Regions[name].LiveKit.Url is { Length: > 0 } ? "LiveKit answers" : "in-process LiveKit stand-in");
     }
 
     private bool AnyOtherHealthy(string region)

@@ -56,7 +56,8 @@ public sealed partial class InterviewSessionGrain(
         // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
         if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureRelay();
         // Re-activated outside its region (a watchdog tick fired elsewhere after a crash): go home once a silo there serves.
-        if (State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
+        // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
+        if (!_migratedIn && State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -277,8 +278,11 @@ public sealed partial class InterviewSessionGrain(
         if (!State.Status.IsLive()) return State.Reconnect;
         if (State.Region == failover.FromRegion)
         {
+            // A room in the target region first: if its LiveKit refuses, nothing changes and the next refresh retries.
+            if (await ProvisionFailoverRoomAsync(failover.ToRegion) is not { } url) return null;
             State.Region = failover.ToRegion;
-            State.Reconnect = new ReconnectDirective(failover.ToRegion, failover.LiveKitUrl, State.RoomName, CandidateToken: null,
+            // The token is minted fresh on every read (see Snapshot), never stored.
+            State.Reconnect = new ReconnectDirective(failover.ToRegion, url, State.RoomName, CandidateToken: null,
                 clock.GetUtcNow(), failover.Reason, failover.FromRegion);
             Record(TimelineKinds.RegionFailover, $"{failover.FromRegion} -> {failover.ToRegion}: {failover.Reason}");
             await session.WriteStateAsync();
@@ -335,6 +339,8 @@ public sealed partial class InterviewSessionGrain(
             return;
         }
         await EnforceDeadlinesAsync();
+        // Hosted outside its region (its only silo drained, or a crash): go home once a silo there serves again.
+        if (State.Status.IsLive() && State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
     }
 
     private async Task<SessionStatus> EnforceDeadlinesAsync()
@@ -429,7 +435,8 @@ public sealed partial class InterviewSessionGrain(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
         State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
-        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers, Reconnect: State.Reconnect,
+        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers,
+        Reconnect: State.Reconnect is { } r && State.Status.IsLive() ? r with { CandidateToken = CandidateToken() } : State.Reconnect,
         PostSessionPending: State.OutboxPending.ToArray(), ErasedAt: State.ErasedAt);
 
     /// <summary>Every log line written while this session handles a call carries its ids (audio frames excepted: no per-frame scope).</summary>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 using VoiceActors.Sessions;
@@ -75,6 +77,15 @@ public sealed partial class DrainTests(ITestOutputHelper output) : IAsyncLifetim
             Assert.Equal("eu", _fleet.SiloOf(now).Region);
             Assert.NotEqual(draining, _fleet.SiloOf(now));
         }
+        // The survivor's own count (what admission, placement and the autoscaler see) matches the sessions it now hosts.
+        var ops = _fleet.Operator(survivor);
+        await SiloFleet.WaitUntilAsync(async () =>
+        {
+            var regions = await ops.GetFromJsonAsync<JsonElement>("/v1/regions");
+            var eu = regions.EnumerateArray().Single(r => r.GetProperty("name").GetString() == "eu");
+            return eu.GetProperty("activeSessions").GetInt32() == Sessions && eu.GetProperty("silos").GetArrayLength() == 1;
+        }, TimeSpan.FromSeconds(10), () => "the survivor's reported load never matched the sessions it hosts");
+
         foreach (var id in onDraining)
         {
             var timeline = await _fleet.Client.GetGrain<IInterviewSessionGrain>(id).GetTimeline(SiloFleet.Tenant);

@@ -16,6 +16,7 @@ public sealed class RegionDirectoryTests : IAsyncLifetime
         ["Regions:eu:Primary"] = "true",
         ["Regions:eu:Fallback:0"] = "us",
         ["Regions:us:Fallback:0"] = "eu",
+        ["Regions:us:LiveKit:Url"] = $"ws://127.0.0.1:{FreePort.Next()}", // nothing listens there
         ["Silo:MaxConcurrentSessions"] = "2",
     });
 
@@ -46,17 +47,17 @@ public sealed class RegionDirectoryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_region_without_a_live_silo_is_probed_down_and_one_with_a_silo_stays_up()
+    public async Task A_region_whose_livekit_does_not_answer_is_probed_down_and_one_without_an_external_livekit_stays_up()
     {
-        await _silo.Grains.GetGrain<ICapacityGrain>("eu").Report(new SiloLoadReport("silo-a", "eu", 0, 10, 0, false, _silo.Clock.GetUtcNow()));
         await Directory.GetView();
         _silo.Clock.Advance(TimeSpan.FromSeconds(5)); // one probe period
         await SiloFleet.WaitUntilAsync(async () => (await Directory.GetView()).Find("us")!.CheckedAt is not null,
             TimeSpan.FromSeconds(10), () => "the probe never ran");
         var view = await Directory.GetView();
         Assert.False(view.Find("us")!.Healthy);
-        Assert.Equal("no live silo serves it", view.Find("us")!.HealthReason);
+        Assert.StartsWith("LiveKit unreachable", view.Find("us")!.HealthReason);
         Assert.True(view.Find("eu")!.Healthy);
+        Assert.Equal("in-process LiveKit stand-in", view.Find("eu")!.HealthReason);
     }
 
     [Fact]

@@ -66,6 +66,8 @@ public sealed class RegionFailoverTests(ITestOutputHelper output) : IAsyncLifeti
                 Assert.Equal("eu", directive.GetProperty("region").GetString());
                 Assert.Equal("us", directive.GetProperty("fromRegion").GetString());
                 Assert.Equal($"interview-{id}", directive.GetProperty("room").GetString());
+                Assert.False(string.IsNullOrEmpty(directive.GetProperty("liveKitUrl").GetString()), "the directive names the new LiveKit");
+                Assert.False(string.IsNullOrEmpty(directive.GetProperty("candidateToken").GetString()), "the directive carries a fresh token");
                 return _fleet.SiloOf(await _fleet.SnapshotAsync(id)) == eu;
             }, TimeSpan.FromSeconds(20), () => $"session {id} never moved to eu");
             return clock.Elapsed.TotalMilliseconds;
