@@ -33,12 +33,8 @@ public static class InterviewsApi
 
         var sessionId = SessionIds.New();
         var tenant = http.User.Tenant();
-        var admission = await grains.GetGrain<IRegionAdmissionGrain>(0).Admit(new AdmissionRequest(tenant, body.RegionPings));
-        var command = InterviewRequestValidator.ToCommand(body, tenant, admission.Region);
-        SessionSnapshot snapshot;
-        RequestContext.Set(RegionContext.RegionKey, admission.Region); // placement reads it: the session activates on a silo of that region
-        try { snapshot = await grains.GetGrain<IInterviewSessionGrain>(sessionId).Create(command); }
-        finally { RequestContext.Remove(RegionContext.RegionKey); }
+        var (admission, snapshot) = await grains.AdmitAndCreateAsync(sessionId, new AdmissionRequest(tenant, body.RegionPings),
+            region => InterviewRequestValidator.ToCommand(body, tenant, region));
         if (snapshot.Status == SessionStatus.Failed) // the room could not be provisioned: the session exists, failed, with its reason
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Interview room unavailable",
                 detail: snapshot.EndReason, extensions: new Dictionary<string, object?> { ["sessionId"] = snapshot.SessionId });

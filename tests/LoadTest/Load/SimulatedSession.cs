@@ -1,3 +1,4 @@
+using VoiceActors.Regions;
 using System.Diagnostics;
 using VoiceActors.Media;
 using VoiceActors.Sessions;
@@ -102,12 +103,13 @@ public sealed class SimulatedSession : IAudioSink
     private async Task<bool> CreateAsync()
     {
         var o = _run.Options;
-        var command = new CreateSession(o.TenantId, $"candidate-{SessionId}", "job-loadtest", ProviderSettings.Default,
-            new ConsentFlags(Recording: false, Transcription: true, AiEvaluation: false), "local");
+        // Through the gateway's own admission path: region selection, capacity refusal, regional placement.
+        CreateSession Command(string region) => new(o.TenantId, $"candidate-{SessionId}", "job-loadtest", ProviderSettings.Default,
+            new ConsentFlags(Recording: false, Transcription: true, AiEvaluation: false), region);
         // A retried create whose first attempt did land finds its own session: that is success, not a conflict.
         return await CallAsync(async () =>
         {
-            try { await _grain.Create(command); }
+            try { await _run.Client.AdmitAndCreateAsync(SessionId, new AdmissionRequest(o.TenantId, null), Command); }
             catch (SessionAlreadyExistsException) { }
         }, "create");
     }
