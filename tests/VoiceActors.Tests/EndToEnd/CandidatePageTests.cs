@@ -6,10 +6,10 @@ namespace VoiceActors.Tests.EndToEnd;
 /// The candidate page in a real headless Chromium (Debian's, never a downloaded one) with a fake microphone playing a WAV
 /// this test writes: speech-like sound, then a pause, on a loop. Against the real embedded-default system.
 /// </summary>
-[Collection(EmbeddedSystemCollection.Name)]
-public sealed class CandidatePageTests(EmbeddedSystemFixture fixture) : IAsyncLifetime
+[Collection(AudioSystemCollection.Name)]
+public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifetime
 {
-    private readonly EmbeddedSystem _system = fixture.System;
+    private readonly AudioSystem _system = fixture.System;
     private readonly string _wav = Path.Combine(Path.GetTempPath(), $"va-candidate-{Guid.NewGuid():N}.wav");
     private IPlaywright _playwright = null!;
     private IBrowser _browser = null!;
@@ -54,7 +54,7 @@ public sealed class CandidatePageTests(EmbeddedSystemFixture fixture) : IAsyncLi
         await page.WaitForFunctionAsync("() => +document.getElementById('stats').dataset.received >= 10", null, new() { Timeout = 30_000 });
         await page.Locator("#transcript li[data-speaker='agent']").First.WaitForAsync(new() { Timeout = 30_000 });
         Assert.True(await page.Locator("#banner").IsHiddenAsync());
-        await EmbeddedSystem.Eventually(async () => (await _system.GetInterviewAsync(id)).GetProperty("turns").GetInt32() >= 2,
+        await AudioSystem.Eventually(async () => (await _system.GetInterviewAsync(id)).GetProperty("turns").GetInt32() >= 2,
             "the candidate's and the agent's turns in the session");
         Assert.Equal("Active", (await _system.GetInterviewAsync(id)).GetProperty("state").GetString());
 
@@ -63,7 +63,7 @@ public sealed class CandidatePageTests(EmbeddedSystemFixture fixture) : IAsyncLi
         await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = 10_000 });
         Assert.Equal("Connection interrupted, reconnecting…", await page.Locator("#banner").InnerTextAsync());
         await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Hidden, Timeout = 15_000 });
-        await EmbeddedSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the page's new socket");
+        await AudioSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the page's new socket");
         var sentBefore = int.Parse((await page.Locator("#stats").GetAttributeAsync("data-sent"))!);
         await page.WaitForFunctionAsync($"() => +document.getElementById('stats').dataset.sent > {sentBefore + 25}", null, new() { Timeout = 10_000 });
         Assert.DoesNotContain(console, m => m.Contains("invalid_frame", StringComparison.Ordinal));

@@ -9,9 +9,9 @@ using VoiceActors.Tests.Media;
 
 namespace VoiceActors.Tests.EndToEnd;
 
-public sealed class EmbeddedSystemFixture : IDisposable
+public sealed class AudioSystemFixture : IDisposable
 {
-    public EmbeddedSystem System { get; } = new(new Dictionary<string, string?>
+    public AudioSystem System { get; } = new(new Dictionary<string, string?>
     {
         ["MediaSocket:ClientSendTimeout"] = "00:00:01",
         ["Providers:Simulated:ResponseDuration"] = "00:00:00.600",
@@ -21,16 +21,16 @@ public sealed class EmbeddedSystemFixture : IDisposable
 }
 
 [CollectionDefinition(Name)]
-public sealed class EmbeddedSystemCollection : ICollectionFixture<EmbeddedSystemFixture>
+public sealed class AudioSystemCollection : ICollectionFixture<AudioSystemFixture>
 {
-    public const string Name = "embedded system";
+    public const string Name = "audio system";
 }
 
 /// <summary>The media socket of the embedded-default system, driven by a raw WebSocket client the way the page and a bridge use it.</summary>
-[Collection(EmbeddedSystemCollection.Name)]
-public sealed class MediaSocketTests(EmbeddedSystemFixture fixture)
+[Collection(AudioSystemCollection.Name)]
+public sealed class MediaSocketTests(AudioSystemFixture fixture)
 {
-    private readonly EmbeddedSystem _system = fixture.System;
+    private readonly AudioSystem _system = fixture.System;
 
     [Fact]
     public async Task Audio_round_trip_brings_provider_audio_and_transcripts_and_the_session_goes_active()
@@ -53,7 +53,7 @@ public sealed class MediaSocketTests(EmbeddedSystemFixture fixture)
         Assert.All(client.Audio, f => Assert.Equal(AudioFormat.FrameBytes, f.Length));
         var transcripts = client.Texts.Select(t => JsonDocument.Parse(t).RootElement).Where(e => e.GetProperty("type").GetString() == "transcript").ToArray();
         Assert.Equal(["candidate", "agent"], transcripts.Select(t => t.GetProperty("speaker").GetString()));
-        await EmbeddedSystem.Eventually(async () => (await _system.GetInterviewAsync(id)).GetProperty("state").GetString() == "Active",
+        await AudioSystem.Eventually(async () => (await _system.GetInterviewAsync(id)).GetProperty("state").GetString() == "Active",
             "the session to go active through the stand-in's webhooks (candidate socket + agent provider)");
         var session = await _system.GetInterviewAsync(id);
         Assert.Equal(2, session.GetProperty("turns").GetInt32());
@@ -72,14 +72,14 @@ public sealed class MediaSocketTests(EmbeddedSystemFixture fixture)
         await socket.SendAsync(Encoding.UTF8.GetBytes("{\"hello\":1}"), WebSocketMessageType.Text, true, CancellationToken.None);
         await socket.SendAsync(new byte[AudioFormat.FrameBytes], WebSocketMessageType.Binary, true, CancellationToken.None);
 
-        await EmbeddedSystem.Eventually(() => Task.FromResult(client.Texts.Count == 3), "three error messages");
+        await AudioSystem.Eventually(() => Task.FromResult(client.Texts.Count == 3), "three error messages");
         Assert.All(client.Texts, t => Assert.Contains("\"invalid_frame\"", t));
         Assert.Contains("960 bytes", client.Texts.First());
         var counters = Assert.Single(_system.Sockets.Of(id)).Counters;
         Assert.Equal(3, counters.MessagesInvalid);
         Assert.Equal(1, counters.FramesReceived);
         var grain = _system.Services.GetService(typeof(IGrainFactory)) as IGrainFactory;
-        await EmbeddedSystem.Eventually(async () => (await grain!.GetGrain<IInterviewSessionGrain>(id).Get("local")).Media?.FramesReceived == 1,
+        await AudioSystem.Eventually(async () => (await grain!.GetGrain<IInterviewSessionGrain>(id).Get("local")).Media?.FramesReceived == 1,
             "exactly the one good frame at the session");
     }
 
@@ -104,13 +104,13 @@ public sealed class MediaSocketTests(EmbeddedSystemFixture fixture)
     {
         var (id, token) = await _system.CreateInterviewAsync();
         using var socket = await _system.ConnectMediaAsync(id, token);
-        await EmbeddedSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the socket to be registered");
+        await AudioSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the socket to be registered");
         var started = DateTime.UtcNow;
         var frame = AudioPathTests.Silence();
         for (var i = 0; i < 500; i++) await socket.SendAsync(frame, WebSocketMessageType.Binary, true, CancellationToken.None);
         var elapsed = DateTime.UtcNow - started;
 
-        await EmbeddedSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Single().Counters.FramesReceived == 500), "all 500 frames read");
+        await AudioSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Single().Counters.FramesReceived == 500), "all 500 frames read");
         var counters = _system.Sockets.Of(id).Single().Counters;
         var allowed = 50 + (elapsed.TotalSeconds + 0.5) * 50; // the one-second burst plus real time, with slack for the read loop
         Assert.InRange(500 - counters.FramesRateLimited, 50, (long)allowed);
@@ -122,7 +122,7 @@ public sealed class MediaSocketTests(EmbeddedSystemFixture fixture)
     {
         var (id, token) = await _system.CreateInterviewAsync();
         using var socket = await _system.ConnectMediaAsync(id, token); // never receives
-        await EmbeddedSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the socket to be registered");
+        await AudioSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the socket to be registered");
         var media = Assert.Single(_system.Sockets.Of(id));
         var sink = (IAudioSink)media;
         var pcm = new byte[AudioFormat.FrameBytes];
@@ -137,7 +137,7 @@ public sealed class MediaSocketTests(EmbeddedSystemFixture fixture)
 
         Assert.InRange(maxQueued, 0, 25);
         Assert.True(media.Counters.FramesDroppedForClient > 0, "a stuck client's frames are dropped, oldest first");
-        await EmbeddedSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 0), "the stuck socket to be aborted after the send timeout");
+        await AudioSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 0), "the stuck socket to be aborted after the send timeout");
     }
 
     [Fact]
@@ -146,7 +146,7 @@ public sealed class MediaSocketTests(EmbeddedSystemFixture fixture)
         var (id, token) = await _system.CreateInterviewAsync();
         using var socket = await _system.ConnectMediaAsync(id, token);
         var client = new Reader(socket);
-        await EmbeddedSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the socket to be registered");
+        await AudioSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the socket to be registered");
         var sink = (IAudioSink)_system.Sockets.Of(id).Single();
 
         foreach (var sequence in new long[] { 1, 3, 2, 5, 4, 6, 2 }) // 2 arrives again, after its moment: dropped
@@ -156,7 +156,7 @@ public sealed class MediaSocketTests(EmbeddedSystemFixture fixture)
             await sink.OnProviderAudio(new AudioFrame(sequence, DateTime.UtcNow.Ticks, pcm));
         }
 
-        await EmbeddedSystem.Eventually(() => Task.FromResult(client.Audio.Count >= 6), "six frames at the client");
+        await AudioSystem.Eventually(() => Task.FromResult(client.Audio.Count >= 6), "six frames at the client");
         await Task.Delay(200); // a duplicate would arrive right behind; a real socket, so real time must pass to prove a negative
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6 }, client.Audio.Select(a => a[0]).ToArray());
     }

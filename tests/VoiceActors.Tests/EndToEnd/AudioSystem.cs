@@ -1,5 +1,3 @@
-extern alias silo;
-
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
@@ -17,12 +15,12 @@ namespace VoiceActors.Tests.EndToEnd;
 /// The real embedded-default system, exactly as <c>dotnet run --project src/Silo</c> builds it (its Program), listening with
 /// Kestrel on a free port and with its Orleans ports free too, so a real browser and real WebSocket clients can reach it.
 /// </summary>
-public sealed class EmbeddedSystem : WebApplicationFactory<silo::Program>
+public sealed class AudioSystem : WebApplicationFactory<VoiceActors.Silo.Hosting.SiloEntryPoint>
 {
     private readonly int _port = FreePort.Next();
     private readonly Dictionary<string, string?> _settings;
 
-    public EmbeddedSystem(IDictionary<string, string?>? settings = null)
+    public AudioSystem(IDictionary<string, string?>? settings = null)
     {
         _settings = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
         {
