@@ -43,10 +43,10 @@ public sealed partial class SiloMetricsTests(OperationsSystem ops) : IClassFixtu
     [Fact]
     public async Task Latency_histogram_and_provider_counters_keep_their_contract_names()
     {
-        await ops.CreateSessionAsync(ops.TenantA, provider: "metrics-probe");
+        await ops.CreateSessionAsync(ops.TenantA, provider: "simulated-backup"); // a provider the cluster has; no other test here starts one
         VoiceMetrics.AudioLatencyMs.Record(0.8, new KeyValuePair<string, object?>("path", "inbound"));
         VoiceMetrics.AudioLatencyMs.Record(1200, new KeyValuePair<string, object?>("path", "turn"));
-        VoiceMetrics.ProviderErrors.Add(2, new KeyValuePair<string, object?>(VoiceMetrics.ProviderTag, "metrics-probe"));
+        VoiceMetrics.ProviderErrors.Add(2, new KeyValuePair<string, object?>(VoiceMetrics.ProviderTag, "simulated-backup"));
 
         var scrape = await Exposition.ScrapeAsync(ops.Anonymous);
 
@@ -59,8 +59,9 @@ public sealed partial class SiloMetricsTests(OperationsSystem ops) : IClassFixtu
         Assert.Contains(scrape.Named("voice_audio_latency_ms_sum"), s => s.Labels.GetValueOrDefault("path") == "turn" && s.Value >= 1200);
 
         Assert.Equal("counter", scrape.Types["voice_provider_errors_total"]);
-        Assert.Equal(2, Assert.Single(scrape.Named("voice_provider_errors_total"), s => s.Labels.GetValueOrDefault("provider") == "metrics-probe").Value);
-        Assert.Equal(1, Assert.Single(scrape.Named("voice_sessions_started_total"), s => s.Labels.GetValueOrDefault("provider") == "metrics-probe").Value);
+        // The meter is process-wide, so other tests' sessions may add to these series: at least ours must be there.
+        Assert.True(Assert.Single(scrape.Named("voice_provider_errors_total"), s => s.Labels.GetValueOrDefault("provider") == "simulated-backup").Value >= 2);
+        Assert.True(Assert.Single(scrape.Named("voice_sessions_started_total"), s => s.Labels.GetValueOrDefault("provider") == "simulated-backup").Value >= 1);
 
         // Nothing renamed by the exporter: no unit or _total appended to what the contract names.
         Assert.DoesNotContain(scrape.Names, n => n.StartsWith("voice_agent_active_sessions_total_", StringComparison.Ordinal)
@@ -81,7 +82,7 @@ public sealed partial class SiloMetricsTests(OperationsSystem ops) : IClassFixtu
     [Fact]
     public async Task Every_metric_an_alert_rule_reads_is_exported_by_a_silo_or_by_LiveKit()
     {
-        await ops.CreateSessionAsync(ops.TenantA, provider: "rules-probe");
+        await ops.CreateSessionAsync(ops.TenantA);
         VoiceMetrics.AudioLatencyMs.Record(12, new KeyValuePair<string, object?>("path", "inbound"));
         VoiceMetrics.ProviderErrors.Add(1, new KeyValuePair<string, object?>(VoiceMetrics.ProviderTag, "rules-probe"));
         var exported = (await Exposition.ScrapeAsync(ops.Anonymous)).Names.ToHashSet();
