@@ -16,6 +16,7 @@ public sealed partial class InterviewSessionGrain(
     ILocalSiloDetails silo,
     SiloSessionLoad load,
     RegionView regions,
+    IOptions<RegionHealthOptions> regionHealth,
     ILogger<InterviewSessionGrain> logger,
     LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, IRemindable, IGrainMigrationParticipant
 {
@@ -251,7 +252,8 @@ public sealed partial class InterviewSessionGrain(
         if (load.ActiveSessions <= load.Capacity) return;
         load.Remove(SessionId);
         DeactivateOnIdle();
-        throw new RegionCapacityExceededException(load.Region, load.ActiveSessions, load.Capacity, retryAfterSeconds: 5);
+        throw new RegionCapacityExceededException(load.Region, load.ActiveSessions, load.Capacity,
+            (int)Math.Ceiling(regionHealth.Value.RetryAfter.TotalSeconds));
     }
 
     async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
