@@ -27,8 +27,8 @@ public sealed class RegionLiveKitOptions
 }
 
 /// <summary>
-/// All regions (configuration section <c>Regions</c>, one child per region). With none configured, the cluster is one region:
-/// the silo's own <c>Silo:Region</c> served by the top-level <c>LiveKit</c> section.
+/// All regions (configuration section <c>Regions</c>, one child per region), plus the silo's own <c>Silo:Region</c> if not listed
+/// (served by the top-level <c>LiveKit</c> section). With none configured, the cluster is that one region.
 /// </summary>
 public sealed class RegionsOptions
 {
@@ -52,7 +52,8 @@ public sealed class RegionsOptions
             region.LiveKit.ApiSecret ??= topLevel.ApiSecret;
             o.Regions[child.Key] = region;
         }
-        if (o.Regions.Count == 0) o.Regions[o.LocalRegion] = new RegionOptions { Primary = true, LiveKit = topLevel };
+        // A silo always serves its own region: sections that only configure some regions' LiveKit must not orphan it.
+        if (!o.Regions.ContainsKey(o.LocalRegion)) o.Regions[o.LocalRegion] = new RegionOptions { Primary = o.Regions.Count == 0, LiveKit = topLevel };
     }
 
     /// <summary>The configured primary, or the first region when none is marked.</summary>
@@ -89,8 +90,6 @@ public sealed class RegionsOptionsValidator : IValidateOptions<RegionsOptions>
                 errors.Add($"Regions:{region}:LiveKit:Url '{url}' is not an absolute URL.");
         }
         if (primaries > 1) errors.Add("More than one region is marked Primary; mark exactly one (or none: the first is primary).");
-        if (!o.Regions.ContainsKey(o.LocalRegion))
-            errors.Add($"Silo:Region '{o.LocalRegion}' is not among the configured regions ({string.Join(", ", o.Regions.Keys)}): this silo would serve a region nobody can select.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -19,6 +19,7 @@ public sealed partial class InterviewSessionGrain(
     SiloSessionLoad load,
     AudioRelayFactory relays,
     RegionView regions,
+    IOptions<RegionHealthOptions> regionHealth,
     ILogger<InterviewSessionGrain> logger,
     LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
 {
@@ -322,7 +323,8 @@ public sealed partial class InterviewSessionGrain(
         if (load.ActiveSessions <= load.Capacity) return;
         load.Remove(SessionId);
         DeactivateOnIdle();
-        throw new RegionCapacityExceededException(load.Region, load.ActiveSessions, load.Capacity, retryAfterSeconds: 5);
+        throw new RegionCapacityExceededException(load.Region, load.ActiveSessions, load.Capacity,
+            (int)Math.Ceiling(regionHealth.Value.RetryAfter.TotalSeconds));
     }
 
     async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)

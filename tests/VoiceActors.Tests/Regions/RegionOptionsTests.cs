@@ -54,7 +54,16 @@ public sealed class RegionOptionsTests
         Assert.Contains(result.Failures!, f => f.Contains("cannot fail over to itself"));
         Assert.Contains(result.Failures!, f => f.Contains("Tenant 'acme' is assigned to both"));
         Assert.Contains(result.Failures!, f => f.Contains("More than one region is marked Primary"));
-        Assert.Contains(result.Failures!, f => f.Contains("Silo:Region 'mars' is not among the configured regions"));
+    }
+
+    [Fact]
+    public void A_silo_whose_region_is_not_listed_still_serves_it_with_the_top_level_livekit()
+    {
+        var o = Bind(new() { ["Silo:Region"] = "ap", ["LiveKit:Url"] = "wss://default.example", ["Regions:eu:LiveKit:Url"] = "wss://eu.example" });
+        Assert.Equal(["eu", "ap"], o.Regions.Keys);
+        Assert.Equal("wss://default.example", o.Regions["ap"].LiveKit.Url);
+        Assert.Equal("eu", o.PrimaryRegion);
+        Assert.True(new RegionsOptionsValidator().Validate(null, o).Succeeded);
     }
 
     [Theory]
