@@ -28,7 +28,9 @@ fi
 results="TestResults/run-$(date +%s)"
 rm -rf TestResults
 dotnet build VoiceActors.sln -c Release -warnaserror -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
-dotnet test VoiceActors.sln -c Release --no-build --logger "trx" --results-directory "$results" "$@"
+# A hung test must fail the run (and name itself) long before CI's 90-minute cut-off.
+dotnet test VoiceActors.sln -c Release --no-build --logger "trx" --results-directory "$results" \
+  --blame-hang --blame-hang-timeout 8m --blame-hang-dump-type none "$@"
 status=$?
 
 passed=0; failed=0; skipped=0
