@@ -311,7 +311,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         var notes = new List<string>();
         if (s.FramesReceived == 0)
             notes.Add("No provider audio came back: this build's session grain does not run a voice provider yet, so outbound latency, turn latency and provider gaps are empty and latency_ms is the inbound (push acknowledged) path only.");
-        notes.Add("Sessions are created with IInterviewSessionGrain.Create directly (the gateway's call); the candidate joins with ParticipantJoined and the agent joins when the session's provider connects.");
+        notes.Add("Sessions are opened through the gateway's admission path (IRegionAdmissionGrain, then Create with the region for placement); the candidate joins with ParticipantJoined and the agent joins when the session's provider connects.");
         if (s.FramesSent + s.FramesLateAtClient > 0 && s.FramesSent < 0.95 * (s.FramesSent + s.FramesLateAtClient))
             notes.Add($"The tester could not send audio in real time (real-time ratio {s.FramesSent / (double)(s.FramesSent + s.FramesLateAtClient):0.00}): the machine was short of CPU, so this run shows overload behaviour, not capacity.");
         if (cluster is InProcessCluster) notes.Add("In-process cluster: silo, client and tester share one process, so CPU and memory figures include the tester itself (an upper bound for the silo).");
