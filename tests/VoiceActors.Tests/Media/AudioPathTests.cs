@@ -102,7 +102,8 @@ public sealed class AudioPathTests
         // (20 quiet frames = 400 ms, the first of them being that end) plus its response latency (100 ms) = 480 ms.
         Assert.True(latency["inbound"].Length >= 50);
         Assert.True(latency["outbound"].Length >= 10);
-        Assert.Contains(480.0, latency["turn"].Select(ms => Math.Round(ms / 20) * 20)); // to the frame: the clock moves in 20 ms steps
+        // To the frame: the clock moves in 20 ms steps, and a push may land one step after the frame it belongs to.
+        Assert.Contains(latency["turn"], ms => ms is >= 470 and <= 510);
     }
 
     [Fact]
