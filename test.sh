@@ -26,12 +26,12 @@ if [ -f tests/tools/package.json ]; then
 fi
 
 results="TestResults/run-$(date +%s)"
-rm -rf TestResults
+rm -rf TestResults && mkdir -p "$results"
 dotnet build VoiceActors.sln -c Release -warnaserror -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
 # A hung test must fail the run (and name itself) long before CI's 90-minute cut-off.
 dotnet test VoiceActors.sln -c Release --no-build --logger "trx" --results-directory "$results" \
-  --blame-hang --blame-hang-timeout 8m --blame-hang-dump-type none "$@"
-status=$?
+  --blame-hang --blame-hang-timeout 8m --blame-hang-dump-type none "$@" 2>&1 | tee "$results.log"
+status=${PIPESTATUS[0]}
 
 passed=0; failed=0; skipped=0
 for trx in "$results"/*.trx; do
@@ -42,7 +42,8 @@ for trx in "$results"/*.trx; do
   failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
   skipped=$((skipped + $(get notExecuted)))
 done
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi # a crashed test host counts as a failure
+# A test host killed for a hang (or crashed) leaves its running test unreported: count it.
+if grep -qs 'Test Run Aborted' "$results.log" || { [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; }; then failed=$((failed + 1)); fi
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"

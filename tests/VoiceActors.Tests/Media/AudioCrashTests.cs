@@ -44,9 +44,12 @@ public sealed class AudioCrashTests : IAsyncLifetime
         var deadline = DateTime.UtcNow.AddSeconds(45); // real membership: the survivor must declare the dead silo dead
         while (DateTime.UtcNow < deadline)
         {
+            // The runtime runs on the test's fake clock: move it with real time so probes and call timeouts fire, and never
+            // let one call wait forever on the dead silo.
+            silo.Clock.Advance(TimeSpan.FromMilliseconds(200));
             try
             {
-                after = await grain.Get("tenant");
+                after = await grain.Get("tenant").WaitAsync(TimeSpan.FromSeconds(5));
                 if (after.Silo != before.Silo && after.Media?.ProviderConnected == true) break;
             }
             catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
