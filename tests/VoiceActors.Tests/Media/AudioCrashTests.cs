@@ -19,13 +19,19 @@ public sealed class AudioCrashTests : IAsyncLifetime
     public async Task A_live_session_on_a_killed_silo_resumes_on_the_survivor_and_reconnects_its_provider_with_the_conversation()
     {
         await using var silo = await TestSilo.StartAsync(AudioPathTests.Settings(("ConnectionStrings:Redis", _redis.ConnectionString)), silos: 2,
-            services: s => s.Configure<ClusterMembershipOptions>(o =>
+            services: s =>
             {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
-            }));
+                // The runtime on real time (membership, messaging, directory): a killed silo must be detected and calls to it must
+                // time out; the session and its provider stay on the test's fake clock.
+                VoiceActors.Tests.PostSession.PostSessionTestKit.RealTimeRuntime(s);
+                s.Configure<ClusterMembershipOptions>(o =>
+                {
+                    o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                    o.NumMissedProbesLimit = 2;
+                    o.NumVotesForDeathDeclaration = 1;
+                    o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+                });
+            });
         var (grain, _) = await AudioPathTests.CreateAsync(silo);
         var client = new AudioPathTests.RecordingSink();
         await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
