@@ -34,6 +34,9 @@ public sealed class PostSessionCrashTests(PostgresFixture db, RedisServer redis)
             silos: 2,
             services: s =>
             {
+                // Random default placement spreads the consumer grains over both silos, so the one killed surely holds some
+                // (resource-optimised placement may keep them all on the primary silo, which the test cannot kill).
+                s.AddSingleton<PlacementStrategy>(new RandomPlacement());
                 s.AddKeyedSingleton<IInterviewEvaluator>(GatedEvaluator.EvaluatorName,
                     (sp, _) => new GatedEvaluator(gate, sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString()));
                 s.Configure<ClusterMembershipOptions>(o =>
