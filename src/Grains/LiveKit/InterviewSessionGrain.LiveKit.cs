@@ -104,37 +104,44 @@ public sealed partial class InterviewSessionGrain
         LogRoomEvent(e.Kind, e.EventId, e.Identity);
         if (e.EventId.Length > 0 && State.AppliedRoomEvents.Contains(e.EventId)) return RoomEventResult.Duplicate;
         if (State.Status.IsTerminal()) return RoomEventResult.Ignored;
-        if (e.EventId.Length > 0)
-        {
-            if (State.AppliedRoomEvents.Count >= MaxRememberedRoomEvents) State.AppliedRoomEvents.RemoveAt(0);
-            State.AppliedRoomEvents.Add(e.EventId); // written with the change it causes, in the same state write
-        }
 
         var self = (IInterviewSessionGrain)this;
         var present = e.Identity is not null && State.Participants.Exists(p => p.Identity == e.Identity);
         switch (e.Kind)
         {
             case RoomEventKind.ParticipantJoined when e.Identity is not null && e.Role is { } role:
+                Remember(e);
                 await self.ParticipantJoined(e.Identity, role);
                 return RoomEventResult.Applied;
             case RoomEventKind.ParticipantLeft when present:
+                Remember(e);
                 await self.ParticipantLeft(e.Identity!);
                 return RoomEventResult.Applied;
             case RoomEventKind.TrackPublished when !present && e.Identity is not null && e.Role is { } role:
+                Remember(e);
                 await self.ParticipantJoined(e.Identity, role); // a publisher is in the room even if its join was lost
                 return RoomEventResult.Applied;
             case RoomEventKind.TrackPublished when present:
+                Remember(e);
                 Record(TrackPublishedKind, e.Identity);
                 await session.WriteStateAsync();
                 return RoomEventResult.Applied;
             case RoomEventKind.RoomFinished:
+                Remember(e);
                 _roomFinished = true;
                 await self.RoomFinished();
                 return RoomEventResult.Applied;
             default:
-                await session.WriteStateAsync(); // nothing changes, but the id is remembered
-                return RoomEventResult.Ignored;
+                return RoomEventResult.Ignored; // no effect, so a retry is harmless: no id to remember, no write (room_started on every create)
         }
+    }
+
+    /// <summary>Remembers an event id with the change it causes, in the same state write, so LiveKit's retry is applied once.</summary>
+    private void Remember(RoomEvent e)
+    {
+        if (e.EventId.Length == 0) return;
+        if (State.AppliedRoomEvents.Count >= MaxRememberedRoomEvents) State.AppliedRoomEvents.RemoveAt(0);
+        State.AppliedRoomEvents.Add(e.EventId);
     }
 
     async Task<LiveKitJoin> IInterviewSessionGrain.IssueObserverToken(string tenantId, string observerId)

@@ -27,6 +27,8 @@ public sealed class LoadTestCommand
     private readonly Option<TimeSpan> _warmup = Duration("--warmup", "The start of the run left out of the capacity figures (steady p99, max sessions at the p99 target, per-session CPU and memory).", TimeSpan.FromSeconds(10));
     private readonly Option<TimeSpan> _ceilingDuration = Duration("--ceiling-duration", "How long to drive the ping grain for the ceiling (0 skips it).", TimeSpan.FromSeconds(5));
     private readonly Option<int> _ceilingConcurrency = new("--ceiling-concurrency") { Description = "Concurrent ping callers for the ceiling.", DefaultValueFactory = _ => 512 };
+    private readonly Option<TimeSpan> _admissionCeilingDuration = Duration("--admission-ceiling-duration", "Before the run, measure admission decisions and then whole creates per second for this long each (0 skips it). Creates past capacity are refused: add --silo-setting Silo:MaxConcurrentSessions=... to measure beyond it.", TimeSpan.Zero);
+    private readonly Option<int> _admissionCeilingConcurrency = new("--admission-ceiling-concurrency") { Description = "Concurrent callers for the admission ceiling.", DefaultValueFactory = _ => 64 };
     private readonly Option<double?> _maxP99 = new("--max-p99-ms") { Description = "Fail (exit 1) when the audio-path p99 is above this; also the target of the 'max sessions at p99' figure (default 20)." };
     private readonly Option<int?> _maxLost = new("--max-lost") { Description = "Fail (exit 1) when more sessions than this are lost." };
     private readonly Option<FileInfo?> _report = new("--report") { Description = "Write the JSON report here (and the Markdown summary next to it, .md)." };
@@ -38,7 +40,7 @@ public sealed class LoadTestCommand
     {
         var root = new RootCommand("VoiceActors load tester: simulated voice interviews driven through an Orleans client, with chaos and a ceiling.");
         Option[] all = [_sessions, _duration, _ramp, _frameMs, _speechMs, _silenceMs, _sampleRate, _providerLatency, _createRate, _silos, _redis,
-            _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _retryBudget, _recordTurns, _warmup, _ceilingDuration, _ceilingConcurrency, _maxP99,
+            _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _retryBudget, _recordTurns, _warmup, _ceilingDuration, _ceilingConcurrency, _admissionCeilingDuration, _admissionCeilingConcurrency, _maxP99,
             _maxLost, _report, _seed, _siloSetting, _plain];
         foreach (var o in all) root.Options.Add(o);
         root.Validators.Add(result =>
@@ -85,6 +87,8 @@ public sealed class LoadTestCommand
             Warmup = p.GetValue(_warmup),
             CeilingDuration = p.GetValue(_ceilingDuration),
             CeilingConcurrency = p.GetValue(_ceilingConcurrency),
+            AdmissionCeilingDuration = p.GetValue(_admissionCeilingDuration),
+            AdmissionCeilingConcurrency = p.GetValue(_admissionCeilingConcurrency),
             MaxP99Ms = p.GetValue(_maxP99),
             MaxLost = p.GetValue(_maxLost),
             Seed = p.GetValue(_seed),

@@ -57,6 +57,11 @@ public sealed record LoadOptions
 
     public int CeilingConcurrency { get; init; } = 512;
 
+    /// <summary>How long to measure admission decisions, then whole creates, before the sessions' run; zero skips it (it opens sessions).</summary>
+    public TimeSpan AdmissionCeilingDuration { get; init; }
+
+    public int AdmissionCeilingConcurrency { get; init; } = 64;
+
     /// <summary>Latency target for the "max sessions at p99" figure and the exit code.</summary>
     public double? MaxP99Ms { get; init; }
 
@@ -101,6 +106,8 @@ public sealed record LoadOptions
         if (Warmup < TimeSpan.Zero) errors.Add("--warmup cannot be negative.");
         if (CeilingDuration < TimeSpan.Zero) errors.Add("--ceiling-duration cannot be negative (0 skips the ceiling).");
         if (CeilingConcurrency < 1) errors.Add("--ceiling-concurrency must be at least 1.");
+        if (AdmissionCeilingDuration < TimeSpan.Zero) errors.Add("--admission-ceiling-duration cannot be negative (0 skips it).");
+        if (AdmissionCeilingConcurrency < 1) errors.Add("--admission-ceiling-concurrency must be at least 1.");
         if (MaxP99Ms is <= 0) errors.Add("--max-p99-ms must be positive.");
         if (MaxLost is < 0) errors.Add("--max-lost cannot be negative.");
         return errors;

@@ -73,6 +73,13 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             ceiling = await PingCeiling.MeasureAsync(cluster.Client, options.CeilingConcurrency, options.CeilingDuration, ct);
             log?.Invoke($"ceiling: {ceiling.CallsPerSecond:N0} calls/s");
         }
+        AdmissionCeilingResult? admission = null;
+        if (options.AdmissionCeilingDuration > TimeSpan.Zero)
+        {
+            log?.Invoke($"admission ceiling: {options.AdmissionCeilingConcurrency} concurrent callers, {options.AdmissionCeilingDuration.TotalSeconds:0.#} s each for admissions and creates...");
+            admission = await AdmissionCeiling.MeasureAsync(cluster.Client, options.TenantId, options.AdmissionCeilingConcurrency, options.AdmissionCeilingDuration,
+                () => cluster.SampleSilos()?.CpuTime, log, ct);
+        }
         await Task.Delay(TimeSpan.FromSeconds(1), clock, ct); // let the ceiling's garbage and threads settle before the idle reading
         var idle = cluster.SampleSilos();
 
@@ -107,7 +114,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             s.CloseEpoch();
             s.ReleaseSink();
         }
-        return BuildReport(command, startedAt, cluster, ceiling, idle);
+        return BuildReport(command, startedAt, cluster, ceiling, admission, idle);
     }
 
     /// <summary>Starts and stops sessions so the live count follows the ramp profile, within the create rate.</summary>
@@ -245,7 +252,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         }
     }
 
-    private LoadReport BuildReport(string command, DateTimeOffset startedAt, ClusterUnderTest cluster, CeilingResult? ceiling, ResourceSample? idle)
+    private LoadReport BuildReport(string command, DateTimeOffset startedAt, ClusterUnderTest cluster, CeilingResult? ceiling, AdmissionCeilingResult? admission, ResourceSample? idle)
     {
         var s = _stats;
         WindowSample[] timeline;
@@ -334,6 +341,10 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
                 ? new CeilingFigures(0, 0, Math.Round(audioPerS, 1), 0, 0, 0)
                 : new CeilingFigures(Math.Round(ceiling.CallsPerSecond, 1), Math.Round(audioPerS / ceiling.CallsPerSecond, 4), Math.Round(audioPerS, 1),
                     ceiling.Concurrency, Math.Round(ceiling.Seconds, 2), ceiling.Failures),
+            admission is null ? null : new AdmissionCeilingFigures(
+                Math.Round(admission.Admissions.PerSecond, 1), Math.Round(admission.Admissions.CpuMicrosEach, 1), admission.Admissions.Refused,
+                Math.Round(admission.Creates.PerSecond, 1), Math.Round(admission.Creates.CpuMicrosEach, 1), admission.Creates.Latency.Summarize(),
+                admission.Creates.Refused, admission.Creates.Failures, admission.Concurrency, Math.Round(admission.Creates.Seconds, 2)),
             silos, ChaosFigures(), timeline,
             new ThresholdFigures(options.MaxP99Ms, options.MaxLost, failures.Count == 0, failures),
             notes);

@@ -28,6 +28,7 @@ public sealed record LoadReport(
     IReadOnlyDictionary<string, long> ErrorKinds,
     IReadOnlyDictionary<string, long> LostReasons,
     CeilingFigures Ceiling,
+    AdmissionCeilingFigures? AdmissionCeiling,
     SiloFigures? Silos,
     IReadOnlyList<ChaosFigures> Chaos,
     IReadOnlyList<WindowSample> Timeline,
@@ -62,6 +63,13 @@ public sealed record TurnFigures(long Spoken, long Answered, long Unanswered, lo
 
 /// <param name="Ratio">Audio-path messages per second (frames sent + received, at the plateau) ÷ ping calls per second.</param>
 public sealed record CeilingFigures(double CallsPerS, double Ratio, double AudioMessagesPerS, int Concurrency, double Seconds, long Failures);
+
+/// <summary>Closed-loop admission decisions alone, then whole creates through admission (null when not measured).</summary>
+/// <param name="AdmissionCpuUs">CPU of the measured processes per admission decision (in process: silo, client and tester together).</param>
+/// <param name="CreateCpuUs">CPU per whole create, measured the same way: 1e6 ÷ this is creates per second per core.</param>
+/// <param name="Refused">Creates refused with 429 (region full) while measuring: raise <c>Silo:MaxConcurrentSessions</c> to measure past capacity.</param>
+public sealed record AdmissionCeilingFigures(
+    double AdmissionsPerS, double AdmissionCpuUs, long AdmissionsRefused, double CreatesPerS, double CreateCpuUs, LatencySummary CreateMs, long Refused, long Failures, int Concurrency, double Seconds);
 
 /// <param name="CpuCoresAtPlateau">Average cores the silos used while the sessions were at their peak.</param>
 /// <param name="MemoryPerSessionKb">(working set at the plateau − working set idle) ÷ peak sessions.</param>

@@ -31,6 +31,12 @@ public static class MarkdownSummary
         Row(b, "errors", r.Errors.ToString(c));
         Row(b, "ceiling: ping calls per second", r.Ceiling.CallsPerS.ToString("N0", c));
         Row(b, "ceiling ratio (audio messages/s at plateau / ping calls/s)", $"{r.Ceiling.Ratio} ({r.Ceiling.AudioMessagesPerS:N0} audio messages/s)");
+        if (r.AdmissionCeiling is { } a)
+        {
+            Row(b, "admission ceiling: decisions per second", $"{a.AdmissionsPerS.ToString("N0", c)} ({a.AdmissionCpuUs.ToString(c)} µs CPU each)");
+            Row(b, "admission ceiling: whole creates per second", $"{a.CreatesPerS.ToString("N0", c)} ({a.CreateCpuUs.ToString(c)} µs CPU each; {a.Concurrency} callers; {a.Refused} refused, {a.Failures} failed)");
+            Row(b, "admission ceiling: create ms (p50 / p95 / p99)", $"{a.CreateMs.P50} / {a.CreateMs.P95} / {a.CreateMs.P99}");
+        }
         if (r.Silos is { } s)
         {
             Row(b, "silo CPU at plateau (cores)", s.CpuCoresAtPlateau.ToString(c));

@@ -114,7 +114,7 @@ public sealed class LoadRunTests
         return new LoadReport("2026-11-25T09:00:00Z", "test", "test", new ReportConfig(1, 1, 0, 20, 2000, 4000, 24000, null, 0, 0, null, null, null, 20, false, 7, 2, 10),
             new SessionFigures(1, 1, 0, 1, 1, 20), new FrameFigures(1, 1, 1, 0, 0, 0, 0, 0, 1), s, s, s, s, s, s, 1,
             new TurnFigures(1, 1, 0, 0, 0), s, 0, new Dictionary<string, long>(), new Dictionary<string, long>(),
-            new CeilingFigures(1000, 0.1, 100, 1, 1, 0), null, [], [], new ThresholdFigures(null, null, true, []), []);
+            new CeilingFigures(1000, 0.1, 100, 1, 1, 0), null, null, [], [], new ThresholdFigures(null, null, true, []), []);
     }
 }
 
