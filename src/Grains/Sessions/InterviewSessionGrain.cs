@@ -12,7 +12,7 @@ namespace VoiceActors.Sessions;
 /// <summary>One interview: owns its lifecycle, its room and its provider stream; its state lives in Redis so a survivor can resume it.</summary>
 [RegionalLeastLoadedPlacement]
 public sealed partial class InterviewSessionGrain(
-    [PersistentState("session", StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
+    [PersistentState(StorageNames.SessionState, StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
     IOptions<InterviewSessionOptions> options,
     TimeProvider clock,
     ILocalSiloDetails silo,
@@ -56,7 +56,7 @@ public sealed partial class InterviewSessionGrain(
         LogResumed(previous, State.Silo, State.Status);
         // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
         if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureRelay();
-        // Re-activated outside its region (a watchdog tick fired elsewhere after a crash): go home once a silo there serves.
+        // Re-activated outside its region (placement found no serving silo there): go home once a silo there serves.
         // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
         if (!_migratedIn && State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
     }
