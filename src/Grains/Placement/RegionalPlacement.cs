@@ -1,6 +1,10 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orleans.Metadata;
 using Orleans.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Runtime.Placement;
+using Orleans.Storage;
 using VoiceActors.Regions;
 using VoiceActors.Sessions;
 
@@ -18,28 +22,55 @@ public sealed class RegionalLeastLoadedPlacementAttribute() : PlacementAttribute
 
 /// <summary>
 /// The region comes from the request context (<see cref="RegionContext.RegionKey"/>: set by the gateway on create and by a session
-/// before it migrates); without it, the placing silo's own region. Silo regions come from silo metadata, loads from the
-/// <see cref="RegionView"/> plus what this silo placed since its last refresh.
+/// before it migrates: no storage read on those paths). A session activated without it (a watchdog tick or a webhook after its silo
+/// died, a call that lands mid-migration) is placed by the region in its stored state; only a session with no stored state falls
+/// back to the placing silo's own region. Silo regions come from silo metadata, loads from the <see cref="RegionView"/> plus what
+/// this silo placed since its last refresh.
 /// </summary>
-public sealed class RegionalLeastLoadedPlacementDirector(
+public sealed partial class RegionalLeastLoadedPlacementDirector(
     ISiloMetadataCache metadata,
     RegionView view,
     SiloSessionLoad load,
-    ILocalSiloDetails local) : IPlacementDirector
+    ILocalSiloDetails local,
+    GrainTypeResolver grainTypes,
+    [FromKeyedServices(StorageNames.Sessions)] IGrainStorage sessions,
+    ILogger<RegionalLeastLoadedPlacementDirector> logger) : IPlacementDirector
 {
     public const string RegionMetadataKey = "region";
 
-    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    private readonly GrainType _sessionType = grainTypes.GetGrainType(typeof(InterviewSessionGrain));
+
+    public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         var silos = context.GetCompatibleSilos(target);
-        var region = target.RequestContextData?.GetValueOrDefault(RegionContext.RegionKey) as string ?? load.Region;
+        var region = target.RequestContextData?.GetValueOrDefault(RegionContext.RegionKey) as string
+                     ?? await StoredRegionAsync(target.GrainIdentity)
+                     ?? load.Region;
         var avoid = target.RequestContextData?.GetValueOrDefault(RegionContext.AvoidSiloKey) as string;
 
         var chosen = LeastLoaded(silos, region, avoid, sameRegion: true)
                      ?? LeastLoaded(silos, region, avoid, sameRegion: false) // no serving silo in the region: anywhere beats nowhere; the session moves back when one appears
                      ?? (silos.Length > 0 ? silos[0] : local.SiloAddress);
         view.NotePlaced(chosen.ToParsableString());
-        return Task.FromResult(chosen);
+        return chosen;
+    }
+
+    /// <summary>The region a session was stored with; null for another grain type or a session never stored.</summary>
+    private async Task<string?> StoredRegionAsync(GrainId grain)
+    {
+        if (!grain.Type.Equals(_sessionType)) return null;
+        try
+        {
+            var stored = new GrainState<InterviewSessionState>();
+            await sessions.ReadStateAsync(StorageNames.SessionState, grain, stored);
+            return stored.RecordExists && stored.State is { Region.Length: > 0 } s ? s.Region : null;
+        }
+        catch (Exception e)
+        {
+            // Placing by the local region still works: the session goes home by itself once activated (see OnActivateAsync).
+            LogStoredRegionUnreadable(e, grain.ToString());
+            return null;
+        }
     }
 
     public string RegionOf(SiloAddress silo)
@@ -82,4 +113,7 @@ public sealed class RegionalLeastLoadedPlacementDirector(
         // A silo that has not reported yet (just joined) is empty: the least-loaded rule fills it first.
         return view.Silo(name) is { } r ? (r.ActiveSessions + placed, r.Capacity) : (placed, int.MaxValue);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the stored region of {Grain}; placing it by this silo's region")]
+    private partial void LogStoredRegionUnreadable(Exception e, string grain);
 }

@@ -6,7 +6,7 @@ namespace VoiceActors.Regions;
 
 /// <summary>
 /// Once per <see cref="RegionHealthOptions.ViewRefreshPeriod"/> on every silo: report this silo's load to its region's
-/// <see cref="ICapacityGrain"/>, refresh the <see cref="RegionView"/>, and when this silo's region is down, move its live sessions out.
+/// <see cref="ICapacityGrain"/>, refresh the <see cref="RegionView"/>, and move out the live sessions it hosts whose region is down.
 /// </summary>
 public sealed partial class RegionViewRefresher(
     IGrainFactory grains,
@@ -70,31 +70,38 @@ public sealed partial class RegionViewRefresher(
         {
             _refreshing.Release();
         }
-        if (_failover.IsCompleted) _failover = MoveSessionsIfRegionDownAsync();
+        if (_failover.IsCompleted) _failover = MoveSessionsOfDownRegionsAsync();
     }
 
     public Task ReportAsync() => grains.GetGrain<ICapacityGrain>(load.Region).Report(new SiloLoadReport(
         silo.SiloAddress.ToParsableString(), load.Region, load.ActiveSessions, load.Capacity, load.RoomsWithoutAgent,
         view.LocalDraining, clock.GetUtcNow()));
 
-    /// <summary>Region failover, decided on each silo for the sessions it hosts: no central list of sessions to keep.</summary>
-    private async Task MoveSessionsIfRegionDownAsync()
+    /// <summary>
+    /// Region failover, decided on each silo for the sessions it hosts, per session by the session's own region (a silo may host
+    /// sessions of a region with no serving silo of its own): no central list of sessions to keep.
+    /// </summary>
+    private async Task MoveSessionsOfDownRegionsAsync()
     {
-        if (view.Directory?.Find(load.Region) is not { Healthy: false } region || load.ActiveSessions == 0) return;
-        var target = RegionSelector.FailoverTarget(view.Directory, view.Capacity, region.Name);
-        if (target is null)
+        if (view.Directory is not { } directory || load.ActiveSessions == 0) return;
+        foreach (var name in load.LiveSessionRegions())
         {
-            LogNoFailoverTarget(region.Name);
-            return;
+            if (directory.Find(name) is not { Healthy: false } region) continue;
+            var target = RegionSelector.FailoverTarget(directory, view.Capacity, region.Name);
+            if (target is null)
+            {
+                LogNoFailoverTarget(region.Name);
+                continue;
+            }
+            var failover = new RegionFailover(region.Name, target.Name, target.LiveKitUrl, $"region {region.Name} down: {region.HealthReason}");
+            var ids = load.LiveSessionIdsOf(region.Name);
+            LogFailingOver(ids.Length, region.Name, target.Name);
+            await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (id, _) =>
+            {
+                try { await grains.GetGrain<IInterviewSessionGrain>(id).FailOver(failover); }
+                catch (Exception e) { LogFailoverFailed(e, id); } // retried on the next refresh while the session is still here
+            });
         }
-        var failover = new RegionFailover(region.Name, target.Name, target.LiveKitUrl, $"region {region.Name} down: {region.HealthReason}");
-        var ids = load.LiveSessionIds();
-        LogFailingOver(ids.Length, region.Name, target.Name);
-        await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (id, _) =>
-        {
-            try { await grains.GetGrain<IInterviewSessionGrain>(id).FailOver(failover); }
-            catch (Exception e) { LogFailoverFailed(e, id); } // retried on the next refresh while the session is still here
-        });
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Regional view refresh failed; keeping the previous view")]
@@ -103,7 +110,7 @@ public sealed partial class RegionViewRefresher(
     [LoggerMessage(Level = LogLevel.Error, Message = "Region {Region} is down and no healthy region can take its sessions")]
     private partial void LogNoFailoverTarget(string region);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Region {Region} is down: moving {Count} live sessions of this silo to {Target}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Region {Region} is down: moving the {Count} live sessions of it on this silo to {Target}")]
     private partial void LogFailingOver(int count, string region, string target);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Failover of session {SessionId} failed; retrying next period")]

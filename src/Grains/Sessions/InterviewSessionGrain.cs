@@ -12,7 +12,7 @@ namespace VoiceActors.Sessions;
 /// <summary>One interview: owns its lifecycle, its room and its provider stream; its state lives in Redis so a survivor can resume it.</summary>
 [RegionalLeastLoadedPlacement]
 public sealed partial class InterviewSessionGrain(
-    [PersistentState("session", StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
+    [PersistentState(StorageNames.SessionState, StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
     IOptions<InterviewSessionOptions> options,
     TimeProvider clock,
     ILocalSiloDetails silo,
@@ -56,7 +56,7 @@ public sealed partial class InterviewSessionGrain(
         LogResumed(previous, State.Silo, State.Status);
         // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
         if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureRelay();
-        // Re-activated outside its region (a watchdog tick fired elsewhere after a crash): go home once a silo there serves.
+        // Re-activated outside its region (placement found no serving silo there): go home once a silo there serves.
         // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
         if (!_migratedIn && State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
     }
@@ -72,7 +72,7 @@ public sealed partial class InterviewSessionGrain(
         Validate(command);
         if (State.Exists) throw new SessionAlreadyExistsException(SessionId);
 
-        AdmitOnThisSilo();
+        AdmitOnThisSilo(command.Region);
         var now = clock.GetUtcNow();
         State.TenantId = command.TenantId;
         State.CandidateId = command.CandidateId;
@@ -282,6 +282,7 @@ public sealed partial class InterviewSessionGrain(
             // A room in the target region first: if its LiveKit refuses, nothing changes and the next refresh retries.
             if (await ProvisionFailoverRoomAsync(failover.ToRegion) is not { } url) return null;
             State.Region = failover.ToRegion;
+            TrackLoad(); // this silo stops counting it among the down region's sessions
             // The token is minted fresh on every read (see Snapshot), never stored.
             State.Reconnect = new ReconnectDirective(failover.ToRegion, url, State.RoomName, CandidateToken: null,
                 clock.GetUtcNow(), failover.Reason, failover.FromRegion);
@@ -317,9 +318,9 @@ public sealed partial class InterviewSessionGrain(
     /// The exact per-silo admission check (the regional view admission used may be a period old): count this session first,
     /// then refuse if that went over, so concurrent creates can never overshoot the silo's capacity.
     /// </summary>
-    private void AdmitOnThisSilo()
+    private void AdmitOnThisSilo(string region)
     {
-        load.Update(SessionId, SessionStatus.Provisioning, hasAgent: false);
+        load.Update(SessionId, SessionStatus.Provisioning, hasAgent: false, region);
         if (load.ActiveSessions <= load.Capacity) return;
         load.Remove(SessionId);
         DeactivateOnIdle();
@@ -389,7 +390,7 @@ public sealed partial class InterviewSessionGrain(
         TrackLoad();
     }
 
-    private void TrackLoad() => load.Update(SessionId, State.Status, State.Participants.Exists(p => p.Role == ParticipantRole.Agent));
+    private void TrackLoad() => load.Update(SessionId, State.Status, State.Participants.Exists(p => p.Role == ParticipantRole.Agent), State.Region);
 
     /// <summary>Appends to the session's timeline; persisted with the next state write.</summary>
     private void Record(string kind, string? detail)

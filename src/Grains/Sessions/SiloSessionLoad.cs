@@ -29,22 +29,23 @@ public sealed class SiloCapacityOptionsValidator : IValidateOptions<SiloCapacity
 
 /// <summary>
 /// The live sessions activated on this silo, kept by the session grains themselves. It is the per-silo source of the
-/// autoscaling signals (active sessions, utilization, rooms still waiting for an agent) and of placement decisions.
+/// autoscaling signals (active sessions, utilization, rooms still waiting for an agent), of placement decisions, and of
+/// region failover (which needs each session's own region: a silo may host sessions of another region).
 /// </summary>
 public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options)
 {
-    private readonly ConcurrentDictionary<string, bool> _waitingForAgent = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LiveSession> _live = new(StringComparer.Ordinal);
 
     public int Capacity => options.Value.MaxConcurrentSessions;
     public string Region => options.Value.Region;
-    public int ActiveSessions => _waitingForAgent.Count;
+    public int ActiveSessions => _live.Count;
 
     public int RoomsWithoutAgent
     {
         get
         {
             var n = 0;
-            foreach (var entry in _waitingForAgent) if (entry.Value) n++;
+            foreach (var entry in _live) if (entry.Value.WaitingForAgent) n++;
             return n;
         }
     }
@@ -52,15 +53,33 @@ public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options)
     /// <summary>0–100: the autoscaler's target signal.</summary>
     public double Utilization => Capacity == 0 ? 100 : 100.0 * ActiveSessions / Capacity;
 
-    /// <summary>Called by a session grain whenever its liveness or agent presence may have changed.</summary>
-    public void Update(string sessionId, SessionStatus status, bool hasAgent)
+    /// <summary>Called by a session grain whenever its liveness, agent presence or region may have changed.</summary>
+    public void Update(string sessionId, SessionStatus status, bool hasAgent, string region)
     {
-        if (status.IsLive()) _waitingForAgent[sessionId] = !hasAgent;
-        else _waitingForAgent.TryRemove(sessionId, out _);
+        if (status.IsLive()) _live[sessionId] = new LiveSession(!hasAgent, region);
+        else _live.TryRemove(sessionId, out _);
     }
 
-    public void Remove(string sessionId) => _waitingForAgent.TryRemove(sessionId, out _);
+    public void Remove(string sessionId) => _live.TryRemove(sessionId, out _);
 
-    /// <summary>The ids of the live sessions on this silo right now (drain and region failover walk them).</summary>
-    public string[] LiveSessionIds() => [.. _waitingForAgent.Keys];
+    /// <summary>The ids of the live sessions on this silo right now (drain walks them).</summary>
+    public string[] LiveSessionIds() => [.. _live.Keys];
+
+    /// <summary>The live sessions on this silo whose own region is <paramref name="region"/> (region failover walks them).</summary>
+    public string[] LiveSessionIdsOf(string region)
+    {
+        var ids = new List<string>();
+        foreach (var (id, session) in _live) if (session.Region == region) ids.Add(id);
+        return [.. ids];
+    }
+
+    /// <summary>The distinct regions of the live sessions on this silo.</summary>
+    public HashSet<string> LiveSessionRegions()
+    {
+        var regions = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in _live) regions.Add(entry.Value.Region);
+        return regions;
+    }
+
+    private readonly record struct LiveSession(bool WaitingForAgent, string Region);
 }

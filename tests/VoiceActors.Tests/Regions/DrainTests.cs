@@ -65,18 +65,11 @@ public sealed partial class DrainTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal(onDraining.Length.ToString(), summary.Groups["migrated"].Value);
         Assert.Equal("0", summary.Groups["remaining"].Value);
 
-        var wentHome = 0;
         foreach (var id in ids)
         {
             var was = before[id];
+            // Right after the drain: a watchdog tick that landed mid-migration was placed by the session's stored region too.
             var now = await _fleet.SnapshotAsync(id);
-            // A watchdog tick that lands mid-migration may place a session by the ticking silo's region; it goes home on its own.
-            for (var waited = Stopwatch.StartNew(); _fleet.SiloOf(now).Region != "eu" && waited.Elapsed < TimeSpan.FromSeconds(15);)
-            {
-                await Task.Delay(200);
-                now = await _fleet.SnapshotAsync(id);
-                if (_fleet.SiloOf(now).Region == "eu") wentHome++;
-            }
             Assert.Equal(was.Status, now.Status);
             Assert.True(now.Status.IsLive());
             Assert.Equal(was.CandidateId, now.CandidateId);
@@ -85,7 +78,6 @@ public sealed partial class DrainTests(ITestOutputHelper output) : IAsyncLifetim
             Assert.Equal("eu", _fleet.SiloOf(now).Region);
             Assert.NotEqual(draining, _fleet.SiloOf(now));
         }
-        output.WriteLine($"{wentHome} session(s) were briefly placed outside eu and went home by themselves");
         // The survivor's own count (what admission, placement and the autoscaler see) matches the sessions it now hosts.
         var ops = _fleet.Operator(survivor);
         await SiloFleet.WaitUntilAsync(async () =>

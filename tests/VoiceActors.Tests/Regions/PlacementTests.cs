@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Xunit.Abstractions;
+using VoiceActors.Sessions;
 using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Regions;
@@ -104,4 +105,52 @@ public sealed class PlacementTests(ITestOutputHelper output) : IAsyncLifetime
         await SiloFleet.WaitUntilAsync(async () => (await SiloFleet.CreateAsync(gateway, NearEu)).StatusCode == HttpStatusCode.Created,
             TimeSpan.FromSeconds(10), () => "a freed slot was never admitted again");
     }
+
+    [Fact]
+    public async Task A_session_whose_silo_is_killed_comes_back_in_its_own_region_when_another_region_calls_it_first()
+    {
+        var us = _fleet.Silos[2];
+        var ids = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            var body = await (await SiloFleet.CreateAsync(us, NearEu, $"cand-{i}")).ExpectAsync(HttpStatusCode.Created);
+            ids.Add(body.GetProperty("sessionId").GetString()!);
+        }
+        var at = DateTimeOffset.UtcNow;
+        foreach (var id in ids)
+        {
+            var grain = _fleet.Client.GetGrain<IInterviewSessionGrain>(id);
+            await grain.ParticipantJoined("candidate", ParticipantRole.Candidate);
+            await grain.RecordTurn(new Turn(ParticipantRole.Candidate, "hello", at, at.AddSeconds(1)));
+        }
+        var hosts = new Dictionary<string, FleetSilo>();
+        foreach (var id in ids) hosts[id] = _fleet.SiloOf(await _fleet.SnapshotAsync(id));
+        var victim = hosts.Values.GroupBy(s => s).MaxBy(g => g.Count())!.Key;
+        var survivor = _fleet.Silos.Single(s => s.Region == "eu" && s != victim);
+        var orphans = ids.Where(id => hosts[id] == victim).ToArray();
+        output.WriteLine($"{orphans.Length} of {ids.Count} eu sessions on the killed silo {victim}");
+
+        victim.Process!.KillHard();
+        // The us silo's gateway calls each orphan without any region in the request context (as a webhook would); its watchdog
+        // reminder may tick first, from any silo. Either way placement must find the session's region in its stored state.
+        var api = us.HttpAs(SiloFleet.TenantKey);
+        await Task.WhenAll(orphans.Select(id => SiloFleet.WaitUntilAsync(
+            async () => (await api.GetAsync($"/v1/interviews/{id}")).IsSuccessStatusCode,
+            TimeSpan.FromSeconds(30), () => $"session {id} was never re-activated after its silo was killed")));
+
+        foreach (var id in orphans)
+        {
+            var now = await _fleet.SnapshotAsync(id);
+            Assert.Equal(survivor, _fleet.SiloOf(now));
+            Assert.Equal(1, now.TurnCount);
+            Assert.True(now.Status.IsLive());
+            // Straight to eu: one resume, on the eu survivor; not a detour through the us silo that asked first.
+            var resumed = (await _fleet.Client.GetGrain<IInterviewSessionGrain>(id).GetTimeline(SiloFleet.Tenant))
+                .Where(e => e.Kind == TimelineKinds.Resumed).ToArray();
+            Assert.True(resumed.Length == 1, $"session {id} resumed on {string.Join(", ", resumed.Select(e => e.Silo))}");
+            Assert.Equal(survivor, SiloAt(resumed[0].Silo!));
+        }
+    }
+
+    private FleetSilo SiloAt(string address) => _fleet.Silos.Single(s => s.SiloPort == int.Parse(address.Split('@')[0].Split(':')[^1]));
 }

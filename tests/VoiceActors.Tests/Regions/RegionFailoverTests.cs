@@ -101,6 +101,64 @@ public sealed class RegionFailoverTests(ITestOutputHelper output) : IAsyncLifeti
             TimeSpan.FromSeconds(10), () => "us never took sessions again after the override was cleared");
     }
 
+    [Fact]
+    public async Task A_down_regions_session_hosted_in_another_region_gets_a_reconnect_directive_too()
+    {
+        var (eu, us) = (_fleet.Silos[0], _fleet.Silos[1]);
+        var nearUs = new Dictionary<string, double> { ["us"] = 12, ["eu"] = 150 };
+        var ids = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var body = await (await SiloFleet.CreateAsync(eu, nearUs, $"cand-{i}")).ExpectAsync(HttpStatusCode.Created);
+            ids.Add(body.GetProperty("sessionId").GetString()!);
+        }
+        var at = DateTimeOffset.UtcNow;
+        foreach (var id in ids)
+        {
+            var grain = _fleet.Client.GetGrain<IInterviewSessionGrain>(id);
+            await grain.ParticipantJoined("candidate", ParticipantRole.Candidate);
+            await grain.ParticipantJoined("agent", ParticipantRole.Agent);
+            await grain.RecordTurn(new Turn(ParticipantRole.Agent, "tell me about yourself", at, at.AddSeconds(3)));
+        }
+
+        // us's only silo drains: with no other us silo, its sessions move to eu and keep their region (and their room in us).
+        us.Process!.Terminate();
+        await us.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(40));
+        foreach (var id in ids)
+        {
+            var s = await _fleet.SnapshotAsync(id);
+            Assert.Equal(eu, _fleet.SiloOf(s));
+            Assert.Equal("us", s.Region);
+            Assert.Null(s.Reconnect);
+        }
+
+        // eu is healthy, but the sessions it hosts belong to us: each still needs a room outside us.
+        await (await _fleet.Operator(eu).PutAsJsonAsync("/v1/regions/us/health", new { status = "down", reason = "LiveKit us outage drill" }))
+            .ExpectAsync(HttpStatusCode.OK);
+        var api = eu.HttpAs(SiloFleet.TenantKey);
+        foreach (var id in ids)
+        {
+            await SiloFleet.WaitUntilAsync(async () =>
+                (await api.GetFromJsonAsync<JsonElement>($"/v1/interviews/{id}")).TryGetProperty("reconnect", out _),
+                TimeSpan.FromSeconds(10), () => $"session {id} of the down region us, hosted in eu, never got a reconnect directive");
+            var body = await api.GetFromJsonAsync<JsonElement>($"/v1/interviews/{id}");
+            var directive = body.GetProperty("reconnect");
+            Assert.Equal("eu", body.GetProperty("region").GetString());
+            Assert.Equal("eu", directive.GetProperty("region").GetString());
+            Assert.Equal("us", directive.GetProperty("fromRegion").GetString());
+            Assert.Equal($"interview-{id}", directive.GetProperty("room").GetString());
+            Assert.False(string.IsNullOrEmpty(directive.GetProperty("candidateToken").GetString()), "the directive carries a fresh token");
+
+            var s = await _fleet.SnapshotAsync(id);
+            Assert.Equal(SessionStatus.Active, s.Status);
+            Assert.Equal(1, s.TurnCount);
+            Assert.Equal(eu, _fleet.SiloOf(s));
+            // Failed over once: a session already in its target region is not failed over again on the next refreshes.
+            var timeline = await _fleet.Client.GetGrain<IInterviewSessionGrain>(id).GetTimeline(SiloFleet.Tenant);
+            Assert.Single(timeline, e => e.Kind == TimelineKinds.RegionFailover && e.Detail!.Contains("us -> eu"));
+        }
+    }
+
     /// <summary>Bad input over HTTP: problem details, and nothing changes.</summary>
     private static async Task RefusesBadInputAsync(FleetSilo gateway, HttpClient ops)
     {
