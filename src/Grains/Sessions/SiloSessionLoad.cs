@@ -35,10 +35,11 @@ public sealed class SiloCapacityOptionsValidator : IValidateOptions<SiloCapacity
 public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options)
 {
     private readonly ConcurrentDictionary<string, LiveSession> _live = new(StringComparer.Ordinal);
+    private int _count; // ConcurrentDictionary.Count takes every bucket lock, and placement and admission read this on each create
 
     public int Capacity => options.Value.MaxConcurrentSessions;
     public string Region => options.Value.Region;
-    public int ActiveSessions => _live.Count;
+    public int ActiveSessions => Volatile.Read(ref _count);
 
     public int RoomsWithoutAgent
     {
@@ -54,13 +55,23 @@ public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options)
     public double Utilization => Capacity == 0 ? 100 : 100.0 * ActiveSessions / Capacity;
 
     /// <summary>Called by a session grain whenever its liveness, agent presence or region may have changed.</summary>
+    /// <remarks>One session's calls come from its one activation, one at a time, so add-then-overwrite cannot race with its own removal.</remarks>
     public void Update(string sessionId, SessionStatus status, bool hasAgent, string region)
     {
-        if (status.IsLive()) _live[sessionId] = new LiveSession(!hasAgent, region);
-        else _live.TryRemove(sessionId, out _);
+        if (!status.IsLive())
+        {
+            Remove(sessionId);
+            return;
+        }
+        var session = new LiveSession(!hasAgent, region);
+        if (_live.TryAdd(sessionId, session)) Interlocked.Increment(ref _count);
+        else _live[sessionId] = session;
     }
 
-    public void Remove(string sessionId) => _live.TryRemove(sessionId, out _);
+    public void Remove(string sessionId)
+    {
+        if (_live.TryRemove(sessionId, out _)) Interlocked.Decrement(ref _count);
+    }
 
     /// <summary>The ids of the live sessions on this silo right now (drain walks them).</summary>
     public string[] LiveSessionIds() => [.. _live.Keys];

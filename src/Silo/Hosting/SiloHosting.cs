@@ -47,6 +47,7 @@ public static class SiloHosting
             var advertised = config["Orleans:AdvertisedIP"] is { } ip ? IPAddress.Parse(ip) : IPAddress.Loopback;
             silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: config.GetValue("Orleans:ListenOnAnyHostAddress", false));
             silo.UseRedisClustering(redis);
+            silo.UseConsistentGrainDirectory();
         }
         else
         {
