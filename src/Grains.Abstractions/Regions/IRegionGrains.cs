@@ -23,6 +23,10 @@ public interface ICapacityGrain : IGrainWithStringKey
 
     [Alias("Get")]
     Task<RegionCapacity> Get();
+
+    /// <summary>A silo shutting down withdraws its report, so the region stops counting it at once instead of after the report expiry.</summary>
+    [Alias("Leave")]
+    Task Leave(string silo);
 }
 
 /// <summary>

@@ -19,6 +19,12 @@ public sealed class CapacityGrain(TimeProvider clock, IOptions<RegionHealthOptio
         return Task.CompletedTask;
     }
 
+    Task ICapacityGrain.Leave(string silo)
+    {
+        _silos.Remove(silo);
+        return Task.CompletedTask;
+    }
+
     Task<RegionCapacity> ICapacityGrain.Get()
     {
         var now = clock.GetUtcNow();

@@ -35,6 +35,9 @@ public sealed partial class RegionViewRefresher(
     {
         await _stopping.CancelAsync();
         try { await _loop.WaitAsync(ct); } catch (OperationCanceledException) { }
+        // Best effort: if it fails, the report expires after SiloReportExpiry as it would for a crashed silo.
+        try { await grains.GetGrain<ICapacityGrain>(load.Region).Leave(silo.SiloAddress.ToParsableString()).WaitAsync(TimeSpan.FromSeconds(2), ct); }
+        catch (Exception e) when (e is not OutOfMemoryException) { LogLeaveFailed(e); }
     }
 
     private async Task LoopAsync(CancellationToken ct)
@@ -106,6 +109,9 @@ public sealed partial class RegionViewRefresher(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Regional view refresh failed; keeping the previous view")]
     private partial void LogRefreshFailed(Exception e);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Could not withdraw this silo's capacity report on shutdown; it expires by itself")]
+    private partial void LogLeaveFailed(Exception e);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Region {Region} is down and no healthy region can take its sessions")]
     private partial void LogNoFailoverTarget(string region);
