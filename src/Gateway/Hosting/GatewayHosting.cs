@@ -30,7 +30,7 @@ public static class GatewayHosting
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
         services.AddProblemDetails();
-        services.AddExceptionHandler<SessionExceptionHandler>();
+        services.AddExceptionHandler<GrainExceptionHandler>();
         services.AddRegionsApi(builder.Configuration);
         services.ConfigureHttpJsonOptions(o =>
         {

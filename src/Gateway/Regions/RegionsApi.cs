@@ -25,7 +25,6 @@ public static class RegionsApi
         var operators = configuration.GetSection("Gateway:OperatorTenants").Get<string[]>() ?? [];
         services.AddAuthorizationBuilder().AddPolicy(OperatorPolicy, p => p.RequireAuthenticatedUser()
             .RequireAssertion(c => c.User.FindFirstValue(ApiKeyAuthenticationHandler.TenantClaim) is { } t && operators.Contains(t, StringComparer.Ordinal)));
-        services.AddExceptionHandler<RegionExceptionHandler>();
         return services;
     }
 

@@ -1,21 +1,30 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Diagnostics;
 using VoiceActors.Regions;
+using VoiceActors.Sessions;
 
-namespace VoiceActors.Gateway.Regions;
+namespace VoiceActors.Gateway.Errors;
 
-/// <summary>Maps region and capacity errors to problem details; a refusal for load says when to come back (Retry-After).</summary>
-public sealed class RegionExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+/// <summary>
+/// The one table from the grains' typed errors (and bad requests) to RFC 9457 problem details; nothing else leaks out.
+/// A refusal for load says when to come back (Retry-After).
+/// </summary>
+public sealed class GrainExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
         var (status, title, retryAfter) = exception switch
         {
+            SessionNotFoundException => (StatusCodes.Status404NotFound, "Interview not found", 0),
+            InvalidSessionTransitionException => (StatusCodes.Status409Conflict, "Invalid state transition", 0),
+            SessionAlreadyExistsException => (StatusCodes.Status409Conflict, "Interview already exists", 0),
+            SessionValidationException => (StatusCodes.Status400BadRequest, "Invalid request", 0),
             RegionCapacityExceededException e => (StatusCodes.Status429TooManyRequests, "Region at capacity", e.RetryAfterSeconds),
             NoHealthyRegionException e => (StatusCodes.Status503ServiceUnavailable, "No healthy region", e.RetryAfterSeconds),
             UnknownRegionException => (StatusCodes.Status404NotFound, "Unknown region", 0),
             LastHealthyRegionException => (StatusCodes.Status409Conflict, "Last healthy region", 0),
             RegionValidationException => (StatusCodes.Status400BadRequest, "Invalid request", 0),
+            BadHttpRequestException e => (e.StatusCode, "Bad request", 0),
             _ => (0, "", 0),
         };
         if (status == 0) return false;
