@@ -41,8 +41,8 @@ public static class RegionsHosting
 
     /// <summary>
     /// Rolling restarts with the default directory lost entries of departing silos and left duplicate sessions (measured: dozens per
-    /// rolling restart of 300); the strongly consistent directory hands its ranges over instead. For real (Redis) clusters only:
-    /// it schedules on the silo's TimeProvider, which in-process tests fake.
+    /// rolling restart of 300); the strongly consistent directory hands its ranges over instead. For real (Redis) clusters, where
+    /// silos come and go; a single embedded silo has nothing to hand over.
     /// </summary>
     public static ISiloBuilder UseConsistentGrainDirectory(this ISiloBuilder silo)
     {

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Orleans.Reminders;
+using Orleans.Streams;
 using Orleans.TestingHost;
 using VoiceActors.Silo.Hosting;
 
@@ -9,6 +11,9 @@ namespace VoiceActors.Tests.Fixtures;
 /// <summary>
 /// An in-process Orleans cluster configured exactly as the silo configures itself (<see cref="SiloHosting.AddVoiceActorsGrains"/>),
 /// with a fake clock and optional extra settings (e.g. <c>ConnectionStrings:Redis</c> for real Redis storage).
+/// The grains read the fake clock (the unkeyed TimeProvider); the runtime's own machinery (membership, messaging, directory,
+/// reminders, stream pulling) keeps real time, so calls time out, killed silos are detected and reminders and streams tick
+/// whatever the test does to its clock.
 /// </summary>
 public sealed class TestSilo : IAsyncDisposable
 {
@@ -24,6 +29,13 @@ public sealed class TestSilo : IAsyncDisposable
     public IConfiguration Configuration { get; }
     public IGrainFactory Grains => Cluster.Client;
 
+    private static readonly string[] RuntimeClocks =
+    [
+        TimeProviderNames.Grains, TimeProviderNames.Membership, TimeProviderNames.Messaging, TimeProviderNames.SystemTimers,
+        TimeProviderNames.ActivationManagement, TimeProviderNames.GrainDirectory, ReminderTimeProviderNames.Reminders,
+        StreamingTimeProviderNames.Streaming,
+    ];
+
     public static async Task<TestSilo> StartAsync(IDictionary<string, string?>? settings = null, int silos = 1,
         Action<IServiceCollection>? services = null)
     {
@@ -34,6 +46,7 @@ public sealed class TestSilo : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton<TimeProvider>(clock);
+            foreach (var runtimePart in RuntimeClocks) silo.Services.AddKeyedSingleton(runtimePart, TimeProvider.System);
             services?.Invoke(silo.Services);
             silo.AddVoiceActorsGrains(configuration);
         });

@@ -21,9 +21,6 @@ public sealed class AudioCrashTests : IAsyncLifetime
         await using var silo = await TestSilo.StartAsync(AudioPathTests.Settings(("ConnectionStrings:Redis", _redis.ConnectionString)), silos: 2,
             services: s =>
             {
-                // The runtime on real time (membership, messaging, directory): a killed silo must be detected and calls to it must
-                // time out; the session and its provider stay on the test's fake clock.
-                VoiceActors.Tests.PostSession.PostSessionTestKit.RealTimeRuntime(s);
                 s.Configure<ClusterMembershipOptions>(o =>
                 {
                     o.ProbeTimeout = TimeSpan.FromSeconds(1);

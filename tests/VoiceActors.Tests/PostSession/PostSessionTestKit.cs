@@ -1,6 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Reminders;
-using Orleans.Streams;
 using VoiceActors.Sessions;
 using VoiceActors.Tests.Fixtures;
 
@@ -18,21 +16,6 @@ public static class PostSessionTestKit
         new("Communication", "Explains trade-offs", 0.5, ["because", "trade-off"]),
     ]);
 
-    /// <summary>
-    /// Grains read the fake clock (the unkeyed TimeProvider); the runtime's own machinery (membership, messaging, reminders,
-    /// stream pulling) keeps real time, so a killed silo is still detected and reminders and streams still tick.
-    /// </summary>
-    public static void RealTimeRuntime(IServiceCollection services)
-    {
-        foreach (var key in new[]
-        {
-            TimeProviderNames.Grains, TimeProviderNames.Membership, TimeProviderNames.Messaging, TimeProviderNames.SystemTimers,
-            TimeProviderNames.ActivationManagement, TimeProviderNames.GrainDirectory,
-            ReminderTimeProviderNames.Reminders, StreamingTimeProviderNames.Streaming,
-        })
-            services.AddKeyedSingleton(key, TimeProvider.System);
-    }
-
     public static Dictionary<string, string?> Settings(params (string Key, string? Value)[] extra)
     {
         var settings = new Dictionary<string, string?>
@@ -48,7 +31,6 @@ public static class PostSessionTestKit
     public static Task<TestSilo> StartAsync(Dictionary<string, string?> settings, int silos = 1, Action<IServiceCollection>? services = null) =>
         TestSilo.StartAsync(settings, silos, s =>
         {
-            RealTimeRuntime(s);
             if (Environment.GetEnvironmentVariable("VA_TEST_LOG") == "1") s.AddLogging(b => Microsoft.Extensions.Logging.ConsoleLoggerExtensions.AddConsole(b));
             services?.Invoke(s);
         });
