@@ -50,6 +50,37 @@ public sealed class LoadRunTests
     }
 
     [Fact]
+    public async Task The_admission_ceiling_measures_decisions_and_whole_creates_and_leaves_the_run_its_capacity()
+    {
+        var options = new LoadOptions
+        {
+            Sessions = 5,
+            Duration = TimeSpan.FromSeconds(2),
+            CeilingDuration = TimeSpan.Zero,
+            AdmissionCeilingDuration = TimeSpan.FromSeconds(1),
+            AdmissionCeilingConcurrency = 16,
+            MaxLost = 0,
+            SiloSettings = new Dictionary<string, string?> { ["Silo:MaxConcurrentSessions"] = "1000000" },
+        };
+
+        var report = await new LoadRunner(options, TimeProvider.System).RunAsync("test", CancellationToken.None);
+
+        var a = report.AdmissionCeiling;
+        Assert.NotNull(a);
+        Assert.True(a!.AdmissionsPerS > 0 && a.CreatesPerS > 0, $"admissions {a.AdmissionsPerS}/s, creates {a.CreatesPerS}/s");
+        Assert.Equal(0, a.Failures);
+        Assert.Equal(0, a.Refused);
+        Assert.True(a.CreateMs.Count > 0 && a.CreateMs.P50 <= a.CreateMs.P99);
+        // A whole create is an admission plus activation, reminder, state writes and a room: it must cost more CPU than the decision alone.
+        Assert.True(a.CreateCpuUs > a.AdmissionCpuUs && a.AdmissionCpuUs > 0, $"create {a.CreateCpuUs} µs vs admission {a.AdmissionCpuUs} µs");
+        // The run after the ceiling carries its own sessions as usual.
+        Assert.Equal(5, report.Sessions.Started);
+        Assert.Equal(5, report.Sessions.Completed);
+        Assert.Equal(0, report.Sessions.Lost);
+        Assert.Contains("admission ceiling: whole creates per second", MarkdownSummary.Render(report));
+    }
+
+    [Fact]
     public async Task Killing_a_silo_of_a_three_silo_redis_cluster_mid_run_loses_no_session()
     {
         var options = new LoadOptions
