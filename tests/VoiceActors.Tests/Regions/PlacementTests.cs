@@ -110,19 +110,7 @@ public sealed class PlacementTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task A_session_whose_silo_is_killed_comes_back_in_its_own_region_when_another_region_calls_it_first()
     {
         var us = _fleet.Silos[2];
-        var ids = new List<string>();
-        for (var i = 0; i < 8; i++)
-        {
-            var body = await (await SiloFleet.CreateAsync(us, NearEu, $"cand-{i}")).ExpectAsync(HttpStatusCode.Created);
-            ids.Add(body.GetProperty("sessionId").GetString()!);
-        }
-        var at = DateTimeOffset.UtcNow;
-        foreach (var id in ids)
-        {
-            var grain = _fleet.Client.GetGrain<IInterviewSessionGrain>(id);
-            await grain.ParticipantJoined("candidate", ParticipantRole.Candidate);
-            await grain.RecordTurn(new Turn(ParticipantRole.Candidate, "hello", at, at.AddSeconds(1)));
-        }
+        var ids = await _fleet.CreateLiveSessionsAsync(us, NearEu, 8, withAgent: false);
         var hosts = new Dictionary<string, FleetSilo>();
         foreach (var id in ids) hosts[id] = _fleet.SiloOf(await _fleet.SnapshotAsync(id));
         var victim = hosts.Values.GroupBy(s => s).MaxBy(g => g.Count())!.Key;

@@ -33,21 +33,12 @@ public sealed class RegionFailoverTests(ITestOutputHelper output) : IAsyncLifeti
         var (eu, us) = (_fleet.Silos[0], _fleet.Silos[1]);
         var api = eu.HttpAs(SiloFleet.TenantKey);
         var nearUs = new Dictionary<string, double> { ["us"] = 12, ["eu"] = 150 };
-        var ids = new List<string>();
-        for (var i = 0; i < Sessions; i++)
-        {
-            var body = await (await SiloFleet.CreateAsync(eu, nearUs, $"cand-{i}")).ExpectAsync(HttpStatusCode.Created);
-            Assert.Equal("us", body.GetProperty("region").GetString());
-            ids.Add(body.GetProperty("sessionId").GetString()!);
-        }
-        var at = DateTimeOffset.UtcNow;
+        var ids = await _fleet.CreateLiveSessionsAsync(eu, nearUs, Sessions);
         foreach (var id in ids)
         {
-            var grain = _fleet.Client.GetGrain<IInterviewSessionGrain>(id);
-            await grain.ParticipantJoined("candidate", ParticipantRole.Candidate);
-            await grain.ParticipantJoined("agent", ParticipantRole.Agent);
-            await grain.RecordTurn(new Turn(ParticipantRole.Agent, "tell me about yourself", at, at.AddSeconds(3)));
-            Assert.Equal(us, _fleet.SiloOf(await _fleet.SnapshotAsync(id)));
+            var snapshot = await _fleet.SnapshotAsync(id);
+            Assert.Equal("us", snapshot.Region);
+            Assert.Equal(us, _fleet.SiloOf(snapshot));
         }
 
         var ops = _fleet.Operator(eu);
@@ -106,20 +97,7 @@ public sealed class RegionFailoverTests(ITestOutputHelper output) : IAsyncLifeti
     {
         var (eu, us) = (_fleet.Silos[0], _fleet.Silos[1]);
         var nearUs = new Dictionary<string, double> { ["us"] = 12, ["eu"] = 150 };
-        var ids = new List<string>();
-        for (var i = 0; i < 4; i++)
-        {
-            var body = await (await SiloFleet.CreateAsync(eu, nearUs, $"cand-{i}")).ExpectAsync(HttpStatusCode.Created);
-            ids.Add(body.GetProperty("sessionId").GetString()!);
-        }
-        var at = DateTimeOffset.UtcNow;
-        foreach (var id in ids)
-        {
-            var grain = _fleet.Client.GetGrain<IInterviewSessionGrain>(id);
-            await grain.ParticipantJoined("candidate", ParticipantRole.Candidate);
-            await grain.ParticipantJoined("agent", ParticipantRole.Agent);
-            await grain.RecordTurn(new Turn(ParticipantRole.Agent, "tell me about yourself", at, at.AddSeconds(3)));
-        }
+        var ids = await _fleet.CreateLiveSessionsAsync(eu, nearUs, 4);
 
         // us's only silo drains: with no other us silo, its sessions move to eu and keep their region (and their room in us).
         us.Process!.Terminate();

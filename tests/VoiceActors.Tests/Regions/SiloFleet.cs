@@ -122,6 +122,24 @@ public sealed class SiloFleet : IAsyncDisposable
     public static Task<HttpResponseMessage> CreateAsync(FleetSilo via, Dictionary<string, double>? pings, string candidate = "cand") =>
         via.HttpAs(TenantKey).PostAsJsonAsync("/v1/interviews", new { candidateId = candidate, jobId = "job-1", regionPings = pings });
 
+    /// <summary>Opens interviews through <paramref name="via"/>'s API and makes each live: candidate (and agent) in, one turn recorded.</summary>
+    public async Task<List<string>> CreateLiveSessionsAsync(FleetSilo via, Dictionary<string, double>? pings, int count, bool withAgent = true)
+    {
+        var ids = new List<string>();
+        var at = DateTimeOffset.UtcNow;
+        for (var i = 0; i < count; i++)
+        {
+            var body = await (await CreateAsync(via, pings, $"cand-{i}")).ExpectAsync(HttpStatusCode.Created);
+            var id = body.GetProperty("sessionId").GetString()!;
+            var grain = Client.GetGrain<IInterviewSessionGrain>(id);
+            await grain.ParticipantJoined("candidate", ParticipantRole.Candidate);
+            if (withAgent) await grain.ParticipantJoined("agent", ParticipantRole.Agent);
+            await grain.RecordTurn(new Turn(ParticipantRole.Candidate, "hello", at, at.AddSeconds(1)));
+            ids.Add(id);
+        }
+        return ids;
+    }
+
     public async Task<SessionSnapshot> SnapshotAsync(string sessionId) =>
         await Client.GetGrain<IInterviewSessionGrain>(sessionId).Get(Tenant);
 
