@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Streams;
-using Orleans.Streams.Core;
 using VoiceActors.PostSession.Persistence;
 using VoiceActors.Sessions;
 
@@ -30,19 +28,14 @@ public sealed partial class ComplianceGrain(
     IPostSessionRepository repository,
     IOptions<RetentionOptions> retention,
     TimeProvider clock,
-    ILogger<ComplianceGrain> logger) : Grain, IComplianceGrain, IStreamSubscriptionObserver, IAsyncObserver<SessionCompleted>, IRemindable
+    ILogger<ComplianceGrain> logger) : PostSessionConsumerGrain(PostSessionConsumers.Compliance), IComplianceGrain, IRemindable
 {
     internal const string RetentionReminder = "retention";
 
     private ComplianceGrainState State => state.State;
-    private string SessionId => this.GetPrimaryKeyString();
 
-    async Task IStreamSubscriptionObserver.OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
-        await handleFactory.Create<SessionCompleted>().ResumeAsync(this);
-
-    async Task IAsyncObserver<SessionCompleted>.OnNextAsync(SessionCompleted completed, StreamSequenceToken? token)
+    protected override async Task HandleAsync(SessionCompleted completed)
     {
-        if (completed.SessionId != SessionId) return;
         if (!State.Recorded)
         {
             var deleteAt = completed.EndedAt + retention.Value.For(completed.TenantId);
@@ -58,12 +51,7 @@ public sealed partial class ComplianceGrain(
             (State.TenantId, State.Consent, State.EndedAt, State.DeleteAt) = (completed.TenantId, consent, completed.EndedAt, deleteAt);
             await state.WriteStateAsync();
         }
-        await GrainFactory.GetGrain<IInterviewSessionGrain>(SessionId).AcknowledgeCompletion(PostSessionConsumers.Compliance);
     }
-
-    Task IAsyncObserver<SessionCompleted>.OnCompletedAsync() => Task.CompletedTask;
-
-    Task IAsyncObserver<SessionCompleted>.OnErrorAsync(Exception ex) => Task.CompletedTask;
 
     async Task IComplianceGrain.RecordAccess(string tenantId, string resource, string actor) =>
         await repository.AppendAuditAsync(new AuditEntry(SessionId, tenantId, AuditActions.Accessed, actor, resource, clock.GetUtcNow()));
@@ -87,7 +75,7 @@ public sealed partial class ComplianceGrain(
     private async Task<bool> EnforceRetentionAsync()
     {
         if (!State.Recorded || State.DeletedAt is not null || clock.GetUtcNow() < State.DeleteAt) return false;
-        var session = GrainFactory.GetGrain<IInterviewSessionGrain>(SessionId);
+        var session = Session;
         var erased = "session state erased";
         try
         {

@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Orleans.Streams;
-using Orleans.Streams.Core;
 using VoiceActors.PostSession.Persistence;
 using VoiceActors.Sessions;
 
@@ -26,23 +24,13 @@ public sealed partial class EvaluationGrain(
     EvaluationRunner runner,
     InterviewerWebhook webhook,
     TimeProvider clock,
-    ILogger<EvaluationGrain> logger) : Grain, IEvaluationGrain, IStreamSubscriptionObserver, IAsyncObserver<SessionCompleted>
+    ILogger<EvaluationGrain> logger) : PostSessionConsumerGrain(PostSessionConsumers.Evaluation), IEvaluationGrain
 {
-    private string SessionId => this.GetPrimaryKeyString();
-
-    async Task IStreamSubscriptionObserver.OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
-        await handleFactory.Create<SessionCompleted>().ResumeAsync(this);
-
-    async Task IAsyncObserver<SessionCompleted>.OnNextAsync(SessionCompleted completed, StreamSequenceToken? token)
+    protected override async Task HandleAsync(SessionCompleted completed)
     {
-        if (completed.SessionId != SessionId) return;
-        var session = GrainFactory.GetGrain<IInterviewSessionGrain>(SessionId);
+        var session = Session;
         var snapshot = await session.Get(completed.TenantId);
-        if (snapshot.ErasedAt is not null)
-        {
-            await session.AcknowledgeCompletion(PostSessionConsumers.Evaluation);
-            return;
-        }
+        if (snapshot.ErasedAt is not null) return;
 
         var evaluation = await repository.GetEvaluationAsync(completed.TenantId, SessionId);
         if (evaluation is null)
@@ -71,19 +59,10 @@ public sealed partial class EvaluationGrain(
             state.State.InterviewerNotified = true; // a final failure is recorded in the audit log, not retried forever
             await state.WriteStateAsync();
         }
-        await session.AcknowledgeCompletion(PostSessionConsumers.Evaluation);
     }
 
-    Task IAsyncObserver<SessionCompleted>.OnCompletedAsync() => Task.CompletedTask;
-
-    Task IAsyncObserver<SessionCompleted>.OnErrorAsync(Exception ex) => Task.CompletedTask;
-
-    async Task<EvaluationView?> IEvaluationGrain.Get(string tenantId, string actor)
-    {
-        var evaluation = await repository.GetEvaluationAsync(tenantId, SessionId);
-        if (evaluation is not null) await GrainFactory.GetGrain<IComplianceGrain>(SessionId).RecordAccess(tenantId, "evaluation", actor);
-        return evaluation;
-    }
+    Task<EvaluationView?> IEvaluationGrain.Get(string tenantId, string actor) =>
+        ReadAuditedAsync(repository.GetEvaluationAsync(tenantId, SessionId), tenantId, "evaluation", actor);
 
     private static string Describe(EvaluationView e) => e.Status switch
     {

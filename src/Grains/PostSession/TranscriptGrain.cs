@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Orleans.Streams;
-using Orleans.Streams.Core;
 using VoiceActors.PostSession.Persistence;
 using VoiceActors.Sessions;
 
@@ -12,17 +10,11 @@ namespace VoiceActors.PostSession;
 /// </summary>
 [ImplicitStreamSubscription(PostSessionConsumers.StreamNamespace)]
 public sealed partial class TranscriptGrain(IPostSessionRepository repository, TimeProvider clock, ILogger<TranscriptGrain> logger)
-    : Grain, ITranscriptGrain, IStreamSubscriptionObserver, IAsyncObserver<SessionCompleted>
+    : PostSessionConsumerGrain(PostSessionConsumers.Transcript), ITranscriptGrain
 {
-    private string SessionId => this.GetPrimaryKeyString();
-
-    async Task IStreamSubscriptionObserver.OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
-        await handleFactory.Create<SessionCompleted>().ResumeAsync(this);
-
-    async Task IAsyncObserver<SessionCompleted>.OnNextAsync(SessionCompleted completed, StreamSequenceToken? token)
+    protected override async Task HandleAsync(SessionCompleted completed)
     {
-        if (completed.SessionId != SessionId) return;
-        var session = GrainFactory.GetGrain<IInterviewSessionGrain>(SessionId);
+        var session = Session;
         var snapshot = await session.Get(completed.TenantId);
         if (snapshot.ErasedAt is null && completed.Consent.Transcription)
         {
@@ -35,19 +27,10 @@ public sealed partial class TranscriptGrain(IPostSessionRepository repository, T
                 LogStored(SessionId, transcript.Turns.Count);
             }
         }
-        await session.AcknowledgeCompletion(PostSessionConsumers.Transcript);
     }
 
-    Task IAsyncObserver<SessionCompleted>.OnCompletedAsync() => Task.CompletedTask;
-
-    Task IAsyncObserver<SessionCompleted>.OnErrorAsync(Exception ex) => Task.CompletedTask;
-
-    async Task<TranscriptView?> ITranscriptGrain.Get(string tenantId, string actor)
-    {
-        var transcript = await repository.GetTranscriptAsync(tenantId, SessionId);
-        if (transcript is not null) await GrainFactory.GetGrain<IComplianceGrain>(SessionId).RecordAccess(tenantId, "transcript", actor);
-        return transcript;
-    }
+    Task<TranscriptView?> ITranscriptGrain.Get(string tenantId, string actor) =>
+        ReadAuditedAsync(repository.GetTranscriptAsync(tenantId, SessionId), tenantId, "transcript", actor);
 
     /// <summary>The turns the event refers to, in the order they were spoken.</summary>
     internal static IReadOnlyList<TranscriptTurn> Assemble(IReadOnlyList<Turn> turns, int count)
