@@ -25,9 +25,12 @@ public sealed class ApiKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.Fail("Authorization must be 'Bearer <api key>'."));
         var tenant = keys.FindTenant(header.AsSpan(7).Trim());
         if (tenant is null) return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
-        var identity = new ClaimsIdentity([new Claim(TenantClaim, tenant)], SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        return Task.FromResult(TenantTicket(tenant, SchemeName));
     }
+
+    /// <summary>The one shape of an authenticated caller, whichever scheme found its key: a principal carrying its tenant.</summary>
+    public static AuthenticateResult TenantTicket(string tenant, string scheme) => AuthenticateResult.Success(
+        new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity([new Claim(TenantClaim, tenant)], scheme)), scheme));
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {

@@ -34,8 +34,7 @@ public sealed class DashboardAuthenticationHandler(
         };
         var tenant = key is null ? null : keys.FindTenant(key.AsSpan().Trim());
         if (tenant is null) return Task.FromResult(AuthenticateResult.Fail("Unknown API key.")); // the key itself is never logged
-        var identity = new ClaimsIdentity([new Claim(ApiKeyAuthenticationHandler.TenantClaim, tenant)], SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        return Task.FromResult(ApiKeyAuthenticationHandler.TenantTicket(tenant, SchemeName));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
