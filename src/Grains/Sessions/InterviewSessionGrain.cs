@@ -84,7 +84,7 @@ public sealed partial class InterviewSessionGrain(
 
     async Task<SessionSnapshot> IInterviewSessionGrain.Create(CreateSession command)
     {
-        Validate(command);
+        CreateSessionRules.Validate(SessionId, command, relays.Providers);
         if (State.Exists) throw new SessionAlreadyExistsException(SessionId);
 
         AdmitOnThisSilo(command.Region);
@@ -553,26 +553,6 @@ public sealed partial class InterviewSessionGrain(
     {
         if (!State.Exists || !string.Equals(State.TenantId, tenantId, StringComparison.Ordinal))
             throw new SessionNotFoundException(SessionId);
-    }
-
-    private void Validate(CreateSession c)
-    {
-        Require(c.TenantId, "tenantId");
-        Require(c.CandidateId, "candidateId");
-        Require(c.JobId, "jobId");
-        Require(c.Region, "region");
-        Require(c.Provider?.Name, "provider");
-        if (!relays.Providers.Contains(c.Provider!.Name))
-            throw new SessionValidationException(SessionId, "provider", $"unknown voice provider '{c.Provider.Name}'; this cluster has {string.Join(", ", relays.Providers.Names)}");
-        if (c.Provider.Secondary is { Length: > 0 } secondary && !relays.Providers.Contains(secondary))
-            throw new SessionValidationException(SessionId, "providerOptions.secondary", $"unknown voice provider '{secondary}'; this cluster has {string.Join(", ", relays.Providers.Names)}");
-        if (c.Rubric is { } rubric) RubricRules.Validate(SessionId, rubric);
-    }
-
-    private void Require(string? value, string field)
-    {
-        if (string.IsNullOrWhiteSpace(value)) throw new SessionValidationException(SessionId, field, "is required");
-        if (value.Length > 256) throw new SessionValidationException(SessionId, field, "is longer than 256 characters");
     }
 
     private SessionSnapshot Snapshot() => new(
