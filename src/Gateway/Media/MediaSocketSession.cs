@@ -83,7 +83,7 @@ public sealed partial class MediaSocketSession : IAudioSink
     public async Task RunAsync(CancellationToken requestAborted)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closing.Token);
-        var grain = _grains.GetGrain<IInterviewSessionGrain>(_sessionId);
+        var grain = _grains.GetGrain<ISessionMediaGrain>(_sessionId);
         var self = _grains.CreateObjectReference<IAudioSink>(this);
         try
         {
@@ -128,7 +128,7 @@ public sealed partial class MediaSocketSession : IAudioSink
         }
     }
 
-    private async Task ReceiveLoopAsync(IInterviewSessionGrain grain, CancellationToken ct)
+    private async Task ReceiveLoopAsync(ISessionMediaGrain grain, CancellationToken ct)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(AudioFormat.FrameBytes * 2);
         try
