@@ -12,6 +12,13 @@ public interface IInterviewSessionGrain : IGrainWithStringKey
     Task<SessionSnapshot> Get(string tenantId);
 
     /// <summary>Ends the interview normally; the post-session pipeline starts.</summary>
+    /// <summary>
+    /// For the candidate page, which has the candidate's LiveKit token and no API key: where to connect. Not tenant-scoped;
+    /// the caller proves it holds this room's candidate token, and any other identity gets "not found".
+    /// </summary>
+    [Alias("GetCandidateConnection")]
+    Task<CandidateConnection> GetCandidateConnection(string identity);
+
     [Alias("Complete")]
     Task<SessionSnapshot> Complete(string tenantId, string reason);
 

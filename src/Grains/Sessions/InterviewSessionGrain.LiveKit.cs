@@ -94,6 +94,14 @@ public sealed partial class InterviewSessionGrain
         State.RoomName, LiveKitIdentities.Candidate(State.CandidateId), ParticipantRole.Candidate, RemainingTime(),
         name: State.CandidateName, metadata: JsonSerializer.Serialize(new { sessionId = SessionId }));
 
+    Task<CandidateConnection> IInterviewSessionGrain.GetCandidateConnection(string identity)
+    {
+        if (!State.Exists || !string.Equals(identity, LiveKitIdentities.Candidate(State.CandidateId), StringComparison.Ordinal))
+            throw new SessionNotFoundException(SessionId);
+        var reconnect = State.Reconnect is { } r && State.Status.IsLive() ? r with { CandidateToken = CandidateToken() } : State.Reconnect;
+        return Task.FromResult(new CandidateConnection(State.Status, State.LiveKitUrl, State.RoomName, reconnect));
+    }
+
     async Task<RoomEventResult> IInterviewSessionGrain.ApplyRoomEvent(RoomEvent e)
     {
         if (!State.Exists)
