@@ -25,7 +25,9 @@ class SfuProcess {
     this.apiKey = 'APIsfutest';
     this.apiSecret = crypto.randomBytes(24).toString('base64url');
     this.events = [];
+    this.stdout = '';
     this.stderr = '';
+    this.tokens = [];
     this.waiters = [];
     this.nextId = 1;
     this.child = spawn(process.execPath, [SFU_MAIN, '--port', '0', '--stats-interval-ms', '500', ...(process.env.SFU_DEBUG ? ['--debug'] : []), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -34,6 +36,7 @@ class SfuProcess {
       if (process.env.SFU_DEBUG) process.stderr.write(d);
     });
     readline.createInterface({ input: this.child.stdout }).on('line', (line) => {
+      this.stdout += line + '\n';
       let ev;
       try {
         ev = JSON.parse(line);
@@ -102,7 +105,18 @@ class SfuProcess {
     const at = new AccessToken(key, secret, { identity, name: name ?? identity, ttl });
     if (kind) at.kind = kind;
     at.addGrant({ roomJoin, room, hidden: hidden === true, canPublish: true, canSubscribe: true });
-    return at.toJwt();
+    return at.toJwt().then((jwt) => {
+      this.tokens.push(jwt);
+      return jwt;
+    });
+  }
+
+  /** Neither a token nor the secret ever appears in what the SFU printed. */
+  assertNoSecretsPrinted() {
+    for (const secret of [this.apiSecret, ...this.tokens]) {
+      const sig = secret.split('.').pop();
+      if (this.stderr.includes(sig) || this.stdout.includes(sig)) throw new Error('the SFU printed a token or the API secret');
+    }
   }
 }
 
