@@ -6,6 +6,7 @@ using Orleans.Persistence;
 using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
+using VoiceActors.Gateway.LiveKit;
 using VoiceActors.LiveKit;
 using VoiceActors.Providers;
 using VoiceActors.Regions;
@@ -65,7 +66,8 @@ public static class SiloHosting
         services.AddOptions<SiloCapacityOptions>().BindConfiguration(SiloCapacityOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SiloCapacityOptions>, SiloCapacityOptionsValidator>();
         services.AddSingleton<SiloSessionLoad>();
-        silo.AddLiveKit();
+        services.AddLiveKitStandIn();
+        services.TryAddSingleton<ILiveKitEventHandler, SessionWebhookRouter>(); // the stand-in delivers in process before HTTP listens
         silo.AddVoiceProviders(config);
         services.TryAddSingleton(TimeProvider.System);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
