@@ -19,7 +19,8 @@
  *     {"op":"drop_signal","room":R,"identity":I}     fault injection: closes the signal socket without a leave
  *   SFU → parent (stdout):
  *     {"ev":"listening","port":N,"host":H,"url":"ws://H:N"}   once bound and keyed
- *     {"ev":"participant_joined","room","roomSid","sid","identity","name","kind","metadata","hidden","joinedAt"(ms)}
+ *     {"ev":"participant_joined","room","roomSid","sid","identity","name","kind","metadata","hidden","joinedAt"(ms),
+ *      "attributes":{…},"canPublish","canSubscribe","canPublishData"}
  *     {"ev":"participant_left","room","roomSid","sid","identity","reason"}   reason: client_initiated | signal_closed |
  *                                                   duplicate_identity | removed | room_deleted | ping_timeout
  *     {"ev":"track_published"|"track_unpublished","room","identity","participantSid","trackSid","type":"audio",
@@ -227,7 +228,8 @@ class Sfu {
     p.sendJoin();
     this.emit({
       ev: 'participant_joined', room: room.name, roomSid: room.sid, sid: p.sid, identity: p.identity, name: p.name,
-      kind: p.kindName, metadata: p.metadata, hidden: p.hidden, joinedAt: p.joinedAt,
+      kind: p.kindName, metadata: p.metadata, hidden: p.hidden, joinedAt: p.joinedAt, attributes: p.attributes,
+      canPublish: p.grant.canPublish, canSubscribe: p.grant.canSubscribe, canPublishData: p.grant.canPublishData,
     });
     room.broadcastUpdate(p);
   }
