@@ -19,7 +19,8 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const heard = new Map(); // identity → { frames, sumSquares, samples } since the last report
 
 async function run(config) {
-  const at = new AccessToken(config.apiKey, config.apiSecret, { identity: config.identity, kind: 'agent', ttl: '10m' });
+  const at = new AccessToken(config.apiKey, config.apiSecret, { identity: config.identity, ttl: '10m' });
+  at.kind = 'agent'; // a setter, not a constructor option, in livekit-server-sdk 2.19
   at.addGrant({ roomJoin: true, room: config.room, canPublish: true, canSubscribe: true, canPublishData: true, agent: true });
   const room = new Room();
   room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => {
