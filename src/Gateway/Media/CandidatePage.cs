@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.Http.Extensions;
 
 namespace VoiceActors.Gateway.Media;
 
@@ -29,8 +30,19 @@ public static class CandidatePage
         return Encoding.UTF8.GetBytes(html.Replace(BundleTag, tag, StringComparison.Ordinal));
     });
 
+    public const string Route = "/interview/{id}";
+
+    /// <summary>
+    /// The absolute link a candidate opens: this request's scheme, host and path base, then <c>/interview/{id}#token=…</c>.
+    /// The token is in the fragment so it never reaches a server log, a proxy or a <c>Referer</c>.
+    /// </summary>
+    public static string UrlFor(HttpRequest request, string id, string token) =>
+        UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, Route.Replace("{id}", id, StringComparison.Ordinal))
+        + "#token=" + Uri.EscapeDataString(token);
+
     /// <summary>Whether this build carries livekit-client (it does whenever npm was present at build time).</summary>
     public static bool HasLiveKitClient => Bundle.Value is not null;
+
 
     /// <summary><c>GET /interview/{id}</c>; the token travels in the URL fragment (<c>#token=…</c>), which browsers never send.</summary>
     public static IResult Serve(string id, HttpContext http)
@@ -39,8 +51,9 @@ public static class CandidatePage
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such interview", detail: "Interview links end in a 32-character id.");
         http.Response.Headers.CacheControl = "no-store";
         // connect-src admits any ws/http origin: the LiveKit URL is per region and changes on failover, and the page reads it at run time.
+        // The page names an empty data: icon, or browsers ask for /favicon.ico on their own and get a 404.
         http.Response.Headers["Content-Security-Policy"] = "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; worker-src blob:; " +
-            "connect-src 'self' ws: wss: http: https:; media-src 'self' blob: mediastream:; style-src 'unsafe-inline'";
+            "connect-src 'self' ws: wss: http: https:; media-src 'self' blob: mediastream:; style-src 'unsafe-inline'; img-src 'self' data:";
         http.Response.Headers["Referrer-Policy"] = "no-referrer";
         return Results.Bytes(Html.Value, "text/html; charset=utf-8");
     }

@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Playwright;
 using VoiceActors.LiveKit;
 using VoiceActors.Sessions;
@@ -112,6 +114,20 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Candidate_page_falls_back_to_the_media_socket_when_livekit_is_unreachable()
+    {
+        var (id, token) = await _system.CreateInterviewAsync();
+        var page = await _browser.NewPageAsync();
+
+        await page.GotoAsync($"{_system.BaseAddress}interview/{id}#token={token}&livekit={Uri.EscapeDataString("ws://127.0.0.1:1")}"); // nothing listens on port 1
+
+        await page.WaitForFunctionAsync("() => { const s = document.getElementById('stats').dataset; return s.transport === 'socket' && +s.received >= 10; }",
+            null, new() { Timeout = 30_000 });
+        Assert.Equal(1, _system.Sockets.Of(id).Count);
+        Assert.True(await page.Locator("#error").IsHiddenAsync());
+    }
+
+    [Fact]
     public async Task CandidatePage_connection_route_answers_the_candidate_token_only()
     {
         var (id, token) = await _system.CreateInterviewAsync();
@@ -131,6 +147,9 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         Assert.Equal(SessionIds.RoomName(id), body.RootElement.GetProperty("livekit").GetProperty("room").GetString());
         Assert.StartsWith("ws", body.RootElement.GetProperty("livekit").GetProperty("url").GetString(), StringComparison.Ordinal);
         Assert.False(body.RootElement.TryGetProperty("reconnect", out _)); // no failover happened
+        // A LiveKit URL that is this gateway itself (the in-process stand-in without an SFU) speaks no signalling: use the socket.
+        var livekitUrl = new Uri(body.RootElement.GetProperty("livekit").GetProperty("url").GetString()!);
+        Assert.Equal(livekitUrl.Authority == _system.BaseAddress.Authority ? "socket" : "livekit", body.RootElement.GetProperty("transport").GetString());
 
         foreach (var (session, bearer, status) in new[]
         {
@@ -169,6 +188,20 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         using var stale = await http.GetAsync("/interview-assets/livekit-client.0000000000000000.js");
         Assert.Equal(HttpStatusCode.NotFound, stale.StatusCode);
         Assert.Equal("application/problem+json", stale.Content.Headers.ContentType?.MediaType);
+    public async Task Candidate_page_opened_from_the_create_response_loads_without_a_failed_request()
+    {
+        using var api = _system.Api();
+        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-page", jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
+        var url = created.GetProperty("candidateUrl").GetString()!;
+        var page = await _browser.NewPageAsync();
+        var failed = new List<string>();
+        page.Response += (_, r) => { if (r.Status >= 400) failed.Add($"{r.Status} {r.Url}"); };
+        page.RequestFailed += (_, r) => failed.Add($"failed {r.Url}: {r.Failure}");
+
+        await page.GotoAsync(url, new() { WaitUntil = WaitUntilState.NetworkIdle });
+        await page.WaitForFunctionAsync("() => +document.getElementById('stats').dataset.received >= 1", null, new() { Timeout = 30_000 });
+
+        Assert.Empty(failed); // e.g. the favicon browsers ask for on their own
     }
 
     /// <summary>Three seconds at 48 kHz: 1.2 s of a voiced, syllable-modulated sound, then 1.8 s of silence (Chromium loops it).</summary>
