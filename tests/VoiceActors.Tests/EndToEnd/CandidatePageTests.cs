@@ -188,6 +188,9 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         using var stale = await http.GetAsync("/interview-assets/livekit-client.0000000000000000.js");
         Assert.Equal(HttpStatusCode.NotFound, stale.StatusCode);
         Assert.Equal("application/problem+json", stale.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task Candidate_page_opened_from_the_create_response_loads_without_a_failed_request()
     {
         using var api = _system.Api();
