@@ -123,7 +123,7 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
 
         await page.WaitForFunctionAsync("() => { const s = document.getElementById('stats').dataset; return s.transport === 'socket' && +s.received >= 10; }",
             null, new() { Timeout = 30_000 });
-        Assert.Equal(1, _system.Sockets.Of(id).Count);
+        Assert.Single(_system.Sockets.Of(id));
         Assert.True(await page.Locator("#error").IsHiddenAsync());
     }
 
