@@ -27,7 +27,7 @@ public sealed partial class InterviewSessionGrain(
     IOptions<RegionHealthOptions> regionHealth,
     ILogger<InterviewSessionGrain> logger,
     LiveKitDirectory livekit)
-    : Grain, IInterviewSessionGrain, ISessionMediaGrain, ISessionRoomEventsGrain, ISessionOperationsGrain, ISessionPostSessionGrain,
+    : Grain, IInterviewSessionGrain, ISessionMediaGrain, ISessionRoomEventsGrain, ISessionOperationsGrain, ISessionPostSessionGrain, ISessionCandidateGrain,
       ISessionMediaEvents, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
 {
     /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
@@ -146,6 +146,13 @@ public sealed partial class InterviewSessionGrain(
         Record(ObserverTokenKind, join.Identity); // who was let in to watch is part of the record
         await session.WriteStateAsync();
         return join;
+    }
+
+    Task<CandidateConnection> ISessionCandidateGrain.GetCandidateConnection(string identity)
+    {
+        if (!State.Exists || !string.Equals(identity, LiveKitIdentities.Candidate(State.CandidateId), StringComparison.Ordinal))
+            throw new SessionNotFoundException(SessionId);
+        return Task.FromResult(new CandidateConnection(State.Status, State.LiveKitUrl, State.RoomName, ReconnectWithFreshToken()));
     }
 
     async Task IInterviewSessionGrain.RecordTurn(Turn turn)
@@ -542,6 +549,10 @@ public sealed partial class InterviewSessionGrain(
         return left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1);
     }
 
+    /// <summary>The token is minted fresh on every read, never stored.</summary>
+    private ReconnectDirective? ReconnectWithFreshToken() =>
+        State.Reconnect is { } r && State.Status.IsLive() ? r with { CandidateToken = CandidateToken() } : State.Reconnect;
+
     private string CandidateToken() => Room.CandidateToken(State.Region, State.RoomName, State.CandidateId, State.CandidateName, RemainingTime());
 
     private void EnsureExists()
@@ -560,7 +571,7 @@ public sealed partial class InterviewSessionGrain(
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
         State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
         ActiveProvider: State.ActiveProvider, Media: _media?.Stats, ProviderFailovers: State.ProviderFailovers,
-        Reconnect: State.Reconnect is { } r && State.Status.IsLive() ? r with { CandidateToken = CandidateToken() } : State.Reconnect,
+        Reconnect: ReconnectWithFreshToken(),
         PostSessionPending: State.OutboxPending.ToArray(), ErasedAt: State.ErasedAt);
 
     // ---- Log scopes: every log line written while this session handles a call carries its ids
