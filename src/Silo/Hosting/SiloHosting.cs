@@ -7,6 +7,7 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
 using VoiceActors.LiveKit;
+using VoiceActors.Media.Bridge;
 using VoiceActors.Providers;
 using VoiceActors.Regions;
 using VoiceActors.Sessions;
@@ -66,6 +67,7 @@ public static class SiloHosting
         services.AddSingleton<IValidateOptions<SiloCapacityOptions>, SiloCapacityOptionsValidator>();
         services.AddSingleton<SiloSessionLoad>();
         silo.AddLiveKit();
+        services.AddMediaBridge();
         silo.AddVoiceProviders(config);
         services.TryAddSingleton(TimeProvider.System);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));

@@ -15,7 +15,7 @@ const env = (name, fallback) => {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 };
 const STATS_MS = env('BRIDGE_STATS_MS', 1000);
-const OUT_QUEUE_FRAMES = env('BRIDGE_OUT_QUEUE_FRAMES', 100); // 2 s of agent audio ahead of the AudioSource
+const OUT_QUEUE_FRAMES = env('BRIDGE_OUT_QUEUE_FRAMES', 500); // 10 s of agent audio ahead of the AudioSource: providers send faster than real time
 const IN_QUEUE_FRAMES = env('BRIDGE_IN_QUEUE_FRAMES', 25); // 500 ms of candidate audio waiting for a slow silo
 const DEFAULT_QUEUE_MS = env('BRIDGE_SOURCE_QUEUE_MS', 1000);
 const FAKE_ROOMS = process.env.BRIDGE_FAKE_ROOMS === '1'; // tests of the pipe and the supervisor, no SFU

@@ -43,6 +43,12 @@ public sealed class MediaBridgeMetrics
         meter.CreateObservableGauge("voice_bridge_rss_bytes", () => load().RssBytes, unit: null, description: "Resident memory of all media bridge processes.");
     }
 
+    public long RestartCount => Interlocked.Read(ref Restarts);
+    public long RecycledCount => Interlocked.Read(ref Recycled);
+    public long GarbageCount => Interlocked.Read(ref Garbage);
+    public long FramesOutCount => Interlocked.Read(ref FramesOut);
+    public long FramesInCount => Interlocked.Read(ref FramesIn);
+
     private static Measurement<long> Drop(ref long counter, string where) =>
         new(Interlocked.Read(ref counter), new KeyValuePair<string, object?>("where", where));
 }
