@@ -1,0 +1,409 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * The LiveKit stand-in SFU: a Node process that the official clients (livekit-client, @livekit/rtc-node) join as if it
+ * were a LiveKit server. Audio only; Opus RTP is forwarded untouched from each publisher to every other subscriber.
+ * Its parent (the C# LiveKitStandIn) stays the one source of truth for rooms, webhooks and the RoomService API; this
+ * process only carries media and reports what happens.
+ *
+ * Usage: node src/media/sfu/index.js [--port 0] [--host 127.0.0.1] [--max-participants-per-room 16]
+ *          [--max-tracks-per-participant 4] [--max-connections 512] [--stats-interval-ms 5000]
+ *
+ * Control channel: newline-delimited JSON on stdio. Logs go to stderr only. The process exits when stdin closes.
+ *   Parent → SFU (stdin). Any op may carry "id"; the SFU then answers {"ev":"ack","id":..,"ok":bool}.
+ *     {"op":"keys","keys":{"<apiKey>":"<secret>"}}   replaces the accepted keys. Secrets come only this way, never argv/env,
+ *                                                    and are never printed. "listening" is sent after the first keys.
+ *     {"op":"remove","room":R,"identity":I}          evicts a participant (LeaveRequest reason PARTICIPANT_REMOVED)
+ *     {"op":"close_room","room":R}                   evicts everyone (reason ROOM_DELETED)
+ *     {"op":"mute","room":R,"identity":I,"trackSid":T,"muted":bool}  server-side mute; the track's RTP stops flowing
+ *     {"op":"drop_signal","room":R,"identity":I}     fault injection: closes the signal socket without a leave
+ *   SFU → parent (stdout):
+ *     {"ev":"listening","port":N,"host":H,"url":"ws://H:N"}   once bound and keyed
+ *     {"ev":"participant_joined","room","roomSid","sid","identity","name","kind","metadata","hidden","joinedAt"(ms)}
+ *     {"ev":"participant_left","room","roomSid","sid","identity","reason"}   reason: client_initiated | signal_closed |
+ *                                                   duplicate_identity | removed | room_deleted | ping_timeout
+ *     {"ev":"track_published"|"track_unpublished","room","identity","participantSid","trackSid","type":"audio",
+ *      "source":"microphone",…,"mimeType":"audio/opus"}
+ *     {"ev":"stats", counters…}                       every --stats-interval-ms
+ *     {"ev":"ack","id","ok","error"?}
+ *
+ * Signal protocol (LiveKit v0, livekit/livekit pkg/service/rtcservice.go): WebSocket on /rtc, binary protobuf
+ * SignalRequest/SignalResponse. Token as ?access_token= or Authorization: Bearer; HS256 with the secret of the key in
+ * `iss`; roomJoin grant required; an optional ?room= must equal the grant's room. GET /rtc/validate answers 200/401;
+ * /rtc/v1 and /rtc/v1/validate answer 404 so the clients fall back to v0. CORS allows every origin, as LiveKit does.
+ * A resume (reconnect=1) is answered with LeaveRequest{action: RECONNECT}: the client does a full reconnect.
+ */
+const http = require('http');
+const { WebSocketServer } = require('ws');
+const proto = require('@livekit/protocol');
+const { verifyToken, tokenOf, AuthError } = require('./auth');
+const { Room, Participant, newId } = require('./room');
+
+const REASONS = {
+  client_initiated: proto.DisconnectReason.CLIENT_INITIATED,
+  duplicate_identity: proto.DisconnectReason.DUPLICATE_IDENTITY,
+  removed: proto.DisconnectReason.PARTICIPANT_REMOVED,
+  room_deleted: proto.DisconnectReason.ROOM_DELETED,
+  ping_timeout: proto.DisconnectReason.SIGNAL_CLOSE,
+};
+const MAX_SIGNAL_BYTES = 256 * 1024;
+const MAX_SIGNAL_MESSAGES_PER_S = 200;
+const PING_TIMEOUT_MS = 15_000;
+
+function parseArgs(argv) {
+  const o = { port: 0, host: '127.0.0.1', maxParticipantsPerRoom: 16, maxTracksPerParticipant: 4, maxConnections: 512, statsIntervalMs: 5000 };
+  const names = { '--port': 'port', '--host': 'host', '--max-participants-per-room': 'maxParticipantsPerRoom',
+    '--max-tracks-per-participant': 'maxTracksPerParticipant', '--max-connections': 'maxConnections', '--stats-interval-ms': 'statsIntervalMs' };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--debug') {
+      o.debug = true; // logs each signal message kind (never its content)
+      continue;
+    }
+    const key = names[argv[i]];
+    if (!key || i + 1 >= argv.length) throw new Error(`unknown or incomplete argument: ${argv[i]}`);
+    const v = argv[++i];
+    o[key] = key === 'host' ? v : Number(v);
+    if (key !== 'host' && !(Number.isInteger(o[key]) && o[key] >= 0)) throw new Error(`${argv[i - 1]} needs a whole number`);
+  }
+  return o;
+}
+
+class Sfu {
+  constructor(options) {
+    this.options = options;
+    this.limits = { maxParticipantsPerRoom: options.maxParticipantsPerRoom, maxTracksPerParticipant: options.maxTracksPerParticipant };
+    this.keys = new Map();
+    this.rooms = new Map();
+    this.nodeId = newId('ND_');
+    this.iceHosts = options.host === '0.0.0.0' ? undefined : ['127.0.0.1'];
+    this.connections = 0;
+    this.debug = options.debug;
+    this.stats = {
+      joins: 0, joins_refused: 0, auth_failures: 0, resumes_refused: 0, duplicate_identity: 0, tracks_published: 0,
+      tracks_refused: 0, garbage_frames: 0, rate_limited: 0, signal_in: 0, signal_out: 0, rtp_in: 0, rtp_out: 0, errors: 0,
+    };
+  }
+
+  log(...args) {
+    process.stderr.write(`[sfu] ${args.join(' ')}\n`);
+  }
+
+  emit(event) {
+    process.stdout.write(JSON.stringify(event) + '\n');
+  }
+
+  // ---- HTTP ----
+
+  cors(res) {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, *');
+  }
+
+  onRequest(req, res) {
+    this.cors(res);
+    const url = safeUrl(req.url);
+    const text = (status, body) => {
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(body);
+    };
+    if (req.method === 'OPTIONS') return text(204, '');
+    if (!url) return text(400, 'bad request');
+    switch (url.pathname) {
+      case '/':
+        return text(200, 'OK');
+      case '/rtc/validate': {
+        const r = this.authorize(url, req.headers);
+        return r.error ? text(r.error.status, r.error.message) : text(200, 'success');
+      }
+      default:
+        return text(404, 'not found'); // /rtc/v1 and /rtc/v1/validate included: the clients fall back to v0
+    }
+  }
+
+  authorize(url, headers) {
+    try {
+      const grant = verifyToken(tokenOf(url, headers), this.keys);
+      const room = url.searchParams.get('room');
+      if (room && room !== grant.room) throw new AuthError(401, 'permissions denied: the token is for another room');
+      return { grant };
+    } catch (e) {
+      if (!(e instanceof AuthError)) throw e;
+      this.stats.auth_failures++;
+      return { error: e };
+    }
+  }
+
+  onUpgrade(req, socket, head) {
+    socket.on('error', () => undefined);
+    const url = safeUrl(req.url);
+    const refuse = (status, message) => {
+      const body = message + '\n';
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nAccess-Control-Allow-Origin: *\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    if (!url || url.pathname !== '/rtc') return refuse(404, 'not found');
+    const { grant, error } = this.authorize(url, req.headers);
+    if (error) return refuse(error.status, error.message);
+    if (this.connections >= this.options.maxConnections) {
+      this.stats.joins_refused++;
+      return refuse(503, 'too many connections');
+    }
+    const reconnect = url.searchParams.get('reconnect') === '1' || url.searchParams.get('reconnect') === 'true';
+    const room = this.rooms.get(grant.room);
+    const replacing = room && room.participants.has(grant.identity);
+    if (!reconnect && !replacing && room && room.participants.size >= this.limits.maxParticipantsPerRoom) {
+      this.stats.joins_refused++;
+      this.log(`join refused: room full (${this.limits.maxParticipantsPerRoom})`);
+      return refuse(429, 'room is full');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, grant, reconnect));
+  }
+
+  onSocket(ws, grant, reconnect) {
+    this.connections++;
+    ws.on('close', () => this.connections--);
+    ws.on('error', () => undefined);
+    if (reconnect) {
+      // No resume here: the client then does a full reconnect (a new join with the same identity).
+      this.stats.resumes_refused++;
+      ws.send(new proto.SignalResponse({ message: { case: 'leave', value: new proto.LeaveRequest({
+        canReconnect: true, reason: proto.DisconnectReason.STATE_MISMATCH, action: proto.LeaveRequest_Action.RECONNECT }) } }).toBinary());
+      setTimeout(() => ws.close(1000), 200).unref();
+      return;
+    }
+    let room = this.rooms.get(grant.room);
+    if (!room) {
+      room = new Room(this, grant.room);
+      this.rooms.set(room.name, room);
+    }
+    const older = room.participants.get(grant.identity);
+    if (older) {
+      this.stats.duplicate_identity++;
+      this.removeParticipant(older, 'duplicate_identity');
+    }
+    if (room.participants.size >= this.limits.maxParticipantsPerRoom) {
+      this.stats.joins_refused++;
+      ws.close(1013, 'room is full');
+      return;
+    }
+    const p = new Participant(this, room, grant, ws);
+    room.participants.set(p.identity, p);
+    this.stats.joins++;
+    let windowStart = Date.now();
+    let inWindow = 0;
+    ws.on('message', (data, isBinary) => {
+      if (p.closed) return;
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        inWindow = 0;
+      }
+      if (++inWindow > MAX_SIGNAL_MESSAGES_PER_S) {
+        this.stats.rate_limited++;
+        return;
+      }
+      let req;
+      try {
+        if (!isBinary) throw new Error('text frame');
+        req = proto.SignalRequest.fromBinary(new Uint8Array(data));
+      } catch {
+        this.stats.garbage_frames++;
+        this.log(`participant ${p.sid}: undecodable signal frame; closing its socket`);
+        this.removeParticipant(p, 'signal_closed');
+        return;
+      }
+      this.stats.signal_in++;
+      try {
+        p.handle(req);
+      } catch (e) {
+        this.stats.errors++;
+        this.log(`participant ${p.sid}: ${e.message}`);
+      }
+    });
+    ws.on('close', () => {
+      if (!p.closed) this.removeParticipant(p, 'signal_closed');
+    });
+    p.sendJoin();
+    this.emit({
+      ev: 'participant_joined', room: room.name, roomSid: room.sid, sid: p.sid, identity: p.identity, name: p.name,
+      kind: p.kindName, metadata: p.metadata, hidden: p.hidden, joinedAt: p.joinedAt,
+    });
+    room.broadcastUpdate(p);
+  }
+
+  /** Removes `p` from its room: the client is told why, the others get its DISCONNECTED update and lose its tracks. */
+  removeParticipant(p, reason) {
+    if (p.closed) return;
+    const room = p.room;
+    p.close(reason === 'signal_closed' ? undefined : REASONS[reason]);
+    if (room.participants.get(p.identity) === p) room.participants.delete(p.identity);
+    for (const t of p.tracks.values()) {
+      for (const other of room.participants.values()) other.unsubscribe(t.info.sid, true);
+      this.emit({ ev: 'track_unpublished', room: room.name, identity: p.identity, participantSid: p.sid, trackSid: t.info.sid,
+        type: 'audio', source: 'microphone', mimeType: 'audio/opus' });
+    }
+    room.broadcastUpdate(p);
+    this.emit({ ev: 'participant_left', room: room.name, roomSid: room.sid, sid: p.sid, identity: p.identity, reason });
+    if (room.participants.size === 0) this.rooms.delete(room.name);
+  }
+
+  // ---- control channel ----
+
+  onControl(line) {
+    if (!line.trim()) return;
+    let msg;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      this.log('control: not JSON; ignored');
+      return;
+    }
+    let ok = true;
+    let error;
+    try {
+      ok = this.control(msg);
+    } catch (e) {
+      ok = false;
+      error = e.message;
+    }
+    if (msg && msg.id !== undefined) this.emit(error ? { ev: 'ack', id: msg.id, ok, error } : { ev: 'ack', id: msg.id, ok });
+  }
+
+  control(msg) {
+    const find = () => this.rooms.get(msg.room)?.participants.get(msg.identity);
+    switch (msg && msg.op) {
+      case 'keys': {
+        if (!msg.keys || typeof msg.keys !== 'object') throw new Error('keys needs an object of apiKey → secret');
+        this.keys = new Map(Object.entries(msg.keys).filter(([k, v]) => k && typeof v === 'string' && v));
+        this.onKeyed?.();
+        return true;
+      }
+      case 'remove': {
+        const p = find();
+        if (p) this.removeParticipant(p, 'removed');
+        return !!p;
+      }
+      case 'close_room': {
+        const room = this.rooms.get(msg.room);
+        if (!room) return false;
+        for (const p of [...room.participants.values()]) this.removeParticipant(p, 'room_deleted');
+        return true;
+      }
+      case 'mute': {
+        const p = find();
+        return !!p && p.setMuted(msg.trackSid, msg.muted === true, true);
+      }
+      case 'drop_signal': {
+        const p = find();
+        if (p && p.ws) p.ws.terminate();
+        return !!p;
+      }
+      default:
+        throw new Error(`unknown op ${JSON.stringify(msg && msg.op)}`);
+    }
+  }
+
+  pingSweep() {
+    const now = Date.now();
+    for (const room of [...this.rooms.values()])
+      for (const p of [...room.participants.values()]) if (now - p.lastSeen > PING_TIMEOUT_MS) this.removeParticipant(p, 'ping_timeout');
+  }
+
+  snapshot() {
+    let participants = 0;
+    let tracks = 0;
+    for (const room of this.rooms.values())
+      for (const p of room.participants.values()) {
+        participants++;
+        tracks += p.tracks.size;
+      }
+    return { ev: 'stats', rooms: this.rooms.size, participants, tracks, connections: this.connections, ...this.stats };
+  }
+
+  start() {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_SIGNAL_BYTES, perMessageDeflate: false });
+    this.server = http.createServer((req, res) => {
+      try {
+        this.onRequest(req, res);
+      } catch (e) {
+        this.stats.errors++;
+        this.log('request failed:', e.message);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      }
+    });
+    this.server.on('upgrade', (req, socket, head) => {
+      try {
+        this.onUpgrade(req, socket, head);
+      } catch (e) {
+        this.stats.errors++;
+        this.log('upgrade failed:', e.message);
+        socket.destroy();
+      }
+    });
+    this.server.on('clientError', (_e, socket) => socket.destroy());
+    const bound = new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, resolve);
+    });
+    const keyed = new Promise((resolve) => (this.onKeyed = resolve));
+    Promise.all([bound, keyed]).then(() => {
+      const { port } = this.server.address();
+      const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+      this.emit({ ev: 'listening', port, host: this.options.host, url: `ws://${host}:${port}` });
+      this.log(`listening on ${host}:${port}`);
+    }, (e) => {
+      this.log('cannot listen:', e.message);
+      process.exit(2);
+    });
+    setInterval(() => this.pingSweep(), 5000).unref();
+    if (this.options.statsIntervalMs > 0) setInterval(() => this.emit(this.snapshot()), this.options.statsIntervalMs).unref();
+  }
+}
+
+function safeUrl(raw) {
+  try {
+    return new URL(raw, 'http://sfu.invalid');
+  } catch {
+    return null;
+  }
+}
+
+function main() {
+  let options;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`[sfu] ${e.message}\n`);
+    process.exit(64);
+  }
+  const sfu = new Sfu(options);
+  // Bad input must never take the process down; the cause is logged (never a token: URLs are not logged).
+  process.on('uncaughtException', (e) => {
+    sfu.stats.errors++;
+    sfu.log('uncaught:', e && e.message);
+  });
+  process.on('unhandledRejection', (e) => {
+    sfu.stats.errors++;
+    sfu.log('unhandled rejection:', e && e.message);
+  });
+  let buffered = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk) => {
+    buffered += chunk;
+    if (buffered.length > 1024 * 1024) buffered = ''; // a runaway line is dropped, not kept
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      sfu.onControl(line);
+    }
+  });
+  process.stdin.on('end', () => process.exit(0)); // never outlive the parent
+  process.stdin.on('error', () => process.exit(0));
+  sfu.start();
+}
+
+if (require.main === module) main();
+module.exports = { Sfu, parseArgs };
