@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using BenchmarkDotNet.Attributes;
 using VoiceActors.Diagnostics;
 using VoiceActors.LoadTest.Cluster;

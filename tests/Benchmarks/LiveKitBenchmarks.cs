@@ -28,7 +28,7 @@ public class LiveKitBenchmarks
         _authorization = "Bearer " + _tokens.ForWebhook(_body);
         _directory = new LiveKitDirectory(new ConfigurationBuilder().Build(), TimeProvider.System, NullLoggerFactory.Instance);
         _ = _directory.Default; // registers the default (development) key the webhook is signed with
-        _receiver = new LiveKitWebhookReceiver(_directory, grains: null!, NullLogger<LiveKitWebhookReceiver>.Instance);
+        _receiver = new LiveKitWebhookReceiver(_directory, new VoiceActors.Gateway.LiveKit.SessionWebhookRouter(grains: null!, NullLogger<VoiceActors.Gateway.LiveKit.SessionWebhookRouter>.Instance), NullLogger<LiveKitWebhookReceiver>.Instance); // the event is not routed to a grain
     }
 
     [Benchmark(Description = "Mint a candidate token")]

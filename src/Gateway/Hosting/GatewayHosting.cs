@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Authentication;
-using VoiceActors.Gateway.Auth;
+using VoiceActors.Auth;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.Gateway.LiveKit;

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Text.Json.Serialization;
 using VoiceActors.Regions;
 using VoiceActors.Sessions;

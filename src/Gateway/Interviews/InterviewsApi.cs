@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using VoiceActors.Gateway.Auth;
+using VoiceActors.Auth;
 using VoiceActors.Regions;
 using VoiceActors.Sessions;
 

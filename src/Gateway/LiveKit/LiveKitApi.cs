@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
-using VoiceActors.Gateway.Auth;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using VoiceActors.Auth;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.LiveKit;
 using VoiceActors.Sessions;
@@ -14,7 +15,11 @@ namespace VoiceActors.Gateway.LiveKit;
 /// </summary>
 public static class LiveKitApi
 {
-    public static IServiceCollection AddLiveKitApi(this IServiceCollection services) => services.AddLiveKitClient();
+    public static IServiceCollection AddLiveKitApi(this IServiceCollection services)
+    {
+        services.TryAddSingleton<ILiveKitEventHandler, SessionWebhookRouter>();
+        return services.AddLiveKitClient();
+    }
 
     public static WebApplication MapLiveKitApi(this WebApplication app)
     {

@@ -19,7 +19,7 @@ namespace VoiceActors.Gateway.Media;
 /// </summary>
 public sealed partial class MediaSocketSession : IAudioSink
 {
-    private static readonly Counter<long> Dropped = new Meter(VoiceActors.Telemetry.VoiceMetrics.MeterName).CreateCounter<long>(
+    private static readonly Counter<long> Dropped = new Meter(VoiceActors.Telemetry.TelemetryNames.VoiceMeter).CreateCounter<long>(
         "voice_media_socket_frames_dropped", description: "Media socket frames dropped at the gateway (label reason: rate_limited, invalid, client_backlog).");
 
     private readonly string _sessionId;

@@ -1,5 +1,6 @@
+using VoiceActors.LiveKit;
 using Microsoft.AspNetCore.Http.HttpResults;
-using VoiceActors.Gateway.Auth;
+using VoiceActors.Auth;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.PostSession;
 using VoiceActors.Sessions;

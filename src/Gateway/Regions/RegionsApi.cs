@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
-using VoiceActors.Gateway.Auth;
+using VoiceActors.Auth;
 using VoiceActors.Regions;
 
 namespace VoiceActors.Gateway.Regions;

@@ -1,5 +1,7 @@
 namespace VoiceActors.Gateway.Telemetry;
 
+using VoiceActors.Telemetry;
+
 /// <summary>The standalone gateway's telemetry: the common exporters plus trace propagation into the grain calls it makes.</summary>
 public static class GatewayTelemetry
 {

@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using VoiceActors.Gateway.Auth;
+using VoiceActors.Auth;
 using VoiceActors.Gateway.Interviews;
 using VoiceActors.Sessions;
 

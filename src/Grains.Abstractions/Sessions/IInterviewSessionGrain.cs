@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 namespace VoiceActors.Sessions;
 
 /// <summary>One interview, keyed by its session id. Tenant-scoped calls take the caller's tenant and report another tenant's session as not found.</summary>

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 namespace VoiceActors.Sessions;
 
 /// <summary>What LiveKit reported about a session's room (from a verified webhook).</summary>

@@ -10,5 +10,11 @@ public static class SessionIds
     public static bool IsValid([NotNullWhen(true)] string? id) =>
         id is { Length: 32 } && id.All(static c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'));
 
-    public static string RoomName(string sessionId) => $"interview-{sessionId}";
+    private const string RoomPrefix = "interview-";
+
+    public static string RoomName(string sessionId) => RoomPrefix + sessionId;
+
+    /// <summary>The session an interview room belongs to, or null for a room that is not one of ours.</summary>
+    public static string? FromRoomName(string? room) =>
+        room is not null && room.StartsWith(RoomPrefix, StringComparison.Ordinal) && IsValid(room[RoomPrefix.Length..]) ? room[RoomPrefix.Length..] : null;
 }

@@ -1,12 +1,5 @@
+using VoiceActors.LiveKit;
 namespace VoiceActors.Sessions;
-
-[GenerateSerializer, Alias("va.ParticipantRole")]
-public enum ParticipantRole
-{
-    Candidate = 0,
-    Agent = 1,
-    Observer = 2,
-}
 
 [GenerateSerializer, Immutable, Alias("va.ConsentFlags")]
 public sealed record ConsentFlags(

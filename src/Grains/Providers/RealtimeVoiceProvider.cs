@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.ClientModel;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Threading.Channels;
 using VoiceActors.Media;
 using VoiceActors.Sessions;

@@ -9,7 +9,7 @@ namespace VoiceActors.Telemetry;
 /// </summary>
 public static class VoiceMetrics
 {
-    public const string MeterName = "VoiceActors";
+    public const string MeterName = TelemetryNames.VoiceMeter;
 
     // Gauge names, read from SiloSessionLoad by SessionLoadMetrics (one set per silo).
     public const string ActiveSessions = "voice_agent_active_sessions_total";

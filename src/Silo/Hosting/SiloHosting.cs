@@ -6,6 +6,7 @@ using Orleans.Persistence;
 using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
+using VoiceActors.Gateway.LiveKit;
 using VoiceActors.LiveKit;
 using VoiceActors.Media.Bridge;
 using VoiceActors.Providers;
@@ -66,7 +67,8 @@ public static class SiloHosting
         services.AddOptions<SiloCapacityOptions>().BindConfiguration(SiloCapacityOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SiloCapacityOptions>, SiloCapacityOptionsValidator>();
         services.AddSingleton<SiloSessionLoad>();
-        silo.AddLiveKit();
+        services.AddLiveKitStandIn();
+        services.TryAddSingleton<ILiveKitEventHandler, SessionWebhookRouter>(); // the stand-in delivers in process before HTTP listens
         services.AddMediaBridge();
         silo.AddVoiceProviders(config);
         services.TryAddSingleton(TimeProvider.System);

@@ -2,8 +2,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 using Orleans.Dashboard;
-using VoiceActors.Gateway.Auth;
-using VoiceActors.Gateway.Telemetry;
+using VoiceActors.Auth;
 using VoiceActors.Telemetry;
 
 namespace VoiceActors.Silo.Telemetry;

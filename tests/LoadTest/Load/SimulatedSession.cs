@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using VoiceActors.Regions;
 using System.Diagnostics;
 using VoiceActors.Media;

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Diagnostics;
 using Orleans.Runtime;
 using StackExchange.Redis;

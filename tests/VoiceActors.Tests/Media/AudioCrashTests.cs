@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using VoiceActors.Media;

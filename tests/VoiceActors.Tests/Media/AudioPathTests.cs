@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Collections.Concurrent;
 using VoiceActors.Media;
 using VoiceActors.Sessions;

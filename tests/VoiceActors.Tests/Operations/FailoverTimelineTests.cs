@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;

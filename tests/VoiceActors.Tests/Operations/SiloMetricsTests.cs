@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Text.RegularExpressions;
 using VoiceActors.Sessions;
 using VoiceActors.Telemetry;

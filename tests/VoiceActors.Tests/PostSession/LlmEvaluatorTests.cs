@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using VoiceActors.PostSession;
 using VoiceActors.Sessions;
 using static VoiceActors.Tests.PostSession.PostSessionTestKit;

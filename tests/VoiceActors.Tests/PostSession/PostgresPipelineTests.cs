@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Text.Json;
 using Npgsql;
 using VoiceActors.PostSession;

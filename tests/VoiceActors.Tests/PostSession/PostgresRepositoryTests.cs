@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using VoiceActors.PostSession;

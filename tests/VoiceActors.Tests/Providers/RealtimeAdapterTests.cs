@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using System.Text.Json.Nodes;
 using VoiceActors.Media;
 using VoiceActors.Providers;

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using VoiceActors.Sessions;
 using VoiceActors.Tests.Fixtures;
 

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using StackExchange.Redis;
 using VoiceActors.Sessions;
 using VoiceActors.Tests.Fixtures;

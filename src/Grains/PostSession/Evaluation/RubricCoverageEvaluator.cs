@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.PostSession;

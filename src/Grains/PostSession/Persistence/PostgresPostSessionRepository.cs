@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using Npgsql;
 using NpgsqlTypes;
 using VoiceActors.Sessions;

@@ -1,6 +1,6 @@
-using VoiceActors.Gateway.Auth;
+using VoiceActors.Auth;
 
-namespace VoiceActors.Gateway.Telemetry;
+namespace VoiceActors.Telemetry;
 
 /// <summary>
 /// Requests about one interview (<c>/v1/interviews/{id}/...</c>) log inside a scope with <c>session_id</c> and

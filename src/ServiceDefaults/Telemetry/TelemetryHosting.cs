@@ -5,7 +5,7 @@ using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Orleans.Diagnostics;
 
-namespace VoiceActors.Gateway.Telemetry;
+namespace VoiceActors.Telemetry;
 
 /// <summary>
 /// What every HTTP front (silo or standalone gateway) exports: Prometheus <c>/metrics</c> with the contract's names,

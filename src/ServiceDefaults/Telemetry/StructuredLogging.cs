@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 
-namespace VoiceActors.Gateway.Telemetry;
+namespace VoiceActors.Telemetry;
 
 /// <summary>
 /// JSON lines on the console outside Development (what a log shipper parses), with logging scopes included so every

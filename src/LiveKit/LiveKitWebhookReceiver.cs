@@ -3,24 +3,21 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.LiveKit;
 
 /// <summary>
 /// Receives LiveKit webhooks the way LiveKit's own verifier does: the <c>Authorization</c> header is a JWT signed with the
 /// secret of the key named in its <c>iss</c>, and its <c>sha256</c> claim must equal the base64 SHA-256 of the raw body,
-/// checked before the body is parsed. Anything else is refused with no side effect. Participant and room events of
-/// interview rooms go to the owning session grain, which applies each event id once.
+/// checked before the body is parsed. Anything else is refused with no side effect. A verified event goes to the host's
+/// <see cref="ILiveKitEventHandler"/> (the gateway routes interview rooms' events to their sessions).
 /// </summary>
-public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, IGrainFactory grains, ILogger<LiveKitWebhookReceiver> logger)
+public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, ILiveKitEventHandler handler, ILogger<LiveKitWebhookReceiver> logger)
 {
     public const string ContentType = "application/webhook+json";
 
     /// <summary>LiveKit's bodies are a few kilobytes; anything far larger is not from LiveKit.</summary>
     public const int MaxBodyBytes = 256 * 1024;
-
-    private const string RoomPrefix = "interview-";
 
     public async Task<WebhookResult> ReceiveAsync(ReadOnlyMemory<byte> body, string? contentType, string? authorization, CancellationToken ct = default)
     {
@@ -57,43 +54,9 @@ public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, I
             LogMalformed();
             return new WebhookResult(WebhookOutcome.Malformed, "the body is not a LiveKit WebhookEvent", null, null);
         }
-        return await RouteAsync(ev);
-    }
-
-    private async Task<WebhookResult> RouteAsync(LiveKitWebhookEvent ev)
-    {
-        RoomEventKind? kind = ev.Event switch
-        {
-            "participant_joined" => RoomEventKind.ParticipantJoined,
-            "participant_left" or "participant_connection_aborted" => RoomEventKind.ParticipantLeft,
-            "track_published" => RoomEventKind.TrackPublished,
-            "room_finished" => RoomEventKind.RoomFinished,
-            _ => null,
-        };
-        if (kind is null) return Ignore(ev, "event type not used");
-        var room = ev.Room?.Name ?? "";
-        var sessionId = room.StartsWith(RoomPrefix, StringComparison.Ordinal) ? room[RoomPrefix.Length..] : "";
-        if (!SessionIds.IsValid(sessionId)) return Ignore(ev, "not an interview room");
-
-        string? identity = null;
-        ParticipantRole? role = null;
-        if (kind != RoomEventKind.RoomFinished)
-        {
-            identity = ev.Participant?.Identity;
-            if (string.IsNullOrEmpty(identity)) return Ignore(ev, "no participant identity");
-            role = RoleOf(ev.Participant!);
-            if (role is null) return Ignore(ev, "participant is not one of ours");
-        }
-        var createdAt = ev.CreatedAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(ev.CreatedAt) : (DateTimeOffset?)null;
-        var result = await grains.GetGrain<IInterviewSessionGrain>(sessionId).ApplyRoomEvent(new RoomEvent(ev.Id, kind.Value, identity, role, createdAt));
-        LogRouted(ev.Event, ev.Id, result); // the session logs the event itself, inside its own scope
-        return result switch
-        {
-            RoomEventResult.Applied => new WebhookResult(WebhookOutcome.Applied, "applied", ev.Id, ev.Event),
-            RoomEventResult.Duplicate => new WebhookResult(WebhookOutcome.Duplicate, "already applied", ev.Id, ev.Event),
-            RoomEventResult.UnknownSession => new WebhookResult(WebhookOutcome.Ignored, "no such session", ev.Id, ev.Event),
-            _ => new WebhookResult(WebhookOutcome.Ignored, "nothing to do", ev.Id, ev.Event),
-        };
+        var result = await handler.HandleAsync(ev, ct);
+        LogHandled(ev.Event, ev.Id, result.Outcome);
+        return result;
     }
 
     /// <summary>The participant's role: the signed role attribute of its token, LiveKit's AGENT kind, then our identity convention.</summary>
@@ -114,12 +77,6 @@ public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, I
         return new WebhookResult(WebhookOutcome.Unauthorized, reason, null, null);
     }
 
-    private WebhookResult Ignore(LiveKitWebhookEvent ev, string reason)
-    {
-        LogIgnored(ev.Event, ev.Id, reason);
-        return new WebhookResult(WebhookOutcome.Ignored, reason, ev.Id, ev.Event);
-    }
-
     private static string? UnverifiedIssuer(string token)
     {
         try
@@ -138,11 +95,8 @@ public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, I
     [LoggerMessage(Level = LogLevel.Warning, Message = "LiveKit webhook with a valid signature has a malformed body")]
     private partial void LogMalformed();
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "LiveKit webhook {Event} ({EventId}) ignored: {Reason}")]
-    private partial void LogIgnored(string @event, string eventId, string reason);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "LiveKit webhook {Event} ({EventId}): {Result}")]
-    private partial void LogRouted(string @event, string eventId, RoomEventResult result);
+    [LoggerMessage(Level = LogLevel.Information, Message = "LiveKit webhook {Event} ({EventId}): {Outcome}")]
+    private partial void LogHandled(string @event, string eventId, WebhookOutcome outcome);
 }
 
 public enum WebhookOutcome
@@ -163,4 +117,10 @@ public sealed record WebhookResult(WebhookOutcome Outcome, string Detail, string
         WebhookOutcome.Malformed => 400,
         _ => 200,
     };
+}
+
+/// <summary>What a host does with a verified LiveKit webhook event; the receiver has already checked its signature.</summary>
+public interface ILiveKitEventHandler
+{
+    Task<WebhookResult> HandleAsync(LiveKitWebhookEvent ev, CancellationToken ct);
 }

@@ -5,7 +5,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
-namespace VoiceActors.Gateway.Auth;
+namespace VoiceActors.Auth;
 
 /// <summary>Bearer API keys from <c>Gateway:ApiKeys</c>; each key belongs to exactly one tenant.</summary>
 public sealed class ApiKeyAuthenticationHandler(

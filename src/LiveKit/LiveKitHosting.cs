@@ -1,21 +1,19 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Orleans.Hosting;
 
 namespace VoiceActors.LiveKit;
 
 public static class LiveKitHosting
 {
-    /// <summary>Silo side: rooms per region, the in-process stand-in for regions without a LiveKit URL, and the webhook receiver.</summary>
-    public static ISiloBuilder AddLiveKit(this ISiloBuilder silo)
+    /// <summary>A host that serves regions without a LiveKit URL itself: the in-process stand-in, plus the client side.</summary>
+    public static IServiceCollection AddLiveKitStandIn(this IServiceCollection services)
     {
-        silo.Services.TryAddSingleton<LiveKitStandIn>();
-        silo.Services.AddLiveKitClient();
-        return silo;
+        services.TryAddSingleton<LiveKitStandIn>();
+        return services.AddLiveKitClient();
     }
 
-    /// <summary>Any process that verifies LiveKit tokens and webhooks (a standalone gateway hosts no stand-in).</summary>
+    /// <summary>Any process that creates rooms, mints tokens or verifies webhooks; verified events go to the host's <see cref="ILiveKitEventHandler"/>.</summary>
     public static IServiceCollection AddLiveKitClient(this IServiceCollection services)
     {
         services.AddOptions<LiveKitOptions>().BindConfiguration(LiveKitOptions.Section).ValidateOnStart();
