@@ -25,7 +25,11 @@ public sealed class MediaBridgeOptions
     /// <summary>A process whose resident memory reaches this is drained and retired the same way.</summary>
     public int RecycleRssMegabytes { get; set; } = 1536;
 
-    /// <summary>rtc-node <c>AudioSource</c> queue: the agent audio buffered ahead of the encoder (a multiple of 10; pinned by a latency test).</summary>
+    /// <summary>
+    /// rtc-node <c>AudioSource</c> queue: agent audio buffered ahead of the encoder (a multiple of 10). Measured one-way through
+    /// the stand-in SFU (BENCHMARKS.md): 1000 ms is no slower than 50 ms and absorbs provider bursts; 100 ms is slower; 0 plays
+    /// nothing (rtc-node 1.1.0 chunks the frame by the queue size). Pinned by MediaBridgeOptionsTests and the e2e latency probe.
+    /// </summary>
     public int SourceQueueMilliseconds { get; set; } = 1000;
 
     /// <summary>Agent frames a session may queue in the silo while the pipe is busy (drop-oldest, counted); candidate frames likewise.</summary>
@@ -64,7 +68,7 @@ public sealed class MediaBridgeOptionsValidator : IValidateOptions<MediaBridgeOp
         if (o.MaxSessionsPerProcess is < 1 or > 200) errors.Add("MediaBridge:MaxSessionsPerProcess must be 1..200: one JS thread saturates near 85 sessions.");
         if (o.RecycleAfterSessions < o.MaxSessionsPerProcess) errors.Add("MediaBridge:RecycleAfterSessions must be at least MaxSessionsPerProcess, or a process is recycled before it is full.");
         if (o.RecycleRssMegabytes < 256) errors.Add("MediaBridge:RecycleRssMegabytes must be at least 256: one session's process already takes about 100 MB.");
-        if (o.SourceQueueMilliseconds is < 0 or > 5000 || o.SourceQueueMilliseconds % 10 != 0) errors.Add("MediaBridge:SourceQueueMilliseconds must be a multiple of 10 in 0..5000 (rtc-node asserts the multiple).");
+        if (o.SourceQueueMilliseconds is < 10 or > 5000 || o.SourceQueueMilliseconds % 10 != 0) errors.Add("MediaBridge:SourceQueueMilliseconds must be a multiple of 10 in 10..5000: rtc-node asserts the multiple, and 0 plays no audio at all.");
         if (o.SiloQueueFrames is < 1 or > 1000) errors.Add("MediaBridge:SiloQueueFrames must be 1..1000: it bounds memory per session.");
         if (o.BridgeOutQueueFrames is < 1 or > 5000) errors.Add("MediaBridge:BridgeOutQueueFrames must be 1..5000 (100 s of audio).");
         if (o.BridgeInQueueFrames is < 1 or > 1000) errors.Add("MediaBridge:BridgeInQueueFrames must be 1..1000.");
