@@ -161,7 +161,13 @@ class Session {
     try {
       while (!this.closed && this.source && this.outQueue.length > 0) {
         const samples = this.outQueue.shift();
-        await this.source.captureFrame(new AudioFrame(samples, SAMPLE_RATE, 1, SAMPLES));
+        if (this.join.queueMs === 0) {
+          // queue 0 is rtc-node's direct capture: 10 ms frames only, and no pacing (measurement only; the silo never asks for it)
+          await this.source.captureFrame(new AudioFrame(samples.subarray(0, SAMPLES / 2), SAMPLE_RATE, 1, SAMPLES / 2));
+          await this.source.captureFrame(new AudioFrame(samples.subarray(SAMPLES / 2), SAMPLE_RATE, 1, SAMPLES / 2));
+        } else {
+          await this.source.captureFrame(new AudioFrame(samples, SAMPLE_RATE, 1, SAMPLES));
+        }
         this.framesOut++;
       }
     } catch (e) {

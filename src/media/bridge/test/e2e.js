@@ -117,9 +117,13 @@ async function latency(queues) {
       let seq = 0;
       let loudFrom = Infinity;
       let sentLoudAt = 0;
+      // TURNS=1: nothing is sent between rounds (a provider between turns), so each onset is a turn's first frame;
+      // otherwise silence frames keep the source busy and timer jitter can build a backlog up to the queue size
+      const turns = process.env.TURNS === '1';
       const pacer = pace((i) => {
         const loud = i >= loudFrom;
         if (loud && !sentLoudAt) sentLoudAt = performance.now();
+        if (!loud && turns) { seq++; return; }
         bridge.audio(1, seq++, loud ? tone(1000, 12000, i * 480 * 2 * Math.PI * 1000 / 24000) : new Int16Array(480));
       });
       const samples = [];
@@ -136,7 +140,7 @@ async function latency(queues) {
       }
       pacer.stop();
       results[q] = { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), n: samples.length };
-      console.log(`queue ${q} ms: one-way median ${results[q].median.toFixed(1)} ms, min ${results[q].min.toFixed(1)}, max ${results[q].max.toFixed(1)} (n=${samples.length})`);
+      console.log(`${turns ? 'turn-start' : 'continuous'} queue ${q} ms (load average ${require('os').loadavg()[0].toFixed(1)}): one-way median ${results[q].median.toFixed(1)} ms, min ${results[q].min.toFixed(1)}, max ${results[q].max.toFixed(1)} (n=${samples.length})`);
       await listener.room.disconnect();
     } catch (e) {
       results[q] = { error: String(e && e.message) };

@@ -24,6 +24,7 @@ const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
       else if (loud && level < 300) { if (++quietRun >= 3) { loud = false; emit({ ev: 'agent_silent', at: Date.now() - 20 }); } }
       else quietRun = 0;
     }
+    if (loud) { loud = false; emit({ ev: 'agent_silent', at: Date.now() }); } // the agent's track went away
   });
   emit({ ev: 'ready', url: sfu.url, room, agentToken: await sfu.token('agent', room, { kind: 'agent', ttl: '1h' }) });
   process.stdin.on('data', () => {});

@@ -100,7 +100,7 @@ public sealed class MediaBridgeRoomTests(ITestOutputHelper output)
         var silent = (await room.NextAsync("agent_silent")).GetProperty("at").GetInt64();
         var resumed = (await room.NextAsync("agent_audio", TimeSpan.FromSeconds(60))).GetProperty("at").GetInt64();
         await target.WaitAsync(() => target.States.Any(s => s.State == AgentRoomState.Reconnecting) && target.Last == AgentRoomState.Connected);
-        output.WriteLine($"bridge killed at {killedAt}; candidate heard silence {silent - killedAt} ms later; agent audio again {resumed - killedAt} ms after the kill (gap {resumed - silent} ms)");
+        output.WriteLine($"bridge killed: the candidate lost the agent {silent - killedAt} ms later and heard it again {resumed - killedAt} ms after the kill");
         Assert.Equal(1, bridge.Metrics.RestartCount);
         Assert.NotEqual(pid, Assert.Single(bridge.Processes).Pid);
         stop.Cancel();
