@@ -16,8 +16,11 @@ public sealed class MediaBridgeOptions
     /// <summary>The bridge script; empty: <c>media/bridge/index.js</c> next to the silo, else <c>src/media/bridge/index.js</c> in the repository above it.</summary>
     public string? ScriptPath { get; set; }
 
-    /// <summary>Sessions one process carries before the next process is started (rtc-node runs one JS thread per process).</summary>
-    public int MaxSessionsPerProcess { get; set; } = 25;
+    /// <summary>
+    /// Sessions one process carries before the next process is started. Measured (contended 2-core machine, BENCHMARKS.md):
+    /// 10 sessions took 0.83 core and kept every frame; 25 saturated the process at ~1.07 core and dropped most agent audio.
+    /// </summary>
+    public int MaxSessionsPerProcess { get; set; } = 10;
 
     /// <summary>A process takes no new sessions after this many joins and is retired when its last session leaves (rtc-node leaks natively on connect/disconnect cycles).</summary>
     public int RecycleAfterSessions { get; set; } = 200;

@@ -60,9 +60,9 @@ class BridgeClient {
     });
   }
 
-  write(buf) { this.child.stdin.write(buf); }
+  write(buf) { if (!this.child.stdin.writableEnded) this.child.stdin.write(buf); }
 
-  join(session, { url, token, identity, name, candidate = '', queueMs = 1000, autoSubscribe = false }) {
+  join(session, { url, token, identity, name, candidate = '', queueMs = 1000, autoSubscribe = false, timeoutMs = 20000 }) {
     const strings = [url, token, identity, name ?? `s${session}`, candidate].map((s) => Buffer.from(s, 'utf8'));
     let n = 3;
     for (const s of strings) n += 2 + s.length;
@@ -72,7 +72,7 @@ class BridgeClient {
     buf.writeUInt16LE(queueMs, o);
     buf.writeUInt8(autoSubscribe ? 1 : 0, o + 2);
     this.write(buf);
-    return this.waitFor((f) => f.type === P.Up.STATE && f.session === session && (f.state === P.State.CONNECTED || f.state === P.State.FAILED), `session ${session} to connect`)
+    return this.waitFor((f) => f.type === P.Up.STATE && f.session === session && (f.state === P.State.CONNECTED || f.state === P.State.FAILED), `session ${session} to connect`, timeoutMs)
       .then((f) => { if (f.state === P.State.FAILED) throw new Error(f.reason); return f; });
   }
 

@@ -179,18 +179,22 @@ async function bridgeLatency() {
       if (onQuiet && quiet >= 10) { const q = onQuiet; onQuiet = null; q(); }
       if (onset && level > 2000) { const o = onset; onset = null; o(f); }
     });
+    const turns = process.env.TURNS === '1'; // as in latency(): nothing sent between rounds
     const pacer = pace((i) => {
       if (loud && !sentAt) sentAt = performance.now();
+      if (!loud && turns) { seq++; return; }
       bridge.audio(1, seq++, loud ? tone(1000, 12000, i * 480 * 2 * Math.PI * 1000 / 24000) : new Int16Array(480));
     });
     await sleep(2000);
     const samples = [];
+    const inBridge = [];
     for (let k = 0; k < 10; k++) {
       sentAt = 0;
       const got = new Promise((r) => { onset = r; });
       loud = true;
       const f = await got;
       samples.push(f.at - sentAt);
+      inBridge.push(f.captureMicros / 1000 - (performance.timeOrigin + sentAt)); // up to B's AudioStream, on the wall clock
       loud = false;
       await new Promise((r) => { onQuiet = r; }); // the tail has arrived: the next onset is a new one
       await sleep(200);
@@ -198,7 +202,8 @@ async function bridgeLatency() {
     pacer.stop();
     const st = bridge.stats.get(1) || [];
     console.log(`sender session: bridge out queue ${st[2]} frames, AudioSource queued ${st[6]} ms, drops ${st[3]}; load average ${require('os').loadavg()[0].toFixed(1)}`);
-    console.log(`pipe in -> pipe out (A AUDIO_OUT -> SFU -> B AUDIO_IN): median ${median(samples).toFixed(1)} ms, min ${Math.min(...samples).toFixed(1)}, max ${Math.max(...samples).toFixed(1)} (n=${samples.length})`);
+    console.log(`  of which A's AUDIO_OUT write -> B's AudioStream frame (bridge clock): median ${median(inBridge).toFixed(1)} ms`);
+    console.log(`${turns ? 'turn-start' : 'continuous'} pipe in -> pipe out (A AUDIO_OUT -> SFU -> B AUDIO_IN): median ${median(samples).toFixed(1)} ms, min ${Math.min(...samples).toFixed(1)}, max ${Math.max(...samples).toFixed(1)} (n=${samples.length})`);
   } finally {
     await bridge.stop();
     await sfu.stop();
@@ -210,22 +215,22 @@ async function load(n, seconds) {
   const { sfu, bridge } = await setup(1000);
   try {
     const before = await bridge.waitFor((f) => f.type === P.Up.STATS && f.session === 0, 'stats');
-    const joinStart = process.cpuUsage;
     const joins = [];
     for (let i = 1; i <= n; i++) {
       const room = `r${Math.ceil(i / 2)}`;
       const partner = i % 2 ? i + 1 : i - 1;
-      joins.push(bridge.join(i, { url: sfu.url, token: await sfu.token(`a${i}`, room, { kind: 'agent' }), identity: `a${i}`, candidate: `a${partner}` }));
+      joins.push(bridge.join(i, { url: sfu.url, token: await sfu.token(`a${i}`, room, { kind: 'agent' }), identity: `a${i}`, candidate: `a${partner}`, timeoutMs: 120000 }));
     }
     await Promise.all(joins);
-    const joined = await bridge.waitFor((f) => f.type === P.Up.STATS && f.session === 0 && f.at > performance.now(), 'stats after join');
+    const freshStats = (what) => { const t = performance.now(); return bridge.waitFor((f) => f.type === P.Up.STATS && f.session === 0 && f.at > t, what); };
+    const joined = await freshStats('stats after join');
     let seq = 0;
     const frame = tone(1000, 8000);
     const pacer = pace(() => { seq++; for (let i = 1; i <= n; i++) bridge.audio(i, seq, frame); });
     await sleep(3000); // settle
-    const a = await bridge.waitFor((f) => f.type === P.Up.STATS && f.session === 0 && f.at > performance.now(), 'stats');
+    const a = await freshStats('stats');
     await sleep(seconds * 1000);
-    const b = await bridge.waitFor((f) => f.type === P.Up.STATS && f.session === 0 && f.at > performance.now(), 'stats');
+    const b = await freshStats('stats');
     pacer.stop();
     const secs = (b.at - a.at) / 1000;
     const cpuMs = (b.values[2] + b.values[3] - a.values[2] - a.values[3]) / 1000;
