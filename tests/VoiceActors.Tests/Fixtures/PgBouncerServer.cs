@@ -10,7 +10,7 @@ namespace VoiceActors.Tests.Fixtures;
 public sealed class PgBouncerServer(PostgresServer postgres) : IAsyncDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("va-pgbouncer-").FullName;
-    private ExternalProcess? _process;
+    private ChildProcess? _process;
 
     public int Port { get; private set; }
     public int ServerPoolSize { get; private set; }
@@ -43,7 +43,7 @@ public sealed class PgBouncerServer(PostgresServer postgres) : IAsyncDisposable
             """);
         PostgresServer.AsPostgresOwner(_dir);
         var (file, args) = PostgresServer.AsPostgres("pgbouncer");
-        _process = ExternalProcess.Start(file, [.. args, config]);
+        _process = ChildProcess.Start(file, [.. args, config]);
 
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (true)

@@ -10,7 +10,7 @@ namespace VoiceActors.Tests.Fixtures;
 public sealed class PostgresServer : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("va-pg-").FullName;
-    private ExternalProcess? _process;
+    private ChildProcess? _process;
     private int _databases;
 
     public int Port { get; private set; }
@@ -35,7 +35,7 @@ public sealed class PostgresServer : IAsyncLifetime
         var bin = BinDirectory;
         AsPostgresOwner(_dir);
         Run(bin, "initdb", ["-D", DataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
-        _process = ExternalProcess.Start(AsPostgres(Path.Combine(bin, "postgres")).File, [.. AsPostgres(Path.Combine(bin, "postgres")).Args,
+        _process = ChildProcess.Start(AsPostgres(Path.Combine(bin, "postgres")).File, [.. AsPostgres(Path.Combine(bin, "postgres")).Args,
             "-D", DataDirectory, "-p", Port.ToString(), "-k", _dir, "-c", "listen_addresses=127.0.0.1",
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"]);
         var deadline = DateTime.UtcNow.AddSeconds(30);

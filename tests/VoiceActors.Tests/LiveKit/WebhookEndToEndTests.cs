@@ -174,8 +174,8 @@ public sealed class WebhookEndToEndTests(SiloProcessFixture silo) : IClassFixtur
 /// <summary>The silo program configured with a LiveKit URL where nothing listens.</summary>
 public sealed class UnreachableLiveKitSiloFixture : SiloProcessFixture
 {
-    protected override IEnumerable<string> ExtraArguments() =>
-        ["--LiveKit:Url", $"http://127.0.0.1:{Fixtures.FreePort.Next()}", "--LiveKit:ProvisionTimeout", "00:00:02"];
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() =>
+        [new("LiveKit:Url", $"http://127.0.0.1:{FreePort.Next()}"), new("LiveKit:ProvisionTimeout", "00:00:02")];
 }
 
 public sealed class UnreachableLiveKitTests(UnreachableLiveKitSiloFixture silo) : IClassFixture<UnreachableLiveKitSiloFixture>

@@ -15,7 +15,7 @@ public sealed class GatewayMetricsTests(OperationsSystem ops) : IClassFixture<Op
     {
         var silo = ops.System.Services.GetRequiredService<IConfiguration>();
         var port = FreePort.Next();
-        await using var gateway = ExternalProcess.Start("dotnet",
+        await using var gateway = ChildProcess.Start("dotnet",
         [
             Path.Combine(AppContext.BaseDirectory, "VoiceActors.Gateway.dll"),
             $"--urls=http://127.0.0.1:{port}",
@@ -40,7 +40,7 @@ public sealed class GatewayMetricsTests(OperationsSystem ops) : IClassFixture<Op
         Assert.Contains(scrape.Names, n => n.StartsWith("orleans_", StringComparison.Ordinal));
     }
 
-    private static async Task WaitHealthyAsync(HttpClient http, ExternalProcess process)
+    private static async Task WaitHealthyAsync(HttpClient http, ChildProcess process)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)

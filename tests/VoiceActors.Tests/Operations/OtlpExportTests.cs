@@ -39,7 +39,7 @@ public sealed class OtlpExportTests
         });
 
         var httpPort = FreePort.Next();
-        await using var silo = ExternalProcess.Start("dotnet",
+        await using var silo = ChildProcess.Start("dotnet",
         [
             Path.Combine(AppContext.BaseDirectory, "VoiceActors.Silo.dll"),
             $"--urls=http://127.0.0.1:{httpPort}",
