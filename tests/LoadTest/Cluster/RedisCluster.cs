@@ -9,6 +9,9 @@ namespace VoiceActors.LoadTest.Cluster;
 /// </summary>
 public sealed class RedisCluster : ClusterUnderTest
 {
+    /// <summary>Several silos joining at once on a busy machine: each validates connectivity with the others before it is up.</summary>
+    private static readonly TimeSpan SiloStartTimeout = TimeSpan.FromSeconds(120);
+
     private readonly RedisProcess? _redis;
     private readonly List<SiloProcess> _silos;
     private readonly ClusterClient _client;
@@ -49,7 +52,7 @@ public sealed class RedisCluster : ClusterUnderTest
                 ["Logging:Console:FormatterName"] = "simple",
             };
             foreach (var (key, value) in siloSettings) settings[key] = value;
-            var starting = Enumerable.Range(0, siloProcesses).Select(i => SiloProcess.StartAsync(settings, $"silo {i}", ct: ct)).ToArray();
+            var starting = Enumerable.Range(0, siloProcesses).Select(i => SiloProcess.StartAsync(settings, $"silo {i}", startTimeout: SiloStartTimeout, ct: ct)).ToArray();
             try
             {
                 await Task.WhenAll(starting);

@@ -57,7 +57,16 @@ public sealed class SiloFleet : IAsyncDisposable
         var fleet = new SiloFleet(redis, settings);
         try
         {
-            await Task.WhenAll(silos.Select(s => fleet.AddSiloAsync(s.Region, s.Capacity, waitForRegionView: false)));
+            // Started together, listed in the order asked for: tests address them by index.
+            var starting = silos.Select(s => fleet.StartSiloAsync(s.Region, s.Capacity)).ToArray();
+            try
+            {
+                await Task.WhenAll(starting);
+            }
+            finally
+            {
+                foreach (var s in starting) if (s.IsCompletedSuccessfully) fleet.Silos.Add(s.Result);
+            }
             await fleet.WaitForRegionViewAsync();
             fleet._client = await ClusterClient.ConnectAsync(redis.ConnectionString, fleet._clusterId);
             return fleet;
@@ -71,6 +80,14 @@ public sealed class SiloFleet : IAsyncDisposable
 
     public async Task<FleetSilo> AddSiloAsync(string region, int capacity, bool waitForRegionView = true)
     {
+        var silo = await StartSiloAsync(region, capacity);
+        lock (Silos) Silos.Add(silo);
+        if (waitForRegionView) await WaitForRegionViewAsync();
+        return silo;
+    }
+
+    private async Task<FleetSilo> StartSiloAsync(string region, int capacity)
+    {
         var settings = new Dictionary<string, string?>(_settings)
         {
             ["ConnectionStrings:Redis"] = _redis.ConnectionString,
@@ -79,10 +96,7 @@ public sealed class SiloFleet : IAsyncDisposable
             ["Silo:Region"] = region,
             ["Silo:MaxConcurrentSessions"] = capacity.ToString(),
         };
-        var silo = new FleetSilo(region, await SiloProcess.StartAsync(settings, $"silo {region}"));
-        lock (Silos) Silos.Add(silo);
-        if (waitForRegionView) await WaitForRegionViewAsync();
-        return silo;
+        return new FleetSilo(region, await SiloProcess.StartAsync(settings, $"silo {region}"));
     }
 
     /// <summary>
