@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
 using VoiceActors.Silo.Hosting;
 
 namespace VoiceActors.LoadTest.Cluster;
@@ -15,17 +13,16 @@ namespace VoiceActors.LoadTest.Cluster;
 public sealed class InProcessCluster : ClusterUnderTest
 {
     private readonly IHost _silo;
-    private readonly IHost _client;
+    private readonly ClusterClient _client;
     private readonly Dictionary<int, TimeSpan> _cpu = new();
 
-    private InProcessCluster(IHost silo, IHost client)
+    private InProcessCluster(IHost silo, ClusterClient client)
     {
         _silo = silo;
         _client = client;
-        Client = client.Services.GetRequiredService<IClusterClient>();
     }
 
-    public override IClusterClient Client { get; }
+    public override IClusterClient Client => _client.Client;
 
     public override string Description => "1 silo in the tester's process (silo, client and tester share the process figures)";
 
@@ -52,17 +49,8 @@ public sealed class InProcessCluster : ClusterUnderTest
         var siloHost = siloBuilder.Build();
         await siloHost.StartAsync(ct);
 
-        var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        clientBuilder.Logging.SetMinimumLevel(LogLevel.Error).AddSimpleConsole();
-        clientBuilder.UseOrleansClient(client =>
-        {
-            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("loadtest", "loadtest"));
-            client.UseLocalhostClustering(gatewayPort);
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ClientTimeouts.Response);
-        });
-        var clientHost = clientBuilder.Build();
-        await clientHost.StartAsync(ct);
-        return new InProcessCluster(siloHost, clientHost);
+        var client = await ClusterClient.ConnectLocalAsync(gatewayPort, "loadtest", ClientTimeouts.Response, LogLevel.Error, ct);
+        return new InProcessCluster(siloHost, client);
     }
 
     public override ResourceSample? SampleSilos() => Measure([Process.GetCurrentProcess()], _cpu);
@@ -70,9 +58,8 @@ public sealed class InProcessCluster : ClusterUnderTest
     public override async ValueTask DisposeAsync()
     {
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        try { await _client.StopAsync(stop.Token); } catch (OperationCanceledException) { }
+        await _client.DisposeAsync();
         try { await _silo.StopAsync(stop.Token); } catch (OperationCanceledException) { }
-        _client.Dispose();
         _silo.Dispose();
     }
 }

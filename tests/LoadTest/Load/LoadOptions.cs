@@ -74,6 +74,12 @@ public sealed record LoadOptions
     /// <summary>Extra configuration for the silos (key, value), e.g. <c>Sessions:WatchdogPeriod</c>.</summary>
     public IReadOnlyDictionary<string, string?> SiloSettings { get; init; } = new Dictionary<string, string?>();
 
+    /// <summary>
+    /// Also report the in-process silo's own audio latency histogram per path (what the silo adds, without the client's hop):
+    /// the measurement BENCHMARKS.md's "server-added latency per frame" table comes from.
+    /// </summary>
+    public bool SiloLatency { get; init; }
+
     public bool UsesSiloProcesses => SiloProcesses > 0 || KillSiloAt is not null || DrainSiloAt is not null || RestartRedisAt is not null;
 
     public int EffectiveSiloProcesses => SiloProcesses > 0 ? SiloProcesses : UsesSiloProcesses ? 3 : 0;
@@ -108,6 +114,8 @@ public sealed record LoadOptions
         if (CeilingConcurrency < 1) errors.Add("--ceiling-concurrency must be at least 1.");
         if (AdmissionCeilingDuration < TimeSpan.Zero) errors.Add("--admission-ceiling-duration cannot be negative (0 skips it).");
         if (AdmissionCeilingConcurrency < 1) errors.Add("--admission-ceiling-concurrency must be at least 1.");
+        if (SiloLatency && (UsesSiloProcesses || Redis is not null))
+            errors.Add("--silo-latency reads the silo's histogram in this process: use it with the in-process silo (no --silos, --redis or chaos).");
         if (MaxP99Ms is <= 0) errors.Add("--max-p99-ms must be positive.");
         if (MaxLost is < 0) errors.Add("--max-lost cannot be negative.");
         return errors;

@@ -87,6 +87,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         _stats.Now = () => Stopwatch.GetElapsedTime(_runStart).TotalSeconds;
         var frames = new SpeechFrames(options.SampleRate, options.FrameLength, options.Seed);
         var context = new SessionContext(cluster.Client, options, _stats, frames, clock, _runStart);
+        using var siloLatency = options.SiloLatency ? new SiloLatencyProbe(() => _stats.InSteadyState) : null;
         var pump = new Thread(Pump) { IsBackground = true, Name = "loadtest-audio-pump", Priority = ThreadPriority.AboveNormal };
         _pumping = true;
         pump.Start();
@@ -114,7 +115,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             s.CloseEpoch();
             s.ReleaseSink();
         }
-        return BuildReport(command, startedAt, cluster, ceiling, admission, idle);
+        return BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize() };
     }
 
     /// <summary>Starts and stops sessions so the live count follows the ramp profile, within the create rate.</summary>

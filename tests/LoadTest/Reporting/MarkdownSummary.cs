@@ -25,6 +25,8 @@ public static class MarkdownSummary
         Row(b, "  inbound: push acknowledged", Percentiles(r.LatencyInboundMs));
         Row(b, "  outbound: provider stamp to sink", Percentiles(r.LatencyOutboundMs));
         Row(b, "turn latency ms (end of speech to first reply audio)", Percentiles(r.TurnMs));
+        foreach (var (path, latency) in r.SiloLatencyMs ?? new Dictionary<string, LatencySummary>())
+            Row(b, $"silo voice_audio_latency_ms {path}, after the warm-up", Percentiles(latency));
         Row(b, "create ms (p50 / p95 / p99)", $"{r.CreateMs.P50} / {r.CreateMs.P95} / {r.CreateMs.P99}");
         Row(b, "creates per second", r.CreatesPerS.ToString(c));
         Row(b, "turns spoken / answered / unanswered / recorded", $"{r.Turns.Spoken} / {r.Turns.Answered} / {r.Turns.Unanswered} / {r.Turns.Recorded}");

@@ -118,16 +118,7 @@ public sealed class CrashRecoveryTests(RedisServer redis, ITestOutputHelper outp
             ? string.Join('\n', (await db.HashGetAllAsync(key)).Select(e => e.Value.ToString()))
             : (string?)await db.StringGetAsync(key) ?? "";
 
-    private static async Task WaitForActiveSilosAsync(IClusterClient client, int count, TimeSpan timeout)
-    {
-        var management = client.GetGrain<IManagementGrain>(0);
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < timeout)
-        {
-            var hosts = await management.GetHosts(onlyActive: true);
-            if (hosts.Count == count) return;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"cluster did not reach {count} active silos");
-    }
+    private static Task WaitForActiveSilosAsync(IClusterClient client, int count, TimeSpan timeout) =>
+        Eventually.UntilAsync(async () => (await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count == count,
+            timeout, () => $"cluster did not reach {count} active silos", TimeSpan.FromMilliseconds(100));
 }

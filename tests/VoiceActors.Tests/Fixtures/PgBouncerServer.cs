@@ -10,7 +10,7 @@ namespace VoiceActors.Tests.Fixtures;
 public sealed class PgBouncerServer(PostgresServer postgres) : IAsyncDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("va-pgbouncer-").FullName;
-    private ExternalProcess? _process;
+    private ChildProcess? _process;
 
     public int Port { get; private set; }
     public int ServerPoolSize { get; private set; }
@@ -43,24 +43,17 @@ public sealed class PgBouncerServer(PostgresServer postgres) : IAsyncDisposable
             """);
         PostgresServer.AsPostgresOwner(_dir);
         var (file, args) = PostgresServer.AsPostgres("pgbouncer");
-        _process = ExternalProcess.Start(file, [.. args, config]);
+        _process = ChildProcess.Start(file, [.. args, config]);
 
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
+        var process = _process;
+        await Eventually.UntilAsync(async () =>
         {
-            try
-            {
-                await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
-                await connection.OpenAsync();
-                return;
-            }
-            catch (Exception e) when (e is NpgsqlException or IOException or System.Net.Sockets.SocketException)
-            {
-                if (DateTime.UtcNow > deadline || _process.HasExited)
-                    throw new InvalidOperationException($"pgbouncer did not start on {Port}: {_process.Output}", e);
-                await Task.Delay(100);
-            }
-        }
+            if (process.HasExited) throw new InvalidOperationException($"pgbouncer exited on start-up on {Port}: {process.Output}");
+            await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
+            await connection.OpenAsync();
+            return true;
+        }, TimeSpan.FromSeconds(15), () => $"pgbouncer did not start on {Port}: {process.Output}", TimeSpan.FromMilliseconds(100),
+            e => e is NpgsqlException or IOException or System.Net.Sockets.SocketException);
     }
 
     public async ValueTask DisposeAsync()

@@ -10,7 +10,7 @@ namespace VoiceActors.Tests.Fixtures;
 public sealed class PostgresServer : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("va-pg-").FullName;
-    private ExternalProcess? _process;
+    private ChildProcess? _process;
     private int _databases;
 
     public int Port { get; private set; }
@@ -35,25 +35,18 @@ public sealed class PostgresServer : IAsyncLifetime
         var bin = BinDirectory;
         AsPostgresOwner(_dir);
         Run(bin, "initdb", ["-D", DataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
-        _process = ExternalProcess.Start(AsPostgres(Path.Combine(bin, "postgres")).File, [.. AsPostgres(Path.Combine(bin, "postgres")).Args,
+        _process = ChildProcess.Start(AsPostgres(Path.Combine(bin, "postgres")).File, [.. AsPostgres(Path.Combine(bin, "postgres")).Args,
             "-D", DataDirectory, "-p", Port.ToString(), "-k", _dir, "-c", "listen_addresses=127.0.0.1",
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"]);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        var process = _process;
+        await Eventually.UntilAsync(async () =>
         {
-            try
-            {
-                await using var connection = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
-                await connection.OpenAsync();
-                return;
-            }
-            catch (Exception e) when (e is NpgsqlException or IOException or System.Net.Sockets.SocketException)
-            {
-                if (DateTime.UtcNow > deadline || _process.HasExited)
-                    throw new InvalidOperationException($"PostgreSQL did not start on {Port}: {_process.Output}", e);
-                await Task.Delay(100);
-            }
-        }
+            if (process.HasExited) throw new InvalidOperationException($"PostgreSQL exited on start-up on {Port}: {process.Output}");
+            await using var connection = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
+            await connection.OpenAsync();
+            return true;
+        }, TimeSpan.FromSeconds(30), () => $"PostgreSQL did not start on {Port}: {process.Output}", TimeSpan.FromMilliseconds(100),
+            e => e is NpgsqlException or IOException or System.Net.Sockets.SocketException);
     }
 
     /// <summary>A fresh, empty database: tests never see each other's rows.</summary>

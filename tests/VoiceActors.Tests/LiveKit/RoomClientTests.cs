@@ -148,7 +148,7 @@ public sealed class RoomClientTests
     [Fact]
     public async Task A_server_that_is_down_fails_fast_as_unavailable()
     {
-        var closed = new Uri($"http://127.0.0.1:{Fixtures.FreePort.Next()}");
+        var closed = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         var watch = Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<LiveKitUnavailableException>(() => Client(closed, retries: 2).CreateRoomAsync(new CreateRoomOptions("r")));
         Assert.Contains("cannot reach", e.Message);

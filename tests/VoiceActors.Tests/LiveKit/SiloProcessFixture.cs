@@ -1,58 +1,44 @@
 using System.Net.Http.Headers;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.LiveKit;
 
 /// <summary>
-/// The real silo program (<c>dotnet VoiceActors.Silo.dll</c>) on embedded defaults and free ports: gateway API, webhook receiver
-/// and the LiveKit stand-in's Twirp routes on one HTTP address, reachable by the official Node SDK.
+/// The real silo program (<see cref="SiloProcess"/>) on embedded defaults (Development) and free ports: gateway API, webhook
+/// receiver and the LiveKit stand-in's Twirp routes on one HTTP address, reachable by the official Node SDK.
 /// </summary>
 public class SiloProcessFixture : IAsyncLifetime
 {
     public const string ApiKey = "va-local-dev-key"; // the documented Development key (ApiKeyStore.DevelopmentKey)
 
-    private ExternalProcess? _process;
+    private SiloProcess? _silo;
 
     public Uri Url { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        var port = FreePort.Next();
-        Url = new Uri($"http://127.0.0.1:{port}");
-        _process = ExternalProcess.Start("dotnet",
-        [
-            Path.Combine(AppContext.BaseDirectory, "VoiceActors.Silo.dll"), "--urls", Url.ToString().TrimEnd('/'),
-            "--Orleans:SiloPort", FreePort.Next().ToString(), "--Orleans:GatewayPort", FreePort.Next().ToString(),
-            "--Orleans:ClusterId", "lk-" + port, "--Orleans:ServiceId", "lk-" + port,
-            .. ExtraArguments(),
-        ], AppContext.BaseDirectory, new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = "Development", ["DOTNET_ENVIRONMENT"] = "Development" });
+        var clusterId = "lk-" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Orleans:ClusterId"] = clusterId,
+            ["Orleans:ServiceId"] = clusterId,
+            ["Logging:LogLevel:Default"] = "Information",
+        };
+        foreach (var (key, value) in ExtraSettings()) settings[key] = value;
+        _silo = await SiloProcess.StartAsync(settings, "livekit silo", environment: "Development");
+        Url = _silo.BaseAddress;
         Http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
-        var deadline = DateTime.UtcNow.AddSeconds(60); // a real process on a shared 2-core machine: poll with a deadline
-        while (true)
-        {
-            if (_process.HasExited) throw new InvalidOperationException("The silo exited during start-up:\n" + _process.Output);
-            try
-            {
-                if ((await Http.GetAsync("/healthz")).IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("The silo did not become healthy:\n" + _process.Output);
-            await Task.Delay(200);
-        }
     }
 
-    public string Output => _process?.Output ?? "";
+    public string Output => _silo?.Output ?? "";
 
-    /// <summary>More <c>--Key value</c> settings for the silo program.</summary>
-    protected virtual IEnumerable<string> ExtraArguments() => [];
+    /// <summary>More settings for the silo program.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [];
 
     public async Task DisposeAsync()
     {
         Http?.Dispose();
-        if (_process is not null) await _process.DisposeAsync();
+        if (_silo is not null) await _silo.DisposeAsync();
     }
 }

@@ -33,17 +33,7 @@ public sealed class AudioPathTests
     internal static byte[] Speech() => Pcm(4000);
     internal static byte[] Silence() => new byte[AudioFormat.FrameBytes];
 
-    private static byte[] Pcm(short amplitude)
-    {
-        var pcm = new byte[AudioFormat.FrameBytes];
-        for (var i = 0; i < AudioFormat.SamplesPerFrame; i++)
-        {
-            var s = (short)(amplitude * Math.Sin(2 * Math.PI * 220 * i / AudioFormat.SampleRate));
-            pcm[2 * i] = (byte)s;
-            pcm[2 * i + 1] = (byte)(s >> 8);
-        }
-        return pcm;
-    }
+    private static byte[] Pcm(short amplitude) => Tone.Pcm16(AudioFormat.SamplesPerFrame, amplitude, 220, AudioFormat.SampleRate);
 
     internal static async Task<(IInterviewSessionGrain Grain, string Id)> CreateAsync(TestSilo silo, string provider = "simulated", string? secondary = null)
     {

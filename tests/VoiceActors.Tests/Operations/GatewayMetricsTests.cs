@@ -15,7 +15,7 @@ public sealed class GatewayMetricsTests(OperationsSystem ops) : IClassFixture<Op
     {
         var silo = ops.System.Services.GetRequiredService<IConfiguration>();
         var port = FreePort.Next();
-        await using var gateway = ExternalProcess.Start("dotnet",
+        await using var gateway = ChildProcess.Start("dotnet",
         [
             Path.Combine(AppContext.BaseDirectory, "VoiceActors.Gateway.dll"),
             $"--urls=http://127.0.0.1:{port}",
@@ -23,7 +23,8 @@ public sealed class GatewayMetricsTests(OperationsSystem ops) : IClassFixture<Op
             $"--Orleans:ClusterId={silo["Orleans:ClusterId"]}",
             $"--Gateway:ApiKeys:0:Key={EmbeddedSystem.KeyA}",
             "--Gateway:ApiKeys:0:Tenant=tenant-a",
-        ], AppContext.BaseDirectory, new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = "Production" });
+            "--environment=Production",
+        ]);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", EmbeddedSystem.KeyA);
         await WaitHealthyAsync(http, gateway);
@@ -40,20 +41,9 @@ public sealed class GatewayMetricsTests(OperationsSystem ops) : IClassFixture<Op
         Assert.Contains(scrape.Names, n => n.StartsWith("orleans_", StringComparison.Ordinal));
     }
 
-    private static async Task WaitHealthyAsync(HttpClient http, ExternalProcess process)
+    private static Task WaitHealthyAsync(HttpClient http, ChildProcess process) => Eventually.UntilAsync(async () =>
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            if (process.HasExited) throw new InvalidOperationException($"gateway exited:\n{process.Output}");
-            try
-            {
-                if ((await http.GetAsync("/healthz")).IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException) { }
-            catch (TaskCanceledException) { }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gateway not healthy:\n{process.Output}");
-            await Task.Delay(100);
-        }
-    }
+        if (process.HasExited) throw new InvalidOperationException($"gateway exited:\n{process.Output}");
+        return (await http.GetAsync("/healthz")).IsSuccessStatusCode;
+    }, TimeSpan.FromSeconds(60), () => $"gateway not healthy:\n{process.Output}", TimeSpan.FromMilliseconds(100));
 }

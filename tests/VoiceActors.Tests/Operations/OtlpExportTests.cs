@@ -38,22 +38,17 @@ public sealed class OtlpExportTests
             }
         });
 
-        var httpPort = FreePort.Next();
-        await using var silo = ExternalProcess.Start("dotnet",
-        [
-            Path.Combine(AppContext.BaseDirectory, "VoiceActors.Silo.dll"),
-            $"--urls=http://127.0.0.1:{httpPort}",
-            $"--Orleans:SiloPort={FreePort.Next()}",
-            $"--Orleans:GatewayPort={FreePort.Next()}",
-        ], AppContext.BaseDirectory, new Dictionary<string, string?>
+        // The OTEL_* settings are .NET configuration to the OpenTelemetry SDK: on the command line like every other silo setting.
+        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string?>
         {
-            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["Logging:LogLevel:Default"] = "Information",
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{collectorPort}",
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
             ["OTEL_BLRP_SCHEDULE_DELAY"] = "200",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
-        });
+        }, environment: "Development");
+        var httpPort = silo.HttpPort;
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(5) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "va-local-dev-key");
 

@@ -126,16 +126,12 @@ public sealed class ProductionSiloTests : IAsyncLifetime
         var key = new AuthenticationHeaderValue("Bearer", ApiKey);
         Assert.Equal(HttpStatusCode.Created, (await _http.SendAsync(Request(HttpMethod.Post, "/v1/interviews", key, new { candidateId = "cand-dash", jobId = "job-dash" }))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await _http.SendAsync(Request(HttpMethod.Get, "/dashboard/DashboardCounters"))).StatusCode);
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
+        await Eventually.UntilAsync(async () =>
         {
             var counters = await (await _http.SendAsync(Request(HttpMethod.Get, "/dashboard/DashboardCounters", Basic("operator", ApiKey)))).Content.ReadFromJsonAsync<JsonElement>();
-            if (counters.GetProperty("simpleGrainStats").EnumerateArray().Any(g =>
-                    g.GetProperty("grainType").GetString() == "VoiceActors.Sessions.InterviewSessionGrain" && g.GetProperty("activationCount").GetInt32() >= 1))
-                break;
-            Assert.True(DateTime.UtcNow < deadline, "the dashboard never showed an InterviewSessionGrain activation");
-            await Task.Delay(200);
-        }
+            return counters.GetProperty("simpleGrainStats").EnumerateArray().Any(g =>
+                g.GetProperty("grainType").GetString() == "VoiceActors.Sessions.InterviewSessionGrain" && g.GetProperty("activationCount").GetInt32() >= 1);
+        }, TimeSpan.FromSeconds(15), () => "the dashboard never showed an InterviewSessionGrain activation", TimeSpan.FromMilliseconds(200));
 
         // Prometheus scrapes without credentials; the probes too.
         var metrics = await _http.GetStringAsync("/metrics");
@@ -146,15 +142,7 @@ public sealed class ProductionSiloTests : IAsyncLifetime
     private static AuthenticationHeaderValue Basic(string user, string password) =>
         new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
 
-    private async Task<string[]> WaitForLinesAsync(Func<string[], bool> complete)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            var lines = _silo.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (complete(lines)) return lines;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"log line not seen:\n{_silo.Output}");
-            await Task.Delay(50);
-        }
-    }
+    private Task<string[]> WaitForLinesAsync(Func<string[], bool> complete) => Eventually.ValueAsync(
+        () => Task.FromResult(_silo.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)),
+        complete, TimeSpan.FromSeconds(15), _ => $"log line not seen:\n{_silo.Output}");
 }

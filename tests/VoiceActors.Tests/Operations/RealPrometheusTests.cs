@@ -31,7 +31,7 @@ public sealed class RealPrometheusTests(OperationsSystem ops) : IClassFixture<Op
             await File.WriteAllTextAsync(Path.Combine(dir, "prometheus.yml"), config);
             File.Copy(Repository.PathOf("deploy", "prometheus", "alerts.yml"), Path.Combine(dir, "alerts.yml"));
 
-            await using var prometheus = ExternalProcess.Start("prometheus",
+            await using var prometheus = ChildProcess.Start("prometheus",
             [
                 $"--config.file={Path.Combine(dir, "prometheus.yml")}",
                 $"--storage.tsdb.path={Path.Combine(dir, "data")}",
@@ -56,7 +56,7 @@ public sealed class RealPrometheusTests(OperationsSystem ops) : IClassFixture<Op
     }
 
     /// <summary>Queries until the series has a sample (Prometheus is a real external process: poll with a deadline).</summary>
-    private static async Task<double> PollAsync(HttpClient api, ExternalProcess prometheus, string query)
+    private static async Task<double> PollAsync(HttpClient api, ChildProcess prometheus, string query)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)

@@ -32,17 +32,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         StallTimeout = TimeSpan.FromMilliseconds(400),
     };
 
-    private static byte[] Tone(int bytes, short amplitude = 3000)
-    {
-        var pcm = new byte[bytes];
-        for (var i = 0; i < bytes / 2; i++)
-        {
-            var s = (short)(amplitude * Math.Sin(2 * Math.PI * 200 * i / 24000.0));
-            pcm[2 * i] = (byte)s;
-            pcm[2 * i + 1] = (byte)(s >> 8);
-        }
-        return pcm;
-    }
+    private static byte[] Tone(int bytes, short amplitude = 3000) => TestSupport.Tone.Pcm16(bytes / 2, amplitude, 200, 24000);
 
     [Fact]
     public async Task Adapter_configures_the_session_replays_the_conversation_streams_audio_and_reports_transcripts()

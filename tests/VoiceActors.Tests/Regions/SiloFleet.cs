@@ -4,9 +4,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
 using VoiceActors.Sessions;
 using VoiceActors.Tests.Fixtures;
 
@@ -24,22 +21,22 @@ public sealed class SiloFleet : IAsyncDisposable
 
     private readonly RedisServer _redis;
     private readonly string _clusterId = "fleet-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly Dictionary<string, string> _settings;
-    private IHost? _clientHost;
+    private readonly Dictionary<string, string?> _settings;
+    private ClusterClient? _client;
 
-    private SiloFleet(RedisServer redis, Dictionary<string, string> settings)
+    private SiloFleet(RedisServer redis, Dictionary<string, string?> settings)
     {
         _redis = redis;
         _settings = settings;
     }
 
     public List<FleetSilo> Silos { get; } = [];
-    public IClusterClient Client => _clientHost!.Services.GetRequiredService<IClusterClient>();
+    public IClusterClient Client => _client!.Client;
 
     /// <summary>Regions eu (primary, falls back to us) and us (falls back to eu); fast probes and refreshes so tests wait little.</summary>
     public static async Task<SiloFleet> StartAsync(RedisServer redis, params (string Region, int Capacity)[] silos)
     {
-        var settings = new Dictionary<string, string>
+        var settings = new Dictionary<string, string?>
         {
             ["Regions:eu:Primary"] = "true",
             ["Regions:eu:Fallback:0"] = "us",
@@ -61,16 +58,18 @@ public sealed class SiloFleet : IAsyncDisposable
         var fleet = new SiloFleet(redis, settings);
         try
         {
-            await Task.WhenAll(silos.Select(s => fleet.AddSiloAsync(s.Region, s.Capacity, waitForRegionView: false)));
+            // Started together, listed in the order asked for: tests address them by index.
+            var starting = silos.Select(s => fleet.StartSiloAsync(s.Region, s.Capacity)).ToArray();
+            try
+            {
+                await Task.WhenAll(starting);
+            }
+            finally
+            {
+                foreach (var s in starting) if (s.IsCompletedSuccessfully) fleet.Silos.Add(s.Result);
+            }
             await fleet.WaitForRegionViewAsync();
-            fleet._clientHost = Host.CreateDefaultBuilder()
-                .UseOrleansClient(c =>
-                {
-                    c.Configure<ClusterOptions>(o => { o.ClusterId = fleet._clusterId; o.ServiceId = fleet._clusterId; });
-                    c.UseRedisClustering(redis.ConnectionString);
-                })
-                .Build();
-            await fleet._clientHost.StartAsync();
+            fleet._client = await ClusterClient.ConnectAsync(redis.ConnectionString, fleet._clusterId);
             return fleet;
         }
         catch
@@ -82,40 +81,56 @@ public sealed class SiloFleet : IAsyncDisposable
 
     public async Task<FleetSilo> AddSiloAsync(string region, int capacity, bool waitForRegionView = true)
     {
-        var silo = new FleetSilo(region, FreePort.Next(), FreePort.Next(), FreePort.Next());
+        var silo = await StartSiloAsync(region, capacity);
         lock (Silos) Silos.Add(silo);
-        var args = new List<string>
-        {
-            Path.Combine(AppContext.BaseDirectory, "VoiceActors.Silo.dll"),
-            $"--ConnectionStrings:Redis={_redis.ConnectionString}",
-            $"--Orleans:ClusterId={_clusterId}",
-            $"--Orleans:ServiceId={_clusterId}",
-            $"--Orleans:SiloPort={silo.SiloPort}",
-            $"--Orleans:GatewayPort={silo.GatewayPort}",
-            $"--urls=http://127.0.0.1:{silo.HttpPort}",
-            $"--Silo:Region={region}",
-            $"--Silo:MaxConcurrentSessions={capacity}",
-        };
-        foreach (var (k, v) in _settings) args.Add($"--{k}={v}");
-        silo.Process = ExternalProcess.Start("dotnet", args, AppContext.BaseDirectory);
-        await WaitUntilAsync(async () => (await silo.Http.GetAsync("/healthz")).IsSuccessStatusCode, TimeSpan.FromSeconds(60),
-            () => $"silo {region}:{silo.SiloPort} did not become healthy:\n{silo.Process.Output}");
         if (waitForRegionView) await WaitForRegionViewAsync();
         return silo;
     }
 
-    /// <summary>Waits until every running silo shows up in its region's capacity, then two refresh periods so every silo's view has them.</summary>
+    private async Task<FleetSilo> StartSiloAsync(string region, int capacity)
+    {
+        var settings = new Dictionary<string, string?>(_settings)
+        {
+            ["ConnectionStrings:Redis"] = _redis.ConnectionString,
+            ["Orleans:ClusterId"] = _clusterId,
+            ["Orleans:ServiceId"] = _clusterId,
+            ["Silo:Region"] = region,
+            ["Silo:MaxConcurrentSessions"] = capacity.ToString(),
+        };
+        return new FleetSilo(region, await SiloProcess.StartAsync(settings, $"silo {region}"));
+    }
+
+    /// <summary>
+    /// Waits until every running silo shows up in its region's capacity, then until each has reported twice more: a silo
+    /// reads the view right after it reports, so by its second report after that every silo's view has every silo's load.
+    /// </summary>
     public async Task WaitForRegionViewAsync()
     {
-        var running = Silos.Where(s => !s.Process!.HasExited).ToArray();
-        await WaitUntilAsync(async () =>
+        var running = Silos.Where(s => !s.Process.HasExited).ToArray();
+        var seen = running.ToDictionary(s => s, _ => new HashSet<DateTimeOffset>());
+        async Task<bool> Reported(int times)
         {
-            var regions = await Operator(running[0]).GetFromJsonAsync<JsonElement>("/v1/regions");
-            var reported = regions.EnumerateArray().SelectMany(r => r.GetProperty("silos").EnumerateArray())
-                .Count(s => !s.GetProperty("draining").GetBoolean());
-            return reported >= running.Length;
-        }, TimeSpan.FromSeconds(30), () => "the silos never all reported their load");
-        await Task.Delay(600); // two view refreshes (250 ms each): every silo has seen every report
+            var reports = await ReportsAsync(running[0]);
+            foreach (var (silo, at) in seen)
+                if (reports.FirstOrDefault(r => silo.Process.Hosts(r.Silo)) is { Silo: not null } report) at.Add(report.At);
+            return seen.Values.All(at => at.Count >= times);
+        }
+        await WaitUntilAsync(() => Reported(1), TimeSpan.FromSeconds(30), () => "the silos never all reported their load");
+        foreach (var at in seen.Values)
+        {
+            var latest = at.Max();
+            at.RemoveWhere(t => t < latest);
+        }
+        await WaitUntilAsync(() => Reported(3), TimeSpan.FromSeconds(30), () => "the silos stopped reporting their load");
+    }
+
+    /// <summary>The latest load report of every silo that is not draining.</summary>
+    private async Task<(string? Silo, DateTimeOffset At)[]> ReportsAsync(FleetSilo via)
+    {
+        var regions = await Operator(via).GetFromJsonAsync<JsonElement>("/v1/regions");
+        return regions.EnumerateArray().SelectMany(r => r.GetProperty("silos").EnumerateArray())
+            .Where(s => !s.GetProperty("draining").GetBoolean())
+            .Select(s => (s.GetProperty("silo").GetString(), s.GetProperty("reportedAt").GetDateTimeOffset())).ToArray();
     }
 
     public HttpClient Operator(FleetSilo silo) => silo.HttpAs(OperatorKey);
@@ -152,43 +167,26 @@ public sealed class SiloFleet : IAsyncDisposable
         return Silos.Single(x => x.SiloPort == port);
     }
 
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            try
-            {
-                if (await condition()) return;
-            }
-            catch (HttpRequestException) { }
-            catch (TaskCanceledException) { }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(failure());
-            await Task.Delay(100);
-        }
-    }
+    public static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> failure) =>
+        Eventually.UntilAsync(condition, timeout, failure, TimeSpan.FromMilliseconds(100));
 
     public async ValueTask DisposeAsync()
     {
-        if (_clientHost is not null)
-        {
-            try { await _clientHost.StopAsync(TimeSpan.FromSeconds(5)); } catch (Exception) { }
-            _clientHost.Dispose();
-        }
-        await Task.WhenAll(Silos.Where(s => s.Process is not null).Select(s => s.Process!.DisposeAsync().AsTask()));
+        if (_client is not null) await _client.DisposeAsync();
+        await Task.WhenAll(Silos.Select(s => s.Process.DisposeAsync().AsTask()));
         foreach (var s in Silos) s.Dispose();
     }
 }
 
-public sealed class FleetSilo(string region, int siloPort, int gatewayPort, int httpPort) : IDisposable
+public sealed class FleetSilo(string region, SiloProcess process) : IDisposable
 {
     private readonly Dictionary<string, HttpClient> _clients = new();
 
     public string Region { get; } = region;
-    public int SiloPort { get; } = siloPort;
-    public int GatewayPort { get; } = gatewayPort;
-    public int HttpPort { get; } = httpPort;
-    public ExternalProcess? Process { get; set; }
+    public SiloProcess Process { get; } = process;
+    public int SiloPort => Process.SiloPort;
+    public int GatewayPort => Process.GatewayPort;
+    public int HttpPort => Process.HttpPort;
     public HttpClient Http => HttpAs(null);
 
     public HttpClient HttpAs(string? key)

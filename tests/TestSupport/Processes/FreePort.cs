@@ -1,11 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace VoiceActors.LoadTest.Cluster;
+namespace VoiceActors.TestSupport;
 
-internal static class FreePort
+public static class FreePort
 {
-    /// <summary>A TCP port nobody listens on right now (the OS picks it).</summary>
+    /// <summary>A TCP port nobody listens on right now (the OS picks it), for servers the tests start.</summary>
     public static int Next()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
