@@ -248,5 +248,7 @@ public sealed class AudioPathTests
 
         public Task OnProviderAudio(AudioFrame frame) { Audio.Enqueue(frame); return Task.CompletedTask; }
         public Task OnTranscript(Turn turn) { Turns.Enqueue(turn); return Task.CompletedTask; }
+        public Task OnBargeIn(long lastSequence) { BargeIns.Enqueue(lastSequence); return Task.CompletedTask; }
+        public ConcurrentQueue<long> BargeIns { get; } = new();
     }
 }

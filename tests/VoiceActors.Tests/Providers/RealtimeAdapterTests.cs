@@ -193,6 +193,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
     private sealed class RecordingEvents(EventCollector inner, List<Turn> conversation) : IVoiceEvents
     {
         public void OnProviderAudio(AudioFrame frame) => inner.OnProviderAudio(frame);
+        public void OnCandidateSpeechStarted(string provider) => inner.OnCandidateSpeechStarted(provider);
         public void OnTranscript(Turn turn) { lock (conversation) conversation.Add(turn); inner.OnTranscript(turn); }
         public void OnProviderError(string provider, string code, string message) => inner.OnProviderError(provider, code, message);
         public void OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks) => inner.OnCandidateAudioSent(sentAtUtcTicks, handedOffUtcTicks);
