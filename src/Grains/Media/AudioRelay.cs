@@ -106,7 +106,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     {
         var now = _clock.GetUtcNow().UtcTicks;
         var until = Interlocked.Exchange(ref _agentAudioUntilUtcTicks, 0);
-        if (until <= now) return false;
+        if (until == 0 || until + _options.BargeInPlayoutAllowance.Ticks <= now) return false;
         var sink = _sink;
         if (sink is not null)
         {
@@ -122,7 +122,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
         _link.Interrupt();
         Interlocked.Increment(ref _bargeIns);
         MediaMetrics.BargeIns.Add(1);
-        var cutMs = (until - now) / TimeSpan.TicksPerMillisecond;
+        var cutMs = Math.Max(0, until - now) / TimeSpan.TicksPerMillisecond;
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.BargeIn, provider, $"the candidate spoke over the agent: {cutMs} ms of agent audio dropped, answer truncated"));
         return true;
     }

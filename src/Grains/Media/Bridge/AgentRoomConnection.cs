@@ -231,6 +231,9 @@ public sealed class AgentRoomConnection : IAgentRoomConnection, IAudioSink
     /// <summary>Agent frames waiting in the bridge ahead of the AudioSource, as of the last STATS.</summary>
     public long BridgeQueuedFrames { get; private set; }
 
+    /// <summary>CLEARs (barge-ins) the session's current bridge process has carried out, as of the last STATS.</summary>
+    public long BridgeClears { get; internal set; }
+
     private async Task DeliverAudioAsync()
     {
         await foreach (var frame in _inAudio.Reader.ReadAllAsync())
