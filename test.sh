@@ -15,11 +15,25 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
+  # Debian's packages start their daemons on install (prometheus, postgresql, redis, pgbouncer); the tests start their own
+  # processes on their own ports and stop only those. A policy-rc.d that answers 101 ("action forbidden") keeps invoke-rc.d
+  # and deb-systemd-invoke from starting anything; a policy the machine already has is left as it is.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=false
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null && as_root chmod 755 "$policy" && own_policy=true
+    trap '$own_policy && as_root rm -f "$policy"' EXIT # also when the install fails or is interrupted
+  fi
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $own_policy && as_root rm -f "$policy" && own_policy=false
+  # Nor at the next boot: the services of the packages this run installed stay disabled.
+  if command -v systemctl >/dev/null; then
+    for pkg in "${missing[@]}"; do
+      case "$pkg" in prometheus|redis-server|pgbouncer|postgresql-*) as_root systemctl disable --quiet "${pkg%%-[0-9]*}" 2>/dev/null || true ;; esac
+    done
+  fi
 fi
-# Debian's prometheus package may start its own daemon; the tests only need promtool.
-as_root pkill -x prometheus 2>/dev/null || true
 
 if [ -f tests/tools/package.json ]; then
   (cd tests/tools && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }

@@ -11,7 +11,7 @@ namespace VoiceActors.LiveKit;
 /// </summary>
 public sealed class LiveKitDirectory : IDisposable
 {
-    public const string RegionsSection = "Regions";
+    public const string RegionsSection = LiveKitOptions.RegionsSection;
 
     private readonly IConfiguration _configuration;
     private readonly TimeProvider _clock;
@@ -42,10 +42,13 @@ public sealed class LiveKitDirectory : IDisposable
     public LiveKitRegion For(string region) => _regions.GetOrAdd(region ?? "", Build);
 
     /// <summary>The token factory whose API key is <paramref name="apiKey"/> (webhooks name their key in <c>iss</c>), or null.</summary>
-    public LiveKitTokens? TokensForApiKey(string apiKey)
+    public LiveKitTokens? TokensForApiKey(string apiKey) => RegionForApiKey(apiKey)?.Tokens;
+
+    /// <summary>The region whose API key is <paramref name="apiKey"/> (a verified token's issuer), or null.</summary>
+    public LiveKitRegion? RegionForApiKey(string? apiKey)
     {
         foreach (var r in _regions.Values)
-            if (string.Equals(r.Tokens.ApiKey, apiKey, StringComparison.Ordinal)) return r.Tokens;
+            if (string.Equals(r.Tokens.ApiKey, apiKey, StringComparison.Ordinal)) return r;
         return null;
     }
 
@@ -57,10 +60,8 @@ public sealed class LiveKitDirectory : IDisposable
 
     private LiveKitRegion Build(string region)
     {
-        var options = new LiveKitOptions();
-        _configuration.GetSection(LiveKitOptions.Section).Bind(options);
-        if (region.Length > 0) _configuration.GetSection($"{RegionsSection}:{region}:{LiveKitOptions.Section}").Bind(options);
-        var section = region.Length > 0 ? $"{RegionsSection}:{region}:{LiveKitOptions.Section}" : LiveKitOptions.Section;
+        var options = LiveKitOptions.ForRegion(_configuration, region);
+        var section = LiveKitOptions.SectionFor(region);
         var errors = LiveKitOptionsValidator.Check(options, section);
         if (errors.Count > 0) throw new OptionsValidationException(section, typeof(LiveKitOptions), errors);
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace VoiceActors.LiveKit;
@@ -10,6 +11,9 @@ namespace VoiceActors.LiveKit;
 public sealed class LiveKitOptions
 {
     public const string Section = "LiveKit";
+
+    /// <summary>The configuration section holding one child per region.</summary>
+    public const string RegionsSection = "Regions";
 
     /// <summary>Documented development key of the embedded stand-in; a real server must be configured with its own.</summary>
     public const string DevelopmentApiKey = "devkey";
@@ -40,13 +44,28 @@ public sealed class LiveKitOptions
     public uint RoomMaxParticipants { get; set; } = 4;
 
     public bool UsesStandIn => string.IsNullOrWhiteSpace(Url);
+
+    /// <summary>Where <paramref name="region"/>'s LiveKit is configured: <c>Regions:&lt;region&gt;:LiveKit</c>, or <c>LiveKit</c> for the default ("").</summary>
+    public static string SectionFor(string? region) => string.IsNullOrEmpty(region) ? Section : $"{RegionsSection}:{region}:{Section}";
+
+    /// <summary>
+    /// The one model of a region's LiveKit: the top-level <c>LiveKit</c> section, overridden field by field by
+    /// <c>Regions:&lt;region&gt;:LiveKit</c>. The LiveKit directory and the silo's region options both read it here.
+    /// </summary>
+    public static LiveKitOptions ForRegion(IConfiguration configuration, string? region)
+    {
+        var options = new LiveKitOptions();
+        configuration.GetSection(Section).Bind(options);
+        if (!string.IsNullOrEmpty(region)) configuration.GetSection(SectionFor(region)).Bind(options);
+        return options;
+    }
 }
 
 public sealed class LiveKitOptionsValidator : IValidateOptions<LiveKitOptions>
 {
     public ValidateOptionsResult Validate(string? name, LiveKitOptions o)
     {
-        var errors = Check(o, name is null or "" ? LiveKitOptions.Section : $"Regions:{name}:LiveKit");
+        var errors = Check(o, LiveKitOptions.SectionFor(name));
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -256,10 +256,9 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
         LiveKitTokenClaims? claims = null;
         if (!string.IsNullOrEmpty(authorization))
         {
-            if (!authorization.StartsWith("Bearer ", StringComparison.Ordinal))
+            if (BearerToken.From(authorization) is not { } token)
                 return Task.FromResult(StandInResponse.Text(401, "invalid authorization header. Must start with Bearer "));
-            var token = authorization["Bearer ".Length..].Trim();
-            if (!_keys.TryGetValue(UnverifiedIssuer(token) ?? "", out var key))
+            if (!_keys.TryGetValue(LiveKitTokens.UnverifiedIssuer(token) ?? "", out var key))
                 return Task.FromResult(StandInResponse.Text(401, "invalid API key"));
             try
             {
@@ -493,17 +492,6 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
 
     private string NextId(string prefix) => prefix + Interlocked.Increment(ref _sequence).ToString("x6", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static string? UnverifiedIssuer(string token)
-    {
-        try
-        {
-            return new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Issuer;
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
-    }
 
     /// <summary>protojson reads bytes as standard or URL-safe base64, padded or not.</summary>
     private static byte[] DecodeBytes(string value)

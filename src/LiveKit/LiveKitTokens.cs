@@ -34,6 +34,23 @@ public sealed class LiveKitTokens
     private readonly TimeProvider _clock;
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
 
+    /// <summary>
+    /// The <c>iss</c> (API key) of a JWT read before it is verified, only to choose the secret that will verify it; null when
+    /// <paramref name="token"/> is not a JWT. Nothing else may be trusted from an unverified token.
+    /// </summary>
+    public static string? UnverifiedIssuer(string? token)
+    {
+        if (string.IsNullOrEmpty(token)) return null;
+        try
+        {
+            return new JsonWebToken(token).Issuer;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
     public LiveKitTokens(string apiKey, string apiSecret, TimeProvider? clock = null)
     {
         if (string.IsNullOrWhiteSpace(apiKey)) throw new ArgumentException("A LiveKit API key is required.", nameof(apiKey));

@@ -24,11 +24,10 @@ public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, I
         if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || !string.Equals(media.MediaType, ContentType, StringComparison.OrdinalIgnoreCase))
             return Refuse($"the content type must be {ContentType}");
         if (body.Length > MaxBodyBytes) return Refuse("the body is too large");
-        var token = authorization?.Trim() ?? "";
-        if (token.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) token = token[7..].Trim();
+        var token = BearerToken.From(authorization) ?? authorization?.Trim() ?? ""; // LiveKit sends the bare JWT
         if (token.Length == 0) return Refuse("the Authorization header is empty");
 
-        var tokens = directory.TokensForApiKey(UnverifiedIssuer(token) ?? "");
+        var tokens = directory.TokensForApiKey(LiveKitTokens.UnverifiedIssuer(token) ?? "");
         if (tokens is null) return Refuse("the token names an unknown API key");
         LiveKitTokenClaims claims;
         try
@@ -77,17 +76,6 @@ public sealed partial class LiveKitWebhookReceiver(LiveKitDirectory directory, I
         return new WebhookResult(WebhookOutcome.Unauthorized, reason, null, null);
     }
 
-    private static string? UnverifiedIssuer(string token)
-    {
-        try
-        {
-            return new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Issuer;
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "LiveKit webhook refused: {Reason}")]
     private partial void LogRefused(string reason);

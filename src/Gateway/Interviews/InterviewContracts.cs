@@ -32,7 +32,8 @@ public sealed record CreateInterviewResponse(
     string Region,
     LiveKitJoinInfo Livekit,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CandidateToken,
-    string? RegionReason);
+    string? RegionReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CandidateUrl = null);
 
 public sealed record ParticipantDto(string Identity, ParticipantRole Role, DateTimeOffset JoinedAt);
 

@@ -1,3 +1,4 @@
+using VoiceActors.Gateway.Media;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using VoiceActors.Auth;
@@ -40,7 +41,8 @@ public static class InterviewsApi
                 detail: snapshot.EndReason, extensions: new Dictionary<string, object?> { ["sessionId"] = snapshot.SessionId });
         var response = new CreateInterviewResponse(
             snapshot.SessionId, snapshot.Status, snapshot.Region,
-            new LiveKitJoinInfo(snapshot.LiveKitUrl ?? admission.LiveKitUrl ?? "", snapshot.RoomName), snapshot.CandidateToken, RegionReason: admission.Reason);
+            new LiveKitJoinInfo(snapshot.LiveKitUrl ?? admission.LiveKitUrl ?? "", snapshot.RoomName), snapshot.CandidateToken, RegionReason: admission.Reason,
+            CandidateUrl: snapshot.CandidateToken is { } token ? CandidatePage.UrlFor(http.Request, snapshot.SessionId, token) : null);
         return TypedResults.Created($"/v1/interviews/{sessionId}", response);
     }
 

@@ -17,8 +17,7 @@ public static class MediaSocketApi
 
     public static IServiceCollection AddMediaSockets(this IServiceCollection services)
     {
-        services.AddOptions<MediaSocketOptions>().BindConfiguration(MediaSocketOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MediaSocketOptions>, MediaSocketOptionsValidator>();
+        services.AddValidatedOptions<MediaSocketOptions, MediaSocketOptionsValidator>(MediaSocketOptions.Section);
         services.AddSingleton<MediaSockets>();
         services.AddSingleton<MediaTokenVerifier>();
         return services;
@@ -27,12 +26,12 @@ public static class MediaSocketApi
     public static IEndpointRouteBuilder MapMediaApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/interviews/{id}/media", AcceptMediaAsync).WithTags("Media");
-        app.MapGet("/interview/{id}", CandidatePage.Serve).WithTags("Media");
+        app.MapGet(CandidatePage.Route, CandidatePage.Serve).WithTags("Media");
         return app;
     }
 
     private static async Task<IResult> AcceptMediaAsync(string id, HttpContext http, MediaTokenVerifier verifier, MediaSockets sockets,
-        IGrainFactory grains, IOptions<MediaSocketOptions> options, IConfiguration configuration, ILoggerFactory loggers)
+        IGrainFactory grains, IOptions<MediaSocketOptions> options, LiveKitDirectory livekit, ILoggerFactory loggers)
     {
         if (!SessionIds.IsValid(id)) return Problem(StatusCodes.Status400BadRequest, "Malformed interview id", "Interview ids are 32 lowercase hex characters.");
         if (!http.WebSockets.IsWebSocketRequest)
@@ -57,7 +56,7 @@ public static class MediaSocketApi
         var offered = http.WebSockets.WebSocketRequestedProtocols;
         using var socket = await http.WebSockets.AcceptWebSocketAsync(offered.Contains(SubProtocol) ? SubProtocol : null);
         // No LiveKit server: the in-process stand-in learns of the candidate from this socket and sends the webhooks LiveKit would.
-        var standIn = string.IsNullOrWhiteSpace(configuration[$"{LiveKitOptions.Section}:Url"]) ? http.RequestServices.GetService<LiveKitStandIn>() : null;
+        var standIn = livekit.RegionForApiKey(claims.Issuer)?.StandIn;
         var media = new MediaSocketSession(id, claims.Identity, claims.Role.Value, socket, grains, options.Value, standIn,
             http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System, loggers.CreateLogger<MediaSocketSession>());
         sockets.Add(media);
@@ -75,8 +74,7 @@ public static class MediaSocketApi
     /// <summary>The token from <c>Authorization: Bearer</c> (bridges) or the <c>access_token.</c> subprotocol (browsers cannot set headers).</summary>
     private static string? TokenOf(HttpContext http)
     {
-        var header = http.Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return header[7..].Trim();
+        if (BearerToken.From(http.Request.Headers.Authorization.ToString()) is { } bearer) return bearer;
         foreach (var protocol in http.WebSockets.WebSocketRequestedProtocols)
             if (protocol.StartsWith(TokenSubProtocolPrefix, StringComparison.Ordinal)) return protocol[TokenSubProtocolPrefix.Length..];
         return null;
@@ -90,18 +88,9 @@ public sealed class MediaTokenVerifier(LiveKitDirectory livekit)
 {
     public Task<LiveKitTokenClaims> VerifyAsync(string? token)
     {
-        var tokens = livekit.Default.Tokens;
-        if (token is { Length: > 0 and < 16 * 1024 })
-        {
-            try
-            {
-                if (livekit.TokensForApiKey(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Issuer) is { } issuer) tokens = issuer;
-            }
-            catch (ArgumentException)
-            {
-                // not a JWT at all: the default key's verifier reports it as malformed
-            }
-        }
+        // An unknown issuer, or no JWT at all: the default key's verifier refuses it with the reason.
+        var issuer = token is { Length: < 16 * 1024 } ? LiveKitTokens.UnverifiedIssuer(token) : null;
+        var tokens = (issuer is null ? null : livekit.TokensForApiKey(issuer)) ?? livekit.Default.Tokens;
         return tokens.VerifyAsync(token);
     }
 }

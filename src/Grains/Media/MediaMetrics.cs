@@ -10,6 +10,9 @@ public static class MediaMetrics
     public const string Outbound = "outbound";
     public const string Turn = "turn";
 
+    /// <summary>Every <c>reason</c> a frame is dropped for in the grains (exported at 0 from start-up, see <see cref="KnownSeries"/>).</summary>
+    public static readonly string[] DropReasons = ["rate_limited", "provider_backlog", "provider_unavailable", "invalid", "no_client"];
+
     /// <summary>Frames thrown away by a bounded buffer or a rate limit (label reason), so a drop is never silent.</summary>
     public static readonly Counter<long> FramesDropped = VoiceMetrics.Meter.CreateCounter<long>(
         "voice_audio_frames_dropped",

@@ -18,16 +18,11 @@ public static class PostSessionHosting
     public static ISiloBuilder AddPostSession(this ISiloBuilder silo, IConfiguration config)
     {
         var services = silo.Services;
-        services.AddOptions<PostSessionOptions>().BindConfiguration(PostSessionOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<PostSessionOptions>, PostSessionOptionsValidator>();
-        services.AddOptions<EvaluationOptions>().BindConfiguration(EvaluationOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<EvaluationOptions>, EvaluationOptionsValidator>();
-        services.AddOptions<LlmEvaluatorOptions>().BindConfiguration(LlmEvaluatorOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<LlmEvaluatorOptions>, LlmEvaluatorOptionsValidator>();
-        services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RetentionOptions>, RetentionOptionsValidator>();
-        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
+        services.AddValidatedOptions<PostSessionOptions, PostSessionOptionsValidator>(PostSessionOptions.Section);
+        services.AddValidatedOptions<EvaluationOptions, EvaluationOptionsValidator>(EvaluationOptions.Section);
+        services.AddValidatedOptions<LlmEvaluatorOptions, LlmEvaluatorOptionsValidator>(LlmEvaluatorOptions.Section);
+        services.AddValidatedOptions<RetentionOptions, RetentionOptionsValidator>(RetentionOptions.Section);
+        services.AddValidatedOptions<WebhookOptions, WebhookOptionsValidator>(WebhookOptions.Section);
 
         services.AddKeyedSingleton<IInterviewEvaluator, RubricCoverageEvaluator>(RubricCoverageEvaluator.EvaluatorName);
         services.AddKeyedSingleton<IInterviewEvaluator, LlmEvaluator>(LlmEvaluator.EvaluatorName);

@@ -16,10 +16,8 @@ public static class RegionsHosting
         var services = silo.Services;
         services.AddOptions<RegionsOptions>().Configure(o => RegionsOptions.Bind(o, config)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RegionsOptions>, RegionsOptionsValidator>();
-        services.AddOptions<RegionHealthOptions>().BindConfiguration(RegionHealthOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RegionHealthOptions>, RegionHealthOptionsValidator>();
-        services.AddOptions<DrainOptions>().BindConfiguration(DrainOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<DrainOptions>, DrainOptionsValidator>();
+        services.AddValidatedOptions<RegionHealthOptions, RegionHealthOptionsValidator>(RegionHealthOptions.Section);
+        services.AddValidatedOptions<DrainOptions, DrainOptionsValidator>(DrainOptions.Section);
 
         services.AddSingleton<RegionView>();
         services.AddSingleton<RegionProbe>();
@@ -34,8 +32,7 @@ public static class RegionsHosting
         var needed = deadline + TimeSpan.FromSeconds(15);
         services.PostConfigure<HostOptions>(o => o.ShutdownTimeout = o.ShutdownTimeout > needed ? o.ShutdownTimeout : needed);
 
-        var region = config["Silo:Region"] is { Length: > 0 } r ? r : "local";
-        silo.UseSiloMetadata(new Dictionary<string, string> { [RegionalLeastLoadedPlacementDirector.RegionMetadataKey] = region });
+        silo.UseSiloMetadata(new Dictionary<string, string> { [RegionalLeastLoadedPlacementDirector.RegionMetadataKey] = SiloRegion.Of(config) });
         return silo;
     }
 

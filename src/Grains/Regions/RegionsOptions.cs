@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using VoiceActors.LiveKit;
 
 namespace VoiceActors.Regions;
 
@@ -15,15 +16,8 @@ public sealed class RegionOptions
     /// <summary>Tenants whose interviews default to this region when the client sent no pings.</summary>
     public List<string> Tenants { get; set; } = [];
 
-    /// <summary><c>Regions:&lt;name&gt;:LiveKit</c>; overrides the top-level <c>LiveKit</c> section (shared with the LiveKit directory).</summary>
-    public RegionLiveKitOptions LiveKit { get; set; } = new();
-}
-
-public sealed class RegionLiveKitOptions
-{
-    public string? Url { get; set; }
-    public string? ApiKey { get; set; }
-    public string? ApiSecret { get; set; }
+    /// <summary>The region's LiveKit as the LiveKit directory reads it (<see cref="LiveKitOptions.ForRegion"/>): <c>Regions:&lt;name&gt;:LiveKit</c> over the top-level <c>LiveKit</c>.</summary>
+    public LiveKitOptions LiveKit { get; set; } = new();
 }
 
 /// <summary>
@@ -32,28 +26,26 @@ public sealed class RegionLiveKitOptions
 /// </summary>
 public sealed class RegionsOptions
 {
-    public const string Section = "Regions";
+    public const string Section = LiveKitOptions.RegionsSection;
 
     public Dictionary<string, RegionOptions> Regions { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>This silo's region (<c>Silo:Region</c>).</summary>
-    public string LocalRegion { get; set; } = "local";
+    public string LocalRegion { get; set; } = SiloRegion.Default;
 
     /// <summary>Reads the section; region names keep their configured spelling and configuration order.</summary>
     public static void Bind(RegionsOptions o, IConfiguration config)
     {
-        o.LocalRegion = config["Silo:Region"] is { Length: > 0 } local ? local : "local";
-        var topLevel = config.GetSection("LiveKit").Get<RegionLiveKitOptions>() ?? new RegionLiveKitOptions();
+        o.LocalRegion = SiloRegion.Of(config);
         foreach (var child in config.GetSection(Section).GetChildren())
         {
             var region = child.Get<RegionOptions>() ?? new RegionOptions();
-            region.LiveKit.Url ??= topLevel.Url;
-            region.LiveKit.ApiKey ??= topLevel.ApiKey;
-            region.LiveKit.ApiSecret ??= topLevel.ApiSecret;
+            region.LiveKit = LiveKitOptions.ForRegion(config, child.Key);
             o.Regions[child.Key] = region;
         }
         // A silo always serves its own region: sections that only configure some regions' LiveKit must not orphan it.
-        if (!o.Regions.ContainsKey(o.LocalRegion)) o.Regions[o.LocalRegion] = new RegionOptions { Primary = o.Regions.Count == 0, LiveKit = topLevel };
+        if (!o.Regions.ContainsKey(o.LocalRegion))
+            o.Regions[o.LocalRegion] = new RegionOptions { Primary = o.Regions.Count == 0, LiveKit = LiveKitOptions.ForRegion(config, null) };
     }
 
     /// <summary>The configured primary, or the first region when none is marked.</summary>

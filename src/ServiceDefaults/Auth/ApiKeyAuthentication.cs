@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using VoiceActors.LiveKit;
 
 namespace VoiceActors.Auth;
 
@@ -21,9 +22,9 @@ public sealed class ApiKeyAuthenticationHandler(
     {
         var header = Request.Headers.Authorization.ToString();
         if (header.Length == 0) return Task.FromResult(AuthenticateResult.NoResult());
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        if (BearerToken.From(header) is not { } key)
             return Task.FromResult(AuthenticateResult.Fail("Authorization must be 'Bearer <api key>'."));
-        var tenant = keys.FindTenant(header.AsSpan(7).Trim());
+        var tenant = keys.FindTenant(key);
         if (tenant is null) return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
         return Task.FromResult(TenantTicket(tenant, SchemeName));
     }

@@ -61,10 +61,8 @@ public static class SiloHosting
     public static ISiloBuilder AddVoiceActorsGrains(this ISiloBuilder silo, IConfiguration config)
     {
         var services = silo.Services;
-        services.AddOptions<InterviewSessionOptions>().BindConfiguration(InterviewSessionOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<InterviewSessionOptions>, InterviewSessionOptionsValidator>();
-        services.AddOptions<SiloCapacityOptions>().BindConfiguration(SiloCapacityOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SiloCapacityOptions>, SiloCapacityOptionsValidator>();
+        services.AddValidatedOptions<InterviewSessionOptions, InterviewSessionOptionsValidator>(InterviewSessionOptions.Section);
+        services.AddValidatedOptions<SiloCapacityOptions, SiloCapacityOptionsValidator>(SiloCapacityOptions.Section);
         services.AddSingleton<SiloSessionLoad>();
         services.AddLiveKitStandIn();
         services.TryAddSingleton<ILiveKitEventHandler, SessionWebhookRouter>(); // the stand-in delivers in process before HTTP listens

@@ -21,6 +21,7 @@ public static class SiloOperations
         builder.Services.AddSingleton<SessionLoadMetrics>();
         builder.AddVoiceActorsTelemetry("voiceactors-silo",
             metrics => metrics.AddInstrumentation(sp => sp.GetRequiredService<SessionLoadMetrics>()));
+        builder.Services.AddHostedService<KnownSeries>(); // after telemetry: its listener must be running to see the zeros
         builder.UseOrleans(silo =>
         {
             silo.AddActivityPropagation();

@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Playwright;
 
 namespace VoiceActors.Tests.EndToEnd;
@@ -67,6 +69,23 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         var sentBefore = int.Parse((await page.Locator("#stats").GetAttributeAsync("data-sent"))!);
         await page.WaitForFunctionAsync($"() => +document.getElementById('stats').dataset.sent > {sentBefore + 25}", null, new() { Timeout = 10_000 });
         Assert.DoesNotContain(console, m => m.Contains("invalid_frame", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Candidate_page_opened_from_the_create_response_loads_without_a_failed_request()
+    {
+        using var api = _system.Api();
+        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-page", jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
+        var url = created.GetProperty("candidateUrl").GetString()!;
+        var page = await _browser.NewPageAsync();
+        var failed = new List<string>();
+        page.Response += (_, r) => { if (r.Status >= 400) failed.Add($"{r.Status} {r.Url}"); };
+        page.RequestFailed += (_, r) => failed.Add($"failed {r.Url}: {r.Failure}");
+
+        await page.GotoAsync(url, new() { WaitUntil = WaitUntilState.NetworkIdle });
+        await page.WaitForFunctionAsync("() => +document.getElementById('stats').dataset.received >= 1", null, new() { Timeout = 30_000 });
+
+        Assert.Empty(failed); // e.g. the favicon browsers ask for on their own
     }
 
     /// <summary>Three seconds at 48 kHz: 1.2 s of a voiced, syllable-modulated sound, then 1.8 s of silence (Chromium loops it).</summary>

@@ -41,6 +41,27 @@ public sealed class InterviewsApiTests(EmbeddedSystem system) : IClassFixture<Em
     }
 
     [Fact]
+    public async Task Create_response_links_the_candidate_page_on_the_callers_host_with_the_token_in_the_fragment()
+    {
+        var response = await _a.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-url", jobId = "job-1" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var id = created.GetProperty("sessionId").GetString()!;
+        var token = created.GetProperty("candidateToken").GetString()!;
+
+        var url = new Uri(created.GetProperty("candidateUrl").GetString()!);
+        Assert.True(url.IsAbsoluteUri);
+        Assert.Equal(_a.BaseAddress!.GetLeftPart(UriPartial.Authority), url.GetLeftPart(UriPartial.Authority));
+        Assert.Equal($"/interview/{id}", url.AbsolutePath);
+        Assert.Empty(url.Query); // the token never travels to a server: only the fragment holds it
+        Assert.Equal($"#token={token}", url.Fragment);
+
+        var page = await _a.GetAsync(url); // HttpClient drops the fragment, as browsers do
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task Complete_returns_202_and_a_second_complete_is_a_409_problem()
     {
         var id = await CreateAsync(_a);

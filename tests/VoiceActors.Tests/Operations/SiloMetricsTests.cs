@@ -71,6 +71,25 @@ public sealed partial class SiloMetricsTests(OperationsSystem ops) : IClassFixtu
     }
 
     [Fact]
+    public async Task Counters_with_known_labels_are_exported_from_start_up_before_any_event()
+    {
+        var providers = ((VoiceActors.Providers.VoiceProviderRegistry)ops.System.Services.GetService(typeof(VoiceActors.Providers.VoiceProviderRegistry))!).Names;
+        Assert.Contains("simulated", providers);
+
+        var scrape = await Exposition.ScrapeAsync(ops.Anonymous); // this class creates no session before it: nothing has happened yet
+
+        // The meter is process-wide, so other test classes may have counted already; the series must exist either way.
+        foreach (var provider in providers)
+        {
+            Assert.Single(scrape.Named("voice_provider_errors_total"), s => s.Labels.GetValueOrDefault("provider") == provider);
+            Assert.Single(scrape.Named("voice_sessions_started_total"), s => s.Labels.GetValueOrDefault("provider") == provider);
+        }
+        foreach (var reason in VoiceActors.Media.MediaMetrics.DropReasons)
+            Assert.Single(scrape.Named("voice_audio_frames_dropped_total"), s => s.Labels.GetValueOrDefault("reason") == reason);
+        Assert.Equal("counter", scrape.Types["voice_provider_errors_total"]);
+    }
+
+    [Fact]
     public async Task Orleans_runtime_meters_are_scraped_alongside_the_contract()
     {
         await ops.CreateSessionAsync(ops.TenantA);
