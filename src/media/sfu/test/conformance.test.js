@@ -8,6 +8,11 @@ const proto = require('@livekit/protocol');
 const { SfuProcess, until, rawToken, tonePower, rms } = require('./harness');
 const { TonePeer } = require('./peer');
 
+const { dispose } = require('@livekit/rtc-node');
+
+// rtc-node's native client keeps the event loop alive after the last room; release it so the test process exits.
+test.after(() => dispose());
+
 const A_HZ = 440;
 const B_HZ = 1250;
 
