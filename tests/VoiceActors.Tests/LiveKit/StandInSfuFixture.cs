@@ -81,7 +81,7 @@ public sealed class RecordingEventHandler : ILiveKitEventHandler
     }
 }
 
-/// <summary>One official rtc-node participant (src/media/sfu/test/peer-cli.js) in a child process; its events as JSON lines.</summary>
+/// <summary>One official rtc-node participant (src/media/sfu/conformance/peer-cli.js) in a child process; its events as JSON lines.</summary>
 public sealed class NodePeer : IAsyncDisposable
 {
     private readonly Process _process;
@@ -113,7 +113,7 @@ public sealed class NodePeer : IAsyncDisposable
     {
         var info = new ProcessStartInfo("node")
         {
-            ArgumentList = { Path.Combine("sfu", "test", "peer-cli.js") },
+            ArgumentList = { Path.Combine("sfu", "conformance", "peer-cli.js") },
             WorkingDirectory = MediaPackage.Folder,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

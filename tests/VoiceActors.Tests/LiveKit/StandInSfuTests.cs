@@ -10,7 +10,7 @@ using VoiceActors.Tests.Fixtures;
 namespace VoiceActors.Tests.LiveKit;
 
 /// <summary>
-/// The stand-in SFU's conformance suite with the official rtc-node client (src/media/sfu/test/conformance.test.js, node's test
+/// The stand-in SFU's conformance suite with the official rtc-node client (src/media/sfu/conformance/conformance.test.js, node's test
 /// runner), one xunit case per node test. Each node test starts and stops its own SFU process.
 /// </summary>
 public sealed class SfuConformanceTests
@@ -27,7 +27,7 @@ public sealed class SfuConformanceTests
     {
         var info = new ProcessStartInfo("node")
         {
-            ArgumentList = { "--test", "--test-reporter=tap", "--test-name-pattern", "^" + System.Text.RegularExpressions.Regex.Escape(test) + "$", Path.Combine("sfu", "test", "conformance.test.js") },
+            ArgumentList = { "--test", "--test-reporter=tap", "--test-name-pattern", "^" + System.Text.RegularExpressions.Regex.Escape(test) + "$", Path.Combine("sfu", "conformance", "conformance.test.js") },
             WorkingDirectory = MediaPackage.Folder,
             RedirectStandardOutput = true,
             RedirectStandardError = true,

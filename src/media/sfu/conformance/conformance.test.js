@@ -1,5 +1,5 @@
 'use strict';
-// Conformance of the stand-in SFU with the official @livekit/rtc-node client (run: node --test src/media/sfu/test/).
+// Conformance of the stand-in SFU with the official @livekit/rtc-node client (run: node --test src/media/sfu/conformance/).
 // Each test starts its own SFU process on a free loopback port and stops it.
 const test = require('node:test');
 const assert = require('node:assert/strict');
