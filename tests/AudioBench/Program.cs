@@ -46,21 +46,22 @@ var sent = 0L;
 var runs = Enumerable.Range(0, sessions).Select(async n =>
 {
     var id = SessionIds.New();
-    var grain = grains.GetGrain<IInterviewSessionGrain>(id);
-    await grain.Create(new CreateSession("bench", $"cand-{n}", "job", ProviderSettings.Default, ConsentFlags.None, "local"));
+    var session = grains.GetGrain<IInterviewSessionGrain>(id);
+    await session.Create(new CreateSession("bench", $"cand-{n}", "job", ProviderSettings.Default, ConsentFlags.None, "local"));
     var sink = new BenchSink(samples, () => Volatile.Read(ref measuring), () => Interlocked.Increment(ref received));
     var reference = grains.CreateObjectReference<IAudioSink>(sink);
-    await grain.AttachMedia(reference);
+    var media = grains.GetGrain<ISessionMediaGrain>(id);
+    await media.AttachMedia(reference);
     await Task.Delay(20 * n % 2500); // spread the sessions' turns over the cycle
     using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(AudioFormat.FrameMilliseconds));
     for (long i = 0; DateTime.UtcNow < stop; i++)
     {
         var pcm = i % 125 < 50 ? speech : silence; // 1 s speech, 1.5 s pause
-        await grain.PushCandidateAudio(new AudioFrame(i, DateTime.UtcNow.Ticks, pcm));
+        await media.PushCandidateAudio(new AudioFrame(i, DateTime.UtcNow.Ticks, pcm));
         Interlocked.Increment(ref sent);
         await tick.WaitForNextTickAsync();
     }
-    await grain.Complete("bench", "benchmark over");
+    await session.Complete("bench", "benchmark over");
     grains.DeleteObjectReference<IAudioSink>(reference);
     GC.KeepAlive(sink); // Orleans holds observers weakly: the sink must live as long as its session
 }).ToArray();

@@ -16,7 +16,7 @@ public class FrameRelayBenchmarks
 {
     private const int Sessions = 256;
     private InProcessCluster _cluster = null!;
-    private IInterviewSessionGrain[] _sessions = null!;
+    private ISessionMediaGrain[] _sessions = null!;
     private IPingGrain[] _pings = null!;
     private byte[] _pcm = null!;
     private long _sequence;
@@ -34,14 +34,15 @@ public class FrameRelayBenchmarks
             ["Media:BurstMilliseconds"] = "10000",
         }, CancellationToken.None);
         var client = _cluster.Client;
-        _sessions = new IInterviewSessionGrain[Sessions];
+        _sessions = new ISessionMediaGrain[Sessions];
         _pings = new IPingGrain[Sessions];
         for (var i = 0; i < Sessions; i++)
         {
             var id = SessionIds.New();
-            _sessions[i] = client.GetGrain<IInterviewSessionGrain>(id);
-            await _sessions[i].Create(new CreateSession("bench", $"c{i}", "j", ProviderSettings.Default, ConsentFlags.None, "local"));
-            await _sessions[i].ParticipantJoined($"candidate-{i}", ParticipantRole.Candidate);
+            await client.GetGrain<IInterviewSessionGrain>(id).Create(new CreateSession("bench", $"c{i}", "j", ProviderSettings.Default, ConsentFlags.None, "local"));
+            await client.GetGrain<ISessionRoomEventsGrain>(id).ApplyRoomEvent(
+                new RoomEvent($"EV_bench_{i}", RoomEventKind.ParticipantJoined, $"candidate-{i}", ParticipantRole.Candidate));
+            _sessions[i] = client.GetGrain<ISessionMediaGrain>(id);
             _pings[i] = client.GetGrain<IPingGrain>(i);
             await _pings[i].Ping(0);
         }

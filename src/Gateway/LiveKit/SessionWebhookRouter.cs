@@ -32,7 +32,7 @@ public sealed partial class SessionWebhookRouter(IGrainFactory grains, ILogger<S
             if (role is null) return Ignore(ev, "participant is not one of ours");
         }
         var createdAt = ev.CreatedAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(ev.CreatedAt) : (DateTimeOffset?)null;
-        var result = await grains.GetGrain<IInterviewSessionGrain>(sessionId).ApplyRoomEvent(new RoomEvent(ev.Id, kind.Value, identity, role, createdAt));
+        var result = await grains.GetGrain<ISessionRoomEventsGrain>(sessionId).ApplyRoomEvent(new RoomEvent(ev.Id, kind.Value, identity, role, createdAt));
         return result switch
         {
             RoomEventResult.Applied => new WebhookResult(WebhookOutcome.Applied, "applied", ev.Id, ev.Event),

@@ -26,7 +26,9 @@ public static class MediaSocketApi
     public static IEndpointRouteBuilder MapMediaApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/interviews/{id}/media", AcceptMediaAsync).WithTags("Media");
+        app.MapGet("/v1/interviews/{id}/connection", GetConnectionAsync).WithTags("Media");
         app.MapGet(CandidatePage.Route, CandidatePage.Serve).WithTags("Media");
+        app.MapGet(CandidatePage.AssetsPrefix + "{file}", CandidatePage.ServeAsset).WithTags("Media");
         return app;
     }
 
@@ -71,6 +73,39 @@ public static class MediaSocketApi
         return Results.Empty;
     }
 
+    /// <summary>
+    /// <c>GET /v1/interviews/{id}/connection</c>, authenticated by the candidate's own LiveKit token as a bearer (the page has
+    /// no API key): the LiveKit URL to join and, after a region failover, the reconnect directive with a fresh token.
+    /// </summary>
+    private static async Task<IResult> GetConnectionAsync(string id, HttpContext http, MediaTokenVerifier verifier, IGrainFactory grains)
+    {
+        if (!SessionIds.IsValid(id)) return Problem(StatusCodes.Status400BadRequest, "Malformed interview id", "Interview ids are 32 lowercase hex characters.");
+        LiveKitTokenClaims claims;
+        try
+        {
+            claims = await verifier.VerifyAsync(BearerToken.From(http.Request.Headers.Authorization.ToString()));
+        }
+        catch (LiveKitTokenException e)
+        {
+            return Problem(StatusCodes.Status401Unauthorized, "Invalid candidate token", e.Message); // the reason, never the token
+        }
+        var room = SessionIds.RoomName(id);
+        if (!string.Equals(claims.Room, room, StringComparison.Ordinal) || claims.Role != ParticipantRole.Candidate)
+            return Problem(StatusCodes.Status403Forbidden, "Not this interview's candidate", $"The token is not the candidate's token for room '{room}'.");
+        var connection = await grains.GetGrain<ISessionCandidateGrain>(id).GetCandidateConnection(claims.Identity);
+        http.Response.Headers.CacheControl = "no-store"; // it may carry a token
+        var url = connection.LiveKitUrl ?? "";
+        return TypedResults.Ok(new CandidateConnectionResponse(connection.Status, new(url, connection.Room), connection.Reconnect, TransportFor(url, http)));
+    }
+
+    /// <summary>
+    /// "livekit", or "socket" when LiveKit cannot be joined from this page: no livekit-client in this build, or a LiveKit URL
+    /// that points at this gateway itself (the in-process stand-in without an SFU), which answers no LiveKit signalling.
+    /// </summary>
+    private static string TransportFor(string url, HttpContext http) =>
+        !CandidatePage.HasLiveKitClient || !Uri.TryCreate(url, UriKind.Absolute, out var uri) ||
+        string.Equals(uri.Authority, http.Request.Host.Value, StringComparison.OrdinalIgnoreCase) ? "socket" : "livekit";
+
     /// <summary>The token from <c>Authorization: Bearer</c> (bridges) or the <c>access_token.</c> subprotocol (browsers cannot set headers).</summary>
     private static string? TokenOf(HttpContext http)
     {
@@ -82,6 +117,14 @@ public static class MediaSocketApi
 
     private static IResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
 }
+
+/// <summary>The body of <c>GET /v1/interviews/{id}/connection</c>.</summary>
+public sealed record CandidateConnectionResponse(
+    SessionStatus State,
+    Interviews.LiveKitJoinInfo Livekit,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    VoiceActors.Regions.ReconnectDirective? Reconnect,
+    string Transport);
 
 /// <summary>Verifies a participant's LiveKit token with the secret of the key that issued it (each region may have its own).</summary>
 public sealed class MediaTokenVerifier(LiveKitDirectory livekit)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -33,6 +34,7 @@ public sealed partial class MediaSocketSession : IAudioSink
     private readonly ILogger _logger;
     private readonly Channel<AudioFrame> _audioOut;
     private readonly Channel<string> _textOut;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly AudioRateLimiter _limiter;
     private readonly CancellationTokenSource _closing = new();
     private long _framesReceived;
@@ -40,6 +42,7 @@ public sealed partial class MediaSocketSession : IAudioSink
     private long _messagesInvalid;
     private long _framesSent;
     private long _framesDroppedForClient;
+    private long _sendingSince; // timestamp of the send in progress, 0 between sends: the stuck-client check reads it
     private readonly SortedList<long, AudioFrame> _reorder = new(ReorderWindow + 1);
     private long _nextSequence;
 
@@ -80,7 +83,7 @@ public sealed partial class MediaSocketSession : IAudioSink
     public async Task RunAsync(CancellationToken requestAborted)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _closing.Token);
-        var grain = _grains.GetGrain<IInterviewSessionGrain>(_sessionId);
+        var grain = _grains.GetGrain<ISessionMediaGrain>(_sessionId);
         var self = _grains.CreateObjectReference<IAudioSink>(this);
         try
         {
@@ -108,6 +111,7 @@ public sealed partial class MediaSocketSession : IAudioSink
             linked.Cancel();
             _audioOut.Writer.TryComplete();
             _textOut.Writer.TryComplete();
+            _wake.Writer.TryComplete();
             try { await sending; } catch (Exception e) when (e is WebSocketException or OperationCanceledException) { }
             try
             {
@@ -124,7 +128,7 @@ public sealed partial class MediaSocketSession : IAudioSink
         }
     }
 
-    private async Task ReceiveLoopAsync(IInterviewSessionGrain grain, CancellationToken ct)
+    private async Task ReceiveLoopAsync(ISessionMediaGrain grain, CancellationToken ct)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(AudioFormat.FrameBytes * 2);
         try
@@ -193,20 +197,26 @@ public sealed partial class MediaSocketSession : IAudioSink
         return !ct.IsCancellationRequested;
     }
 
-    /// <summary>Sole writer of the socket: text first (rare), then audio in order. Text wakes it through the audio queue.</summary>
+    /// <summary>
+    /// Sole writer of the socket: text first (rare), then audio in order. Both wake it through a one-slot signal that takes no
+    /// place in the audio queue. No token on the wait (a cancelable wait allocates per frame): RunAsync completes the signal.
+    /// </summary>
     private async Task SendLoopAsync(CancellationToken ct)
     {
+        // A stuck client is found by a periodic look at the send in progress, not by a timer armed for every frame.
+        var period = _options.ClientSendTimeout / 4;
+        using var stuck = _clock.CreateTimer(static s => ((MediaSocketSession)s!).AbortIfStuck(), this, period, period);
         var audio = _audioOut.Reader;
-        while (await audio.WaitToReadAsync(ct))
+        while (await _wake.Reader.WaitToReadAsync())
         {
-            while (_textOut.Reader.TryRead(out var message))
-                await SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, ct);
-            while (audio.TryRead(out var frame))
+            _wake.Reader.TryRead(out _);
+            while (!ct.IsCancellationRequested)
             {
-                if (frame.Pcm is null) break; // the wake-up marker of a text message
+                while (_textOut.Reader.TryRead(out var message))
+                    await SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, ct);
+                if (!audio.TryRead(out var frame)) break;
                 await SendAsync(frame.Pcm, WebSocketMessageType.Binary, ct);
                 Interlocked.Increment(ref _framesSent);
-                if (_textOut.Reader.Count > 0) break;
             }
         }
     }
@@ -214,23 +224,30 @@ public sealed partial class MediaSocketSession : IAudioSink
     private void SendText(string message)
     {
         _textOut.Writer.TryWrite(message);
-        _audioOut.Writer.TryWrite(default);
+        _wake.Writer.TryWrite(true); // already signalled: dropped, which is the point
     }
 
-    private async Task SendAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken ct)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // a send that waits for the client allocates nothing either
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_options.ClientSendTimeout);
+        Volatile.Write(ref _sendingSince, _clock.GetTimestamp());
         try
         {
-            await _socket.SendAsync(payload, type, true, timeout.Token);
+            await _socket.SendAsync(payload, type, true, ct);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        finally
         {
-            LogClientStuck(_sessionId, _identity, _options.ClientSendTimeout.TotalSeconds);
-            Abort(); // a client that reads nothing for this long is gone; the page reconnects if it is not
-            throw;
+            Volatile.Write(ref _sendingSince, 0);
         }
+    }
+
+    /// <summary>Every quarter of the send timeout: a send in progress for longer than the timeout means the client is gone.</summary>
+    private void AbortIfStuck()
+    {
+        var since = Volatile.Read(ref _sendingSince);
+        if (since == 0 || _closing.IsCancellationRequested || _clock.GetElapsedTime(since) < _options.ClientSendTimeout) return;
+        LogClientStuck(_sessionId, _identity, _options.ClientSendTimeout.TotalSeconds);
+        Abort(); // a client that reads nothing for this long is gone; the page reconnects if it is not
     }
 
     private async Task CloseAsync(WebSocketCloseStatus status, string reason)
@@ -285,6 +302,7 @@ public sealed partial class MediaSocketSession : IAudioSink
         _reorder.Remove(frame.Sequence);
         _nextSequence = frame.Sequence + 1;
         _audioOut.Writer.TryWrite(frame);
+        _wake.Writer.TryWrite(true);
     }
 
     Task IAudioSink.OnTranscript(Turn turn)

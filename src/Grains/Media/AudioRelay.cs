@@ -6,20 +6,12 @@ using VoiceActors.Sessions;
 
 namespace VoiceActors.Media;
 
-/// <summary>Why a candidate frame was not passed on.</summary>
-public enum PushOutcome
-{
-    Accepted,
-    RateLimited,
-    ProviderUnavailable,
-}
-
 /// <summary>
 /// One session's audio path. Candidate frames come in on the grain's turn (<see cref="Push"/>: no awaits, no I/O) and go to
 /// the provider link's bounded queue; provider audio comes back on the link's pump and goes straight to the attached sink
 /// without entering the grain. Turns and provider status go back to the grain as grain calls, in order, from one loop.
 /// </summary>
-public sealed partial class AudioRelay : IVoiceEvents, IProviderLinkObserver, IAsyncDisposable
+public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
 {
     /// <summary>Timeline kind of a non-fatal provider error event (the connection stayed up).</summary>
     public const string ProviderErrorKind = "provider.error";
@@ -59,7 +51,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IProviderLinkObserver, IA
         _conversation = [.. conversation];
         _limiter = new AudioRateLimiter(AudioFormat.BytesPerSecond * options.MaxRealTimeRatio, AudioFormat.BytesPerSecond * options.BurstMilliseconds / 1000.0, clock);
         _speech = new SpeechDetector(options.SpeechLevel, 2, Math.Max(1, (int)(options.EndOfSpeechSilence.TotalMilliseconds / AudioFormat.FrameMilliseconds)));
-        _link = new ProviderLink(registry, failover, clock, sessionId, settings, resumeWith, ConversationSoFar, this, this);
+        _link = new ProviderLink(registry, failover, clock, sessionId, settings, resumeWith, ConversationSoFar, this);
     }
 
     public string ActiveProvider => _link.ActiveProvider;
@@ -75,15 +67,18 @@ public sealed partial class AudioRelay : IVoiceEvents, IProviderLinkObserver, IA
 
     public void Attach(IAudioSink? sink) => _sink = sink;
 
-    /// <summary>The hot path in: rate limit, end-of-speech tracking, hand to the provider's queue. Called on the grain's turn.</summary>
-    public PushOutcome Push(AudioFrame frame)
+    /// <summary>
+    /// The hot path in: rate limit, end-of-speech tracking, hand to the provider's queue. Called on the grain's turn; a
+    /// frame that is not passed on is counted here (rate limited, or no provider), so the caller need not look.
+    /// </summary>
+    public void Push(AudioFrame frame)
     {
         Interlocked.Increment(ref _framesReceived);
         if (!_limiter.TryTake(frame.Pcm.Length))
         {
             Interlocked.Increment(ref _framesDropped);
             MediaMetrics.Dropped("rate_limited");
-            return PushOutcome.RateLimited;
+            return;
         }
         var edge = _speech.Feed(frame.Pcm);
         if (_speech.LastFrameLoud) _lastLoudUtcTicks = frame.SentAtUtcTicks;
@@ -93,10 +88,11 @@ public sealed partial class AudioRelay : IVoiceEvents, IProviderLinkObserver, IA
             Interlocked.Exchange(ref _turnSinceUtcTicks, _lastLoudUtcTicks + AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond);
             _link.ExpectResponse();
         }
-        if (_link.TrySendAudio(frame)) return PushOutcome.Accepted;
-        Interlocked.Increment(ref _framesDropped);
-        return PushOutcome.ProviderUnavailable;
+        if (!_link.TrySendAudio(frame)) Interlocked.Increment(ref _framesDropped);
     }
+
+    /// <summary>The candidate barged in: the provider stops the answer in progress. The one entry point for barge-in.</summary>
+    public void Interrupt() => _link.Interrupt();
 
     void IVoiceEvents.OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks)
     {
@@ -144,13 +140,13 @@ public sealed partial class AudioRelay : IVoiceEvents, IProviderLinkObserver, IA
     void IVoiceEvents.OnProviderError(string provider, string code, string message) =>
         _control.Writer.TryWrite(new ProviderEvent(ProviderErrorKind, provider, $"error event {code}: {Truncate(message)}"));
 
-    void IProviderLinkObserver.OnProviderConnected(string provider, int attempt, int replayedTurns) =>
+    void IVoiceEvents.OnProviderConnected(string provider, int attempt, int replayedTurns) =>
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderConnected, provider, $"attempt {attempt}, replayed {replayedTurns} turns"));
 
-    void IProviderLinkObserver.OnProviderFailed(string provider, string reason, int consecutiveFailures) =>
+    void IVoiceEvents.OnProviderFailed(string provider, string reason, int consecutiveFailures) =>
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderFailed, provider, $"{Truncate(reason)} ({consecutiveFailures} in a row)"));
 
-    void IProviderLinkObserver.OnProviderFailover(string from, string to, string reason) =>
+    void IVoiceEvents.OnProviderFailover(string from, string to, string reason) =>
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderFailover, to, $"{from} -> {to}: {Truncate(reason)}"));
 
     private IReadOnlyList<Turn> ConversationSoFar()

@@ -63,7 +63,7 @@ public sealed partial class SiloDrain(
                 var t0 = Stopwatch.GetTimestamp();
                 try
                 {
-                    var grain = grains.GetGrain<IInterviewSessionGrain>(id);
+                    var grain = grains.GetGrain<ISessionOperationsGrain>(id);
                     if (await grain.Relocate(here, "silo draining") != here)
                     {
                         // Answered from another silo: there is no activation here (one activation per grain), so the count was stale.

@@ -85,7 +85,7 @@ public sealed partial class ComplianceGrain(
                 LogPostponed(SessionId, string.Join(",", pending)); // deleting now would race a consumer still storing its result
                 return false;
             }
-            await session.Erase(State.TenantId, "retention period ended");
+            await SessionPipeline.Erase(State.TenantId, "retention period ended");
         }
         catch (SessionNotFoundException)
         {

@@ -46,7 +46,7 @@ public sealed partial class EvaluationGrain(
         }
         if (!state.State.TimelineRecorded)
         {
-            await session.RecordPostSession(TimelineKinds.Evaluated, Describe(evaluation));
+            await SessionPipeline.RecordPostSession(TimelineKinds.Evaluated, Describe(evaluation));
             state.State.TimelineRecorded = true;
             await state.WriteStateAsync();
         }

@@ -12,7 +12,11 @@ public abstract class PostSessionConsumerGrain(string consumer) : Grain, IStream
 {
     protected string SessionId => this.GetPrimaryKeyString();
 
+    /// <summary>The session's tenant API, for reading what the session recorded.</summary>
     protected IInterviewSessionGrain Session => GrainFactory.GetGrain<IInterviewSessionGrain>(SessionId);
+
+    /// <summary>The session's post-session slice: acknowledgements, milestones, retention.</summary>
+    protected ISessionPostSessionGrain SessionPipeline => GrainFactory.GetGrain<ISessionPostSessionGrain>(SessionId);
 
     protected abstract Task HandleAsync(SessionCompleted completed);
 
@@ -31,7 +35,7 @@ public abstract class PostSessionConsumerGrain(string consumer) : Grain, IStream
     {
         if (completed.SessionId != SessionId) return;
         await HandleAsync(completed);
-        await Session.AcknowledgeCompletion(consumer);
+        await SessionPipeline.AcknowledgeCompletion(consumer);
     }
 
     Task IAsyncObserver<SessionCompleted>.OnCompletedAsync() => Task.CompletedTask;

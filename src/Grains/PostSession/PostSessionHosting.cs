@@ -11,7 +11,7 @@ public static class PostSessionHosting
 {
     /// <summary>
     /// The post-session pipeline: the <c>session.completed</c> stream (memory streams; durability comes from the session's
-    /// outbox, see <c>InterviewSessionGrain.Outbox.cs</c>), the transcript, evaluation and compliance consumers, and their
+    /// outbox, see <c>Sessions/SessionOutbox.cs</c>), the transcript, evaluation and compliance consumers, and their
     /// repository: PostgreSQL when <c>ConnectionStrings:Postgres</c> is set (migrated at start-up, reads from
     /// <c>ConnectionStrings:PostgresReplica</c> when set), otherwise process memory.
     /// </summary>

@@ -3,16 +3,6 @@ using VoiceActors.Sessions;
 
 namespace VoiceActors.Providers;
 
-/// <summary>What a <see cref="ProviderLink"/> reports about its connection (on its own loop, never on a grain's scheduler).</summary>
-public interface IProviderLinkObserver
-{
-    void OnProviderConnected(string provider, int attempt, int replayedTurns);
-
-    void OnProviderFailed(string provider, string reason, int consecutiveFailures);
-
-    void OnProviderFailover(string from, string to, string reason);
-}
-
 /// <summary>
 /// Keeps one session connected to a voice provider: reconnects with exponential backoff and jitter, replaying the conversation
 /// so far; after <see cref="ProviderFailoverOptions.FailuresBeforeFailover"/> consecutive failures switches to the session's
@@ -28,17 +18,17 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     private readonly ProviderSettings _settings;
     private readonly Func<IReadOnlyList<Turn>> _conversation;
     private readonly IVoiceEvents _downstream;
-    private readonly IProviderLinkObserver _observer;
     private readonly Random _random;
     private readonly CancellationTokenSource _stop = new();
     private readonly ITimer _stallTimer;
+    private long _awaitingAnswerSince; // timestamp of the candidate's pause, 0 once the answer started: read per provider frame, written per turn
     private readonly Queue<long> _recentErrors = new();
     private volatile IVoiceConnection? _current;
     private volatile string _active;
     private Task _loop = Task.CompletedTask;
 
     public ProviderLink(VoiceProviderRegistry registry, ProviderFailoverOptions options, TimeProvider clock, string sessionId,
-        ProviderSettings settings, string? resumeWith, Func<IReadOnlyList<Turn>> conversation, IVoiceEvents downstream, IProviderLinkObserver observer)
+        ProviderSettings settings, string? resumeWith, Func<IReadOnlyList<Turn>> conversation, IVoiceEvents downstream)
     {
         _registry = registry;
         _options = options;
@@ -47,7 +37,6 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         _settings = settings;
         _conversation = conversation;
         _downstream = downstream;
-        _observer = observer;
         _random = new Random(SimulatedVoiceProvider.StableHash(sessionId)); // backoff jitter, reproducible per session
         _active = resumeWith is not null && registry.Contains(resumeWith) ? resumeWith : settings.Name;
         _stallTimer = clock.CreateTimer(static s => ((ProviderLink)s!).OnStalled(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -68,8 +57,18 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         return false;
     }
 
-    /// <summary>The candidate stopped speaking: an answer should start within the stall timeout.</summary>
-    public void ExpectResponse() => _stallTimer.Change(_options.StallTimeout, Timeout.InfiniteTimeSpan);
+    /// <summary>
+    /// The candidate stopped speaking: an answer should start within the stall timeout. Once per turn: the timer is armed
+    /// here and never touched by provider frames, which only clear the timestamp it checks.
+    /// </summary>
+    public void ExpectResponse()
+    {
+        Volatile.Write(ref _awaitingAnswerSince, _clock.GetTimestamp());
+        _stallTimer.Change(_options.StallTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The candidate barged in: the live connection stops the answer in progress (a no-op while disconnected).</summary>
+    public void Interrupt() => _current?.Interrupt();
 
     private async Task RunAsync()
     {
@@ -93,7 +92,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
                 _current = connection;
                 backoff = _options.InitialBackoff;
                 var connectedAt = _clock.GetTimestamp();
-                _observer.OnProviderConnected(provider, attempt, conversation.Count);
+                _downstream.OnProviderConnected(provider, attempt, conversation.Count);
                 try
                 {
                     await connection.Completion;
@@ -125,16 +124,17 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
             finally
             {
                 _current = null;
+                Volatile.Write(ref _awaitingAnswerSince, 0);
                 _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
                 if (connection is not null) await connection.DisposeAsync();
             }
 
             failures++;
             MediaMetrics.ProviderError(provider);
-            _observer.OnProviderFailed(provider, reason, failures);
+            _downstream.OnProviderFailed(provider, reason, failures);
             if (failures >= _options.FailuresBeforeFailover && Alternative(provider) is { } next)
             {
-                _observer.OnProviderFailover(provider, next, $"{failures} consecutive failures, last: {reason}");
+                _downstream.OnProviderFailover(provider, next, $"{failures} consecutive failures, last: {reason}");
                 _active = next;
                 failures = 0;
                 attempt = 0;
@@ -161,18 +161,37 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         return string.Equals(failing, secondary, StringComparison.OrdinalIgnoreCase) ? _settings.Name : secondary;
     }
 
-    private void OnStalled() =>
+    private void OnStalled()
+    {
+        var since = Volatile.Read(ref _awaitingAnswerSince);
+        if (since == 0) return; // the answer started in time
+        var waited = _clock.GetElapsedTime(since);
+        if (waited < _options.StallTimeout)
+        {
+            _stallTimer.Change(_options.StallTimeout - waited, Timeout.InfiniteTimeSpan); // a later pause re-armed the wait
+            return;
+        }
         _current?.Abort($"stalled: no answer within {_options.StallTimeout.TotalSeconds:0.#} s of the candidate's pause");
+    }
 
     void IVoiceEvents.OnProviderAudio(AudioFrame frame)
     {
-        _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        // Only the first frame of an answer writes; clearing just the pause it saw keeps a newer one that raced in.
+        var since = Volatile.Read(ref _awaitingAnswerSince);
+        if (since != 0) Interlocked.CompareExchange(ref _awaitingAnswerSince, 0, since);
         _downstream.OnProviderAudio(frame);
     }
 
     void IVoiceEvents.OnTranscript(Turn turn) => _downstream.OnTranscript(turn);
 
     void IVoiceEvents.OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks) => _downstream.OnCandidateAudioSent(sentAtUtcTicks, handedOffUtcTicks);
+
+    // The lifecycle is the link's to report; connections do not raise these, and one that did would be passed on unchanged.
+    void IVoiceEvents.OnProviderConnected(string provider, int attempt, int replayedTurns) => _downstream.OnProviderConnected(provider, attempt, replayedTurns);
+
+    void IVoiceEvents.OnProviderFailed(string provider, string reason, int consecutiveFailures) => _downstream.OnProviderFailed(provider, reason, consecutiveFailures);
+
+    void IVoiceEvents.OnProviderFailover(string from, string to, string reason) => _downstream.OnProviderFailover(from, to, reason);
 
     void IVoiceEvents.OnProviderError(string provider, string code, string message)
     {

@@ -87,7 +87,11 @@ public sealed partial class RealtimeVoiceProvider(string name, RealtimeProviderO
     private partial void LogConnected(string sessionId, string provider, string model, int turns);
 }
 
-/// <summary>One realtime session: a send pump (bounded queue, oldest dropped) and a receive pump, both off the grain's scheduler.</summary>
+/// <summary>
+/// One realtime session: a send pump (bounded queue, oldest dropped) and a receive pump, both off the grain's scheduler.
+/// The send pump is the socket's only writer; audio and an interrupt wake it through a one-slot signal, so an interrupt
+/// takes no place in the audio queue.
+/// </summary>
 internal sealed class RealtimeConnection : IVoiceConnection
 {
     private readonly string _provider;
@@ -95,6 +99,7 @@ internal sealed class RealtimeConnection : IVoiceConnection
     private readonly IVoiceEvents _events;
     private readonly TimeProvider _clock;
     private readonly Channel<AudioFrame> _outbound;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private readonly byte[] _carry = new byte[AudioFormat.FrameBytes];
@@ -125,26 +130,37 @@ internal sealed class RealtimeConnection : IVoiceConnection
         _ = Task.Run(ReceiveAsync);
     }
 
-    public bool TrySendAudio(AudioFrame frame) => _outbound.Writer.TryWrite(frame);
+    public bool TrySendAudio(AudioFrame frame)
+    {
+        var queued = _outbound.Writer.TryWrite(frame);
+        _wake.Writer.TryWrite(true); // already signalled: dropped, which is the point
+        return queued;
+    }
 
     public void Interrupt()
     {
         Interlocked.Exchange(ref _interruptRequested, 1);
-        _outbound.Writer.TryWrite(default); // wakes the send pump, which owns every write to the socket
+        _wake.Writer.TryWrite(true);
     }
 
     public void Abort(string reason) => Fail(reason, null);
 
+    /// <summary>No token on the wait (a cancelable wait allocates on every frame): Shutdown completes the signal instead.</summary>
     private async Task SendAsync()
     {
         try
         {
-            await foreach (var frame in _outbound.Reader.ReadAllAsync(_stop.Token))
+            var audio = _outbound.Reader;
+            while (await _wake.Reader.WaitToReadAsync())
             {
-                if (Interlocked.Exchange(ref _interruptRequested, 0) == 1) await _session.CancelResponseAsync(_stop.Token);
-                if (frame.Pcm is null) continue;
-                await _session.SendInputAudioAsync(BinaryData.FromBytes(frame.Pcm), _stop.Token);
-                _events.OnCandidateAudioSent(frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
+                _wake.Reader.TryRead(out _);
+                while (!_stop.IsCancellationRequested)
+                {
+                    if (Interlocked.Exchange(ref _interruptRequested, 0) == 1) await _session.CancelResponseAsync(_stop.Token);
+                    if (!audio.TryRead(out var frame)) break;
+                    await _session.SendInputAudioAsync(BinaryData.FromBytes(frame.Pcm), _stop.Token);
+                    _events.OnCandidateAudioSent(frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
+                }
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -230,6 +246,7 @@ internal sealed class RealtimeConnection : IVoiceConnection
     {
         _stop.Cancel();
         _outbound.Writer.TryComplete();
+        _wake.Writer.TryComplete();
         _session.Dispose();
     }
 

@@ -89,12 +89,15 @@ internal sealed class SimulatedConnection : IVoiceConnection
 
     public void Abort(string reason) => Fail(reason);
 
+    /// <summary>No token on the wait (a cancelable wait allocates on every frame): Fail and DisposeAsync complete the queue.</summary>
     private async Task ListenAsync()
     {
-        try
+        var reader = _inbound.Reader;
+        while (await reader.WaitToReadAsync())
         {
-            await foreach (var frame in _inbound.Reader.ReadAllAsync(_stop.Token))
+            while (reader.TryRead(out var frame))
             {
+                if (_stop.IsCancellationRequested) return;
                 _events.OnCandidateAudioSent(frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
                 if (_options.DropAfterFrames > 0 && ++_received >= _options.DropAfterFrames)
                 {
@@ -112,9 +115,6 @@ internal sealed class SimulatedConnection : IVoiceConnection
                         break;
                 }
             }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
         }
     }
 
@@ -191,7 +191,9 @@ internal sealed class SimulatedConnection : IVoiceConnection
 
     private void Fail(string reason)
     {
-        if (_completion.TrySetException(new ProviderException(_provider, reason))) _stop.Cancel();
+        if (!_completion.TrySetException(new ProviderException(_provider, reason))) return;
+        _stop.Cancel();
+        _inbound.Writer.TryComplete();
     }
 
     private static int Frames(TimeSpan duration) => Math.Max(1, (int)(duration.Ticks / (AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond)));

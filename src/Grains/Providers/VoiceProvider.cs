@@ -27,7 +27,7 @@ public interface IVoiceConnection : IAsyncDisposable
     /// <summary>Queues candidate audio; false when the backlog is full and the oldest queued frame was dropped for it.</summary>
     bool TrySendAudio(AudioFrame frame);
 
-    /// <summary>The candidate barged in: stop the response in progress.</summary>
+    /// <summary>The candidate barged in: stop the response in progress. Reached through <see cref="ProviderLink.Interrupt"/>.</summary>
     void Interrupt();
 
     /// <summary>Completes when the connection ends: faulted with a <see cref="ProviderException"/> when it was lost.</summary>
@@ -37,7 +37,11 @@ public interface IVoiceConnection : IAsyncDisposable
     void Abort(string reason);
 }
 
-/// <summary>What a connection reports. Called on the connection's own pump threads: implementations must not block.</summary>
+/// <summary>
+/// What a provider conversation reports: the connection's own events (audio, transcripts, error events, candidate audio
+/// handed over) and the <see cref="ProviderLink"/>'s connection lifecycle (connected, failed, failed over), which a
+/// connection never raises. Called on the connection's and the link's own threads: implementations must not block.
+/// </summary>
 public interface IVoiceEvents
 {
     /// <summary>Provider audio, already cut into frames; <see cref="AudioFrame.SentAtUtcTicks"/> is when it was received.</summary>
@@ -51,6 +55,15 @@ public interface IVoiceEvents
 
     /// <summary>A candidate frame was handed to the provider at <paramref name="handedOffUtcTicks"/> (the inbound latency ends here).</summary>
     void OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks);
+
+    /// <summary>The link connected (attempt is 1-based, per provider) and replayed that many turns of the conversation.</summary>
+    void OnProviderConnected(string provider, int attempt, int replayedTurns);
+
+    /// <summary>A connect failed or a live connection was lost, stalled or aborted.</summary>
+    void OnProviderFailed(string provider, string reason, int consecutiveFailures);
+
+    /// <summary>The link switched to the other provider of the session.</summary>
+    void OnProviderFailover(string from, string to, string reason);
 }
 
 /// <summary>A provider could not be reached or dropped the conversation.</summary>

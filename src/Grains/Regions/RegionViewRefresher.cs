@@ -101,7 +101,7 @@ public sealed partial class RegionViewRefresher(
             LogFailingOver(ids.Length, region.Name, target.Name);
             await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (id, _) =>
             {
-                try { await grains.GetGrain<IInterviewSessionGrain>(id).FailOver(failover); }
+                try { await grains.GetGrain<ISessionOperationsGrain>(id).FailOver(failover); }
                 catch (Exception e) { LogFailoverFailed(e, id); } // retried on the next refresh while the session is still here
             });
         }

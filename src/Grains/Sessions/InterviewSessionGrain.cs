@@ -1,15 +1,20 @@
+using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VoiceActors.LiveKit;
 using VoiceActors.Media;
-using VoiceActors.Providers;
 using VoiceActors.Placement;
+using VoiceActors.PostSession;
 using VoiceActors.Regions;
 using VoiceActors.Telemetry;
 
 namespace VoiceActors.Sessions;
 
-/// <summary>One interview: owns its lifecycle, its room and its provider stream; its state lives in Redis so a survivor can resume it.</summary>
+/// <summary>
+/// One interview: owns its lifecycle, its room and its provider stream; its state lives in Redis so a survivor can resume it.
+/// Each caller asks for its slice (tenant API, media, room events, operations, post-session); every transition and its one
+/// state write is here, top to bottom. The room, the media and the outbox are collaborators that report outcomes.
+/// </summary>
 [RegionalLeastLoadedPlacement]
 public sealed partial class InterviewSessionGrain(
     [PersistentState(StorageNames.SessionState, StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
@@ -21,31 +26,40 @@ public sealed partial class InterviewSessionGrain(
     RegionView regions,
     IOptions<RegionHealthOptions> regionHealth,
     ILogger<InterviewSessionGrain> logger,
-    LiveKitDirectory livekit) : Grain, IInterviewSessionGrain, ISessionMediaEvents, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
+    LiveKitDirectory livekit)
+    : Grain, IInterviewSessionGrain, ISessionMediaGrain, ISessionRoomEventsGrain, ISessionOperationsGrain, ISessionPostSessionGrain, ISessionCandidateGrain,
+      ISessionMediaEvents, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
 {
     /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
     internal const string AgentIdentity = "voice-agent";
-
-    private const string SinkMigrationKey = "va.sink";
-    private bool _relocating;
-    private bool _migratedIn;
-    internal const string WatchdogReminder = "session-watchdog";
     internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
+    internal const int MaxRememberedRoomEvents = 256; // LiveKit retries within ~15 s; a session sees a few dozen events in all
+    internal const string TrackPublishedKind = "track.published";
+    internal const string RoomDeleteFailedKind = "room.delete_failed";
+    internal const string ObserverTokenKind = "observer.token";
 
-    private IAudioSink? _sink;
-    private AudioRelay? _relay;
-    private SessionLogScope? _logScope;
+    private static readonly MethodInfo PushCandidateAudioMethod = typeof(ISessionMediaGrain).GetMethod(nameof(ISessionMediaGrain.PushCandidateAudio))!;
 
     private readonly InterviewSessionOptions _options = options.Value;
-    private readonly LiveKitDirectory _livekit = livekit;
+    private bool _relocating;
+    private bool _migratedIn;
+    private SessionLogScope? _logScope;
+    private SessionRoom? _room;
+    private SessionMedia? _media;
+    private SessionOutbox? _outbox;
+
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
+    private SessionRoom Room => _room ??= new SessionRoom(SessionId, livekit, logger);
+    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays); // made before activation: rehydration fills it
+    private SessionOutbox Outbox => _outbox ??= new SessionOutbox(this, SessionId, ServiceProvider, logger);
+
+    // ---- Activation: a live session activating here means its previous silo died or handed it over.
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (!State.Exists || !State.Status.IsLive()) return;
         TrackLoad();
-        // A live session activating here means its previous silo died or handed it over: resume what it owns.
         var previous = State.Silo;
         State.Silo = silo.SiloAddress.ToParsableString();
         State.Activations++;
@@ -55,25 +69,25 @@ public sealed partial class InterviewSessionGrain(
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
         // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
-        if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureRelay();
-        // Re-activated outside its region (placement found no serving silo there): go home once a silo there serves.
+        if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureMedia();
         // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
-        if (!_migratedIn && State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
+        if (!_migratedIn) GoHomeIfServing(avoid: null);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         load.Remove(SessionId);
-        await StopRelayAsync();
+        await Media.StopAsync();
     }
+
+    // ---- Tenant API
 
     async Task<SessionSnapshot> IInterviewSessionGrain.Create(CreateSession command)
     {
-        Validate(command);
+        CreateSessionRules.Validate(SessionId, command, relays.Providers);
         if (State.Exists) throw new SessionAlreadyExistsException(SessionId);
 
         AdmitOnThisSilo(command.Region);
-        var now = clock.GetUtcNow();
         State.TenantId = command.TenantId;
         State.CandidateId = command.CandidateId;
         IdentifyLogScope();
@@ -84,18 +98,24 @@ public sealed partial class InterviewSessionGrain(
         State.Rubric = command.Rubric;
         State.Region = command.Region;
         State.RoomName = SessionIds.RoomName(SessionId);
-        State.CreatedAt = now;
+        State.CreatedAt = clock.GetUtcNow();
         State.Silo = silo.SiloAddress.ToParsableString();
         State.Activations = 1;
         Record(TimelineKinds.Created, $"region {command.Region}, provider {command.Provider.Name}");
         VoiceMetrics.SessionsStarted.Add(1, new KeyValuePair<string, object?>(VoiceMetrics.ProviderTag, command.Provider.Name));
 
         // The reminder goes first: from here on a crash must not lose the session.
-        await this.RegisterOrUpdateReminder(WatchdogReminder, _options.WatchdogPeriod, _options.WatchdogPeriod);
+        await this.RegisterOrUpdateReminder(SessionReminders.Watchdog, _options.WatchdogPeriod, _options.WatchdogPeriod);
         MoveTo(SessionStatus.Provisioning);
         await session.WriteStateAsync();
-        if (!await ProvisionRoomAsync()) return Snapshot(); // Failed, with the reason; the caller is never left hanging
 
+        var provisioning = await Room.ProvisionAsync(State.Region, State.RoomName);
+        if (provisioning is SessionRoom.Refused refused)
+        {
+            await EndAsync(SessionStatus.Failed, refused.Reason);
+            return Snapshot(); // Failed, with the reason; the caller is never left hanging
+        }
+        UseRoom((SessionRoom.Provisioned)provisioning, note: "");
         MoveTo(SessionStatus.WaitingForParticipants);
         await session.WriteStateAsync();
         LogCreated(State.Region, State.RoomName);
@@ -115,45 +135,24 @@ public sealed partial class InterviewSessionGrain(
         return Snapshot();
     }
 
-    async Task IInterviewSessionGrain.ParticipantJoined(string identity, ParticipantRole role)
+    async Task<LiveKitJoin> IInterviewSessionGrain.IssueObserverToken(string tenantId, string observerId)
     {
-        EnsureExists();
-        if (State.Status.IsTerminal()) return; // late webhook after the end: nothing to do
-        var now = clock.GetUtcNow();
-        State.Participants.RemoveAll(p => p.Identity == identity);
-        State.Participants.Add(new ParticipantPresence(identity, role, now));
-        State.EmptySince = null;
-        Record(TimelineKinds.ParticipantJoined, $"{role} {identity}");
-        TrackLoad();
-
-        if (State.Status is SessionStatus.WaitingForParticipants or SessionStatus.Reconnecting && HasCandidateAndAgent())
-        {
-            MoveTo(SessionStatus.Active);
-            State.StartedAt ??= now;
-        }
+        EnsureTenant(tenantId);
+        if (string.IsNullOrWhiteSpace(observerId) || observerId.Length > 64 || !observerId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new SessionValidationException(SessionId, "observerId", "must be 1-64 letters, digits, '-', '_' or '.'");
+        if (!State.Status.IsLive() || State.RoomSid is null)
+            throw new SessionValidationException(SessionId, "state", $"the interview is {State.Status}; observers can join only a live interview");
+        var join = Room.ObserverJoin(State.Region, State.RoomName, State.LiveKitUrl, observerId, RemainingTime(), clock.GetUtcNow());
+        Record(ObserverTokenKind, join.Identity); // who was let in to watch is part of the record
         await session.WriteStateAsync();
+        return join;
     }
 
-    async Task IInterviewSessionGrain.ParticipantLeft(string identity)
+    Task<CandidateConnection> ISessionCandidateGrain.GetCandidateConnection(string identity)
     {
-        EnsureExists();
-        if (State.Status.IsTerminal()) return;
-        var removed = State.Participants.RemoveAll(p => p.Identity == identity);
-        if (removed == 0) return;
-        Record(TimelineKinds.ParticipantLeft, identity);
-        TrackLoad();
-        if (State.Participants.Count == 0) State.EmptySince = clock.GetUtcNow();
-        if (State.Status == SessionStatus.Active && !HasCandidateAndAgent()) MoveTo(SessionStatus.Reconnecting);
-        await session.WriteStateAsync();
-    }
-
-    async Task IInterviewSessionGrain.RoomFinished()
-    {
-        EnsureExists();
-        if (State.Status.IsTerminal()) return;
-        // A room that closes after the conversation started is a finished interview; one that never started has expired.
-        var outcome = State.StartedAt is null ? SessionStatus.Expired : SessionStatus.Completed;
-        await EndAsync(outcome, "room finished");
+        if (!State.Exists || !string.Equals(identity, LiveKitIdentities.Candidate(State.CandidateId), StringComparison.Ordinal))
+            throw new SessionNotFoundException(SessionId);
+        return Task.FromResult(new CandidateConnection(State.Status, State.LiveKitUrl, State.RoomName, ReconnectWithFreshToken()));
     }
 
     async Task IInterviewSessionGrain.RecordTurn(Turn turn)
@@ -178,9 +177,85 @@ public sealed partial class InterviewSessionGrain(
         return Task.FromResult<IReadOnlyList<TimelineEvent>>(State.Timeline.ToArray());
     }
 
-    Task IInterviewSessionGrain.PushCandidateAudio(AudioFrame frame)
+    // ---- Room events: what LiveKit's webhooks say about the room
+
+    async Task<RoomEventResult> ISessionRoomEventsGrain.ApplyRoomEvent(RoomEvent e)
     {
-        var relay = _relay ?? EnsureRelay();
+        if (!State.Exists)
+        {
+            DeactivateOnIdle(); // a webhook for a room that is not ours must not keep an empty activation alive
+            return RoomEventResult.UnknownSession;
+        }
+        LogRoomEvent(e.Kind, e.EventId, e.Identity);
+        if (e.EventId.Length > 0 && State.AppliedRoomEvents.Contains(e.EventId)) return RoomEventResult.Duplicate;
+        if (State.Status.IsTerminal()) return RoomEventResult.Ignored;
+
+        var present = e.Identity is not null && State.Participants.Exists(p => p.Identity == e.Identity);
+        switch (e.Kind)
+        {
+            case RoomEventKind.ParticipantJoined when e.Identity is not null && e.Role is { } role:
+                Remember(e);
+                await ParticipantJoinedAsync(e.Identity, role);
+                return RoomEventResult.Applied;
+            case RoomEventKind.ParticipantLeft when present:
+                Remember(e);
+                await ParticipantLeftAsync(e.Identity!);
+                return RoomEventResult.Applied;
+            case RoomEventKind.TrackPublished when !present && e.Identity is not null && e.Role is { } role:
+                Remember(e);
+                await ParticipantJoinedAsync(e.Identity, role); // a publisher is in the room even if its join was lost
+                return RoomEventResult.Applied;
+            case RoomEventKind.TrackPublished when present:
+                Remember(e);
+                Record(TrackPublishedKind, e.Identity);
+                await session.WriteStateAsync();
+                return RoomEventResult.Applied;
+            case RoomEventKind.RoomFinished:
+                Remember(e);
+                Room.MarkFinished();
+                await RoomFinishedAsync();
+                return RoomEventResult.Applied;
+            default:
+                return RoomEventResult.Ignored; // no effect, so a retry is harmless: no id to remember, no write (room_started on every create)
+        }
+    }
+
+    private async Task ParticipantJoinedAsync(string identity, ParticipantRole role)
+    {
+        var now = clock.GetUtcNow();
+        State.Participants.RemoveAll(p => p.Identity == identity);
+        State.Participants.Add(new ParticipantPresence(identity, role, now));
+        State.EmptySince = null;
+        Record(TimelineKinds.ParticipantJoined, $"{role} {identity}");
+        TrackLoad();
+        if (State.Status is SessionStatus.WaitingForParticipants or SessionStatus.Reconnecting && HasCandidateAndAgent())
+        {
+            MoveTo(SessionStatus.Active);
+            State.StartedAt ??= now;
+        }
+        await session.WriteStateAsync();
+    }
+
+    private async Task ParticipantLeftAsync(string identity)
+    {
+        if (State.Participants.RemoveAll(p => p.Identity == identity) == 0) return;
+        Record(TimelineKinds.ParticipantLeft, identity);
+        TrackLoad();
+        if (State.Participants.Count == 0) State.EmptySince = clock.GetUtcNow();
+        if (State.Status == SessionStatus.Active && !HasCandidateAndAgent()) MoveTo(SessionStatus.Reconnecting);
+        await session.WriteStateAsync();
+    }
+
+    /// <summary>The room is gone (closed by LiveKit or its empty timeout).</summary>
+    private Task RoomFinishedAsync() =>
+        // A room that closes after the conversation started is a finished interview; one that never started has expired.
+        EndAsync(State.StartedAt is null ? SessionStatus.Expired : SessionStatus.Completed, "room finished");
+
+    // ---- Media: candidate audio in, provider audio, transcript and events back
+
+    Task ISessionMediaGrain.PushCandidateAudio(AudioFrame frame)
+    {
+        var relay = Media.Relay ?? EnsureMedia();
         if (frame.Pcm is null || frame.Pcm.Length == 0 || frame.Pcm.Length > AudioFormat.MaxFrameBytes || (frame.Pcm.Length & 1) != 0)
         {
             MediaMetrics.Dropped("invalid");
@@ -190,18 +265,16 @@ public sealed partial class InterviewSessionGrain(
         return Task.CompletedTask;
     }
 
-    Task IInterviewSessionGrain.AttachMedia(IAudioSink sink)
+    Task ISessionMediaGrain.AttachMedia(IAudioSink sink)
     {
-        EnsureRelay().Attach(sink);
-        _sink = sink;
+        EnsureMedia();
+        Media.Attach(sink);
         return Task.CompletedTask;
     }
 
-    Task IInterviewSessionGrain.DetachMedia(IAudioSink sink)
+    Task ISessionMediaGrain.DetachMedia(IAudioSink sink)
     {
-        if (!Equals(_sink, sink)) return Task.CompletedTask; // an old socket leaving after its replacement attached
-        _sink = null;
-        _relay?.Attach(null);
+        Media.Detach(sink);
         return Task.CompletedTask;
     }
 
@@ -210,7 +283,7 @@ public sealed partial class InterviewSessionGrain(
         if (!State.Exists || State.Status.IsTerminal() || string.IsNullOrWhiteSpace(turn.Text)) return;
         State.Turns.Add(turn);
         await session.WriteStateAsync(); // checkpoint per turn, as RecordTurn: a crash loses at most the turn in progress
-        _ = _sink?.OnTranscript(turn);
+        Media.Transcript(turn);
     }
 
     async Task ISessionMediaEvents.OnProviderEvent(ProviderEvent e)
@@ -223,12 +296,12 @@ public sealed partial class InterviewSessionGrain(
                 State.ActiveProvider = e.Provider;
                 if (!State.Participants.Exists(p => p.Identity == AgentIdentity))
                 {
-                    await ((IInterviewSessionGrain)this).ParticipantJoined(AgentIdentity, ParticipantRole.Agent); // writes state
+                    await ParticipantJoinedAsync(AgentIdentity, ParticipantRole.Agent); // writes state
                     return;
                 }
                 break;
             case TimelineKinds.ProviderFailed when State.Participants.Exists(p => p.Identity == AgentIdentity):
-                await ((IInterviewSessionGrain)this).ParticipantLeft(AgentIdentity); // the agent is gone until the provider is back
+                await ParticipantLeftAsync(AgentIdentity); // the agent is gone until the provider is back; writes state
                 return;
             case TimelineKinds.ProviderFailover:
                 State.ActiveProvider = e.Provider;
@@ -238,28 +311,51 @@ public sealed partial class InterviewSessionGrain(
         await session.WriteStateAsync();
     }
 
-    /// <summary>The session's audio relay, started on first use: a media socket attaching, a first frame, or a resume.</summary>
-    private AudioRelay EnsureRelay()
+    /// <summary>The session's media, started on first use: a media socket attaching, a first frame, or a resume.</summary>
+    private AudioRelay EnsureMedia()
     {
-        if (_relay is not null) return _relay;
+        if (Media.Relay is { } relay) return relay;
         EnsureExists();
         if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, SessionStatus.Active);
-        _relay = relays.Create(SessionId, State.Provider, State.ActiveProvider, State.Turns, this.AsReference<ISessionMediaEvents>());
-        _relay.Attach(_sink);
-        _relay.Start();
-        return _relay;
+        return Media.Start(State.Provider, State.ActiveProvider, State.Turns, this.AsReference<ISessionMediaEvents>());
     }
 
-    private async Task StopRelayAsync()
+    // ---- The reminders: the watchdog's deadlines, the outbox's re-delivery
+
+    async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (_relay is not { } relay) return;
-        _relay = null;
-        await relay.DisposeAsync();
+        switch (reminderName)
+        {
+            case SessionReminders.Outbox:
+                await Outbox.RedeliverAsync(State.Exists ? State.Outbox : null, State.OutboxPending);
+                break;
+            case SessionReminders.Watchdog when !State.Exists || State.Status.IsTerminal():
+                await this.DropIfPresentAsync(SessionReminders.Watchdog); // stale reminder of a finished (or never stored) session
+                break;
+            case SessionReminders.Watchdog:
+                await EnforceDeadlinesAsync();
+                // Hosted outside its region (its only silo drained, or a crash): go home once a silo there serves again.
+                if (State.Status.IsLive()) GoHomeIfServing(avoid: null);
+                break;
+        }
     }
 
-    Task<SessionStatus> IInterviewSessionGrain.Tick() => EnforceDeadlinesAsync();
+    /// <summary>Enforces the maximum duration, the empty timeout and the join timeout.</summary>
+    private async Task EnforceDeadlinesAsync()
+    {
+        if (!State.Status.IsLive()) return;
+        var now = clock.GetUtcNow();
+        if (now - State.CreatedAt >= _options.MaxDuration)
+            await EndAsync(SessionStatus.Expired, $"maximum duration of {_options.MaxDuration} reached");
+        else if (State.EmptySince is { } since && now - since >= _options.EmptyTimeout)
+            await EndAsync(SessionStatus.Expired, $"room empty for {_options.EmptyTimeout}");
+        else if (State.StartedAt is null && State.Participants.Count == 0 && State.EmptySince is null && now - State.CreatedAt >= _options.JoinTimeout)
+            await EndAsync(SessionStatus.Expired, $"nobody joined within {_options.JoinTimeout}");
+    }
 
-    async Task<string?> IInterviewSessionGrain.Relocate(string fromSilo, string reason)
+    // ---- Operations: drain and region failover
+
+    async Task<string?> ISessionOperationsGrain.Relocate(string fromSilo, string reason)
     {
         var here = silo.SiloAddress.ToParsableString();
         if (!State.Exists || !State.Status.IsLive() || here != fromSilo) return here;
@@ -273,37 +369,48 @@ public sealed partial class InterviewSessionGrain(
         return here;
     }
 
-    async Task<ReconnectDirective?> IInterviewSessionGrain.FailOver(RegionFailover failover)
+    async Task<ReconnectDirective?> ISessionOperationsGrain.FailOver(RegionFailover failover)
     {
         EnsureExists();
         if (!State.Status.IsLive()) return State.Reconnect;
         if (State.Region == failover.FromRegion)
         {
-            // A room in the target region first: if its LiveKit refuses, nothing changes and the next refresh retries.
-            if (await ProvisionFailoverRoomAsync(failover.ToRegion) is not { } url) return null;
+            // A room in the target region first: if its LiveKit refuses, nothing else changes and the next refresh retries.
+            var provisioning = await Room.ProvisionAsync(failover.ToRegion, State.RoomName);
+            if (provisioning is SessionRoom.Refused refused)
+            {
+                Record(TimelineKinds.RegionFailover, $"room in {failover.ToRegion} not created: {refused.Error}; retrying");
+                await session.WriteStateAsync();
+                return null;
+            }
+            var room = (SessionRoom.Provisioned)provisioning;
+            UseRoom(room, note: " (failover)");
             State.Region = failover.ToRegion;
             TrackLoad(); // this silo stops counting it among the down region's sessions
             // The token is minted fresh on every read (see Snapshot), never stored.
-            State.Reconnect = new ReconnectDirective(failover.ToRegion, url, State.RoomName, CandidateToken: null,
+            State.Reconnect = new ReconnectDirective(failover.ToRegion, room.PublicUrl, State.RoomName, CandidateToken: null,
                 clock.GetUtcNow(), failover.Reason, failover.FromRegion);
             Record(TimelineKinds.RegionFailover, $"{failover.FromRegion} -> {failover.ToRegion}: {failover.Reason}");
             await session.WriteStateAsync();
             using var scope = BeginScope();
             LogFailedOver(failover.FromRegion, failover.ToRegion);
         }
-        if (State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: silo.SiloAddress.ToParsableString());
+        GoHomeIfServing(avoid: silo.SiloAddress.ToParsableString());
         return State.Reconnect;
     }
 
-    void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context)
-    {
-        if (_sink is not null) context.TryAddValue(SinkMigrationKey, _sink); // the media socket keeps receiving after the move
-    }
+    void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context) => Media.Dehydrate(context);
 
     void IGrainMigrationParticipant.OnRehydrate(IRehydrationContext context)
     {
-        if (context.TryGetValue<IAudioSink>(SinkMigrationKey, out var sink)) _sink = sink;
+        Media.Rehydrate(context);
         _migratedIn = true;
+    }
+
+    /// <summary>Hosted outside its region: move there once one of its silos serves (placement picks it, avoiding <paramref name="avoid"/>).</summary>
+    private void GoHomeIfServing(string? avoid)
+    {
+        if (State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid);
     }
 
     /// <summary>Asks the runtime to move this activation once idle; placement reads the region (and the silo to avoid) from the request context.</summary>
@@ -312,6 +419,101 @@ public sealed partial class InterviewSessionGrain(
         RequestContext.Set(RegionContext.RegionKey, region);
         if (avoid is not null) RequestContext.Set(RegionContext.AvoidSiloKey, avoid);
         this.MigrateOnIdle();
+    }
+
+    // ---- Post-session: acknowledgements, milestones, retention
+
+    async Task ISessionPostSessionGrain.AcknowledgeCompletion(string consumer)
+    {
+        EnsureExists();
+        if (!State.OutboxPending.Remove(consumer)) return; // a duplicate acknowledgement from a re-delivery
+        if (State.OutboxPending.Count == 0) await Outbox.DisarmAsync();
+        await session.WriteStateAsync();
+    }
+
+    async Task ISessionPostSessionGrain.RecordPostSession(string kind, string? detail)
+    {
+        EnsureExists();
+        if (kind != TimelineKinds.Evaluated)
+            throw new SessionValidationException(SessionId, "kind", $"'{kind}' is not a post-session timeline event");
+        if (State.ErasedAt is not null) return; // nothing is recorded about a deleted session except its deletion
+        Record(kind, detail);
+        await session.WriteStateAsync();
+    }
+
+    async Task ISessionPostSessionGrain.Erase(string tenantId, string reason)
+    {
+        EnsureTenant(tenantId);
+        if (State.ErasedAt is not null) return;
+        State.Turns.Clear();
+        State.CandidateId = "";
+        State.CandidateName = null;
+        State.JobId = "";
+        State.Rubric = null;
+        State.Participants.Clear();
+        State.Provider = new ProviderSettings(State.Provider.Name); // instructions may name the candidate
+        State.EndReason = null;
+        State.Outbox = null;
+        State.OutboxPending.Clear();
+        // The tombstone keeps when things happened, not what was said or who said it.
+        for (var i = 0; i < State.Timeline.Count; i++) State.Timeline[i] = State.Timeline[i] with { Detail = null };
+        State.ErasedAt = clock.GetUtcNow();
+        Record(TimelineKinds.Deleted, reason);
+        await session.WriteStateAsync();
+        await Outbox.DisarmAsync();
+    }
+
+    // ---- The end: every way out comes here
+
+    private async Task EndAsync(SessionStatus outcome, string reason)
+    {
+        await Media.StopAsync();
+        MoveTo(outcome);
+        State.EndedAt = clock.GetUtcNow();
+        State.EndReason = reason;
+        State.Participants.Clear();
+        Record(TimelineKinds.Ended, $"{outcome}: {reason}");
+        if (State.Outbox is null)
+        {
+            // The outbox is written with the terminal state, in the same write.
+            State.Outbox = await Outbox.StageAsync(State, clock.GetUtcNow());
+            State.OutboxPending = [.. PostSessionConsumers.All];
+        }
+        await session.WriteStateAsync();
+        await this.DropIfPresentAsync(SessionReminders.Watchdog);
+        await Outbox.PublishAsync(State.Outbox, State.OutboxPending);
+        using var scope = BeginScope();
+        LogEnded(outcome, reason);
+        if (await Room.DeleteAsync(State.Region, State.RoomName, State.RoomSid) is { } error)
+        {
+            Record(RoomDeleteFailedKind, error);
+            await session.WriteStateAsync(); // after the end, and rare: LiveKit's empty timeout closes the room anyway
+        }
+    }
+
+    // ---- Helpers
+
+    private void MoveTo(SessionStatus next)
+    {
+        SessionLifecycle.Ensure(SessionId, State.Status, next);
+        Record(TimelineKinds.StateChanged, $"{State.Status} -> {next}");
+        State.Status = next;
+        TrackLoad();
+    }
+
+    private void UseRoom(SessionRoom.Provisioned room, string note)
+    {
+        State.RoomSid = room.Sid;
+        State.LiveKitUrl = room.PublicUrl;
+        Record(TimelineKinds.RoomProvisioned, $"{room.Name} ({room.Sid}) on {room.PublicUrl}{note}");
+    }
+
+    /// <summary>Remembers an event id with the change it causes, in the same state write, so LiveKit's retry is applied once.</summary>
+    private void Remember(RoomEvent e)
+    {
+        if (e.EventId.Length == 0) return;
+        if (State.AppliedRoomEvents.Count >= MaxRememberedRoomEvents) State.AppliedRoomEvents.RemoveAt(0);
+        State.AppliedRoomEvents.Add(e.EventId);
     }
 
     /// <summary>
@@ -328,68 +530,6 @@ public sealed partial class InterviewSessionGrain(
             (int)Math.Ceiling(regionHealth.Value.RetryAfter.TotalSeconds));
     }
 
-    async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
-    {
-        if (reminderName == OutboxReminder)
-        {
-            await RedeliverCompletionAsync();
-            return;
-        }
-        if (reminderName != WatchdogReminder) return;
-        if (!State.Exists || State.Status.IsTerminal())
-        {
-            await DropWatchdogAsync(); // stale reminder of a finished (or never stored) session
-            return;
-        }
-        await EnforceDeadlinesAsync();
-        // Hosted outside its region (its only silo drained, or a crash): go home once a silo there serves again.
-        if (State.Status.IsLive() && State.Region != load.Region && regions.HasServingSilo(State.Region)) MigrateTo(State.Region, avoid: null);
-    }
-
-    private async Task<SessionStatus> EnforceDeadlinesAsync()
-    {
-        if (!State.Exists || !State.Status.IsLive()) return State.Status;
-        var now = clock.GetUtcNow();
-        if (now - State.CreatedAt >= _options.MaxDuration)
-            await EndAsync(SessionStatus.Expired, $"maximum duration of {_options.MaxDuration} reached");
-        else if (State.EmptySince is { } since && now - since >= _options.EmptyTimeout)
-            await EndAsync(SessionStatus.Expired, $"room empty for {_options.EmptyTimeout}");
-        else if (State.StartedAt is null && State.Participants.Count == 0 && State.EmptySince is null && now - State.CreatedAt >= _options.JoinTimeout)
-            await EndAsync(SessionStatus.Expired, $"nobody joined within {_options.JoinTimeout}");
-        return State.Status;
-    }
-
-    private async Task EndAsync(SessionStatus outcome, string reason)
-    {
-        await StopRelayAsync();
-        MoveTo(outcome);
-        State.EndedAt = clock.GetUtcNow();
-        State.EndReason = reason;
-        State.Participants.Clear();
-        Record(TimelineKinds.Ended, $"{outcome}: {reason}");
-        await StageCompletionAsync(); // the outbox is written with the terminal state, in the same write
-        await session.WriteStateAsync();
-        await DropWatchdogAsync();
-        await PublishCompletionAsync();
-        using var scope = BeginScope();
-        LogEnded(outcome, reason);
-        await DeleteRoomAsync();
-    }
-
-    private async Task DropWatchdogAsync()
-    {
-        var reminder = await this.GetReminder(WatchdogReminder);
-        if (reminder is not null) await this.UnregisterReminder(reminder);
-    }
-
-    private void MoveTo(SessionStatus next)
-    {
-        SessionLifecycle.Ensure(SessionId, State.Status, next);
-        Record(TimelineKinds.StateChanged, $"{State.Status} -> {next}");
-        State.Status = next;
-        TrackLoad();
-    }
-
     private void TrackLoad() => load.Update(SessionId, State.Status, State.Participants.Exists(p => p.Role == ParticipantRole.Agent), State.Region);
 
     /// <summary>Appends to the session's timeline; persisted with the next state write.</summary>
@@ -403,6 +543,18 @@ public sealed partial class InterviewSessionGrain(
         State.Participants.Exists(p => p.Role == ParticipantRole.Candidate) &&
         State.Participants.Exists(p => p.Role == ParticipantRole.Agent);
 
+    private TimeSpan RemainingTime()
+    {
+        var left = State.CreatedAt + _options.MaxDuration - clock.GetUtcNow();
+        return left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1);
+    }
+
+    /// <summary>The token is minted fresh on every read, never stored.</summary>
+    private ReconnectDirective? ReconnectWithFreshToken() =>
+        State.Reconnect is { } r && State.Status.IsLive() ? r with { CandidateToken = CandidateToken() } : State.Reconnect;
+
+    private string CandidateToken() => Room.CandidateToken(State.Region, State.RoomName, State.CandidateId, State.CandidateName, RemainingTime());
+
     private void EnsureExists()
     {
         if (!State.Exists) throw new SessionNotFoundException(SessionId);
@@ -414,50 +566,28 @@ public sealed partial class InterviewSessionGrain(
             throw new SessionNotFoundException(SessionId);
     }
 
-    private void Validate(CreateSession c)
-    {
-        Require(c.TenantId, "tenantId");
-        Require(c.CandidateId, "candidateId");
-        Require(c.JobId, "jobId");
-        Require(c.Region, "region");
-        Require(c.Provider?.Name, "provider");
-        if (!relays.Providers.Contains(c.Provider!.Name))
-            throw new SessionValidationException(SessionId, "provider", $"unknown voice provider '{c.Provider.Name}'; this cluster has {string.Join(", ", relays.Providers.Names)}");
-        if (c.Provider.Secondary is { Length: > 0 } secondary && !relays.Providers.Contains(secondary))
-            throw new SessionValidationException(SessionId, "providerOptions.secondary", $"unknown voice provider '{secondary}'; this cluster has {string.Join(", ", relays.Providers.Names)}");
-        if (c.Rubric is { } rubric) RubricRules.Validate(SessionId, rubric);
-    }
-
-    private void Require(string? value, string field)
-    {
-        if (string.IsNullOrWhiteSpace(value)) throw new SessionValidationException(SessionId, field, "is required");
-        if (value.Length > 256) throw new SessionValidationException(SessionId, field, "is longer than 256 characters");
-    }
-
     private SessionSnapshot Snapshot() => new(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
         State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
         State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
-        ActiveProvider: State.ActiveProvider, Media: _relay?.Stats, ProviderFailovers: State.ProviderFailovers,
-        Reconnect: State.Reconnect is { } r && State.Status.IsLive() ? r with { CandidateToken = CandidateToken() } : State.Reconnect,
+        ActiveProvider: State.ActiveProvider, Media: _media?.Stats, ProviderFailovers: State.ProviderFailovers,
+        Reconnect: ReconnectWithFreshToken(),
         PostSessionPending: State.OutboxPending.ToArray(), ErasedAt: State.ErasedAt);
 
-    /// <summary>Every log line written while this session handles a call carries its ids (audio frames excepted: no per-frame scope).</summary>
+    // ---- Log scopes: every log line written while this session handles a call carries its ids
+
     async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
-        if (context.InterfaceMethod?.Name == nameof(IInterviewSessionGrain.PushCandidateAudio))
+        if (context.InterfaceMethod == PushCandidateAudioMethod)
         {
-            await context.Invoke();
+            await context.Invoke(); // audio frames: no per-frame scope
             return;
         }
         using var scope = BeginScope();
         await context.Invoke();
     }
 
-    private IDisposable? BeginScope()
-    {
-        return logger.BeginScope(IdentifyLogScope());
-    }
+    private IDisposable? BeginScope() => logger.BeginScope(IdentifyLogScope());
 
     /// <summary>Copies the ids into the scope on the grain's thread; called again once Create has filled them in.</summary>
     private SessionLogScope IdentifyLogScope()
@@ -478,4 +608,7 @@ public sealed partial class InterviewSessionGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session ended as {Outcome}: {Reason}")]
     private partial void LogEnded(SessionStatus outcome, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "LiveKit {Kind} event {EventId} for {Identity}")]
+    private partial void LogRoomEvent(RoomEventKind kind, string eventId, string? identity);
 }

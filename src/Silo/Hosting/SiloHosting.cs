@@ -8,6 +8,7 @@ using Orleans.Storage;
 using StackExchange.Redis;
 using VoiceActors.Gateway.LiveKit;
 using VoiceActors.LiveKit;
+using VoiceActors.Media.Bridge;
 using VoiceActors.Providers;
 using VoiceActors.Regions;
 using VoiceActors.Sessions;
@@ -66,6 +67,7 @@ public static class SiloHosting
         services.AddSingleton<SiloSessionLoad>();
         services.AddLiveKitStandIn();
         services.TryAddSingleton<ILiveKitEventHandler, SessionWebhookRouter>(); // the stand-in delivers in process before HTTP listens
+        services.AddMediaBridge();
         silo.AddVoiceProviders(config);
         services.TryAddSingleton(TimeProvider.System);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));

@@ -19,6 +19,8 @@ public sealed class SimulatedSession : IAudioSink
 
     private readonly SessionContext _run;
     private readonly IInterviewSessionGrain _grain;
+    private readonly ISessionMediaGrain _media;
+    private readonly ISessionRoomEventsGrain _room;
     private readonly TaskCompletionSource _stop = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _speechFrames;
     private readonly int _cycleFrames;
@@ -46,6 +48,8 @@ public sealed class SimulatedSession : IAudioSink
         _run = run;
         SessionId = sessionId;
         _grain = run.Client.GetGrain<IInterviewSessionGrain>(sessionId);
+        _media = run.Client.GetGrain<ISessionMediaGrain>(sessionId);
+        _room = run.Client.GetGrain<ISessionRoomEventsGrain>(sessionId);
         _speechFrames = (int)(run.Options.Speech / run.Options.FrameLength);
         _cycleFrames = _speechFrames + (int)(run.Options.Silence / run.Options.FrameLength);
         _phase = offsetFrames % _cycleFrames; // sessions do not all speak in lockstep
@@ -72,9 +76,11 @@ public sealed class SimulatedSession : IAudioSink
 
             started = Stopwatch.GetTimestamp();
             _sinkReference = _run.Client.CreateObjectReference<IAudioSink>(this);
-            if (!await CallAsync(() => _grain.AttachMedia(_sinkReference), "attach")) return;
-            // The candidate joins as LiveKit's webhook reports it; the agent joins by itself when the session's provider connects.
-            if (!await CallAsync(() => _grain.ParticipantJoined($"candidate-{SessionId}", ParticipantRole.Candidate), "join")) return;
+            if (!await CallAsync(() => _media.AttachMedia(_sinkReference), "attach")) return;
+            // The candidate joins as LiveKit's webhook reports it (one event id, so a retried call applies once);
+            // the agent joins by itself when the session's provider connects.
+            var joined = new RoomEvent($"EV_load_{SessionId}_join", RoomEventKind.ParticipantJoined, $"candidate-{SessionId}", ParticipantRole.Candidate);
+            if (!await CallAsync(() => _room.ApplyRoomEvent(joined), "join")) return;
             stats.Join.RecordMicros(MicrosSince(started));
 
             _nextDue = Stopwatch.GetTimestamp();
@@ -129,7 +135,7 @@ public sealed class SimulatedSession : IAudioSink
             _run.Stats.RecordLost($"ended as {snapshot.Status}");
             return;
         }
-        try { await _grain.DetachMedia(_sinkReference!); } catch (Exception e) when (e is not OutOfMemoryException) { _run.Stats.RecordError(e); }
+        try { await _media.DetachMedia(_sinkReference!); } catch (Exception e) when (e is not OutOfMemoryException) { _run.Stats.RecordError(e); }
         Interlocked.Increment(ref _run.Stats.SessionsCompleted);
     }
 
@@ -206,7 +212,7 @@ public sealed class SimulatedSession : IAudioSink
         Task push;
         try
         {
-            push = _grain.PushCandidateAudio(new AudioFrame(sequence, sentAt, pcm));
+            push = _media.PushCandidateAudio(new AudioFrame(sequence, sentAt, pcm));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -262,7 +268,7 @@ public sealed class SimulatedSession : IAudioSink
 
     private async Task ReattachAsync()
     {
-        try { await _grain.AttachMedia(_sinkReference!); }
+        try { await _media.AttachMedia(_sinkReference!); }
         catch (Exception e) when (e is not OutOfMemoryException) { _run.Stats.RecordError(e); }
         finally { Volatile.Write(ref _reattaching, 0); }
     }

@@ -30,8 +30,8 @@ public sealed class CrashRecoveryTests(RedisServer redis, ITestOutputHelper outp
             ids[i] = SessionIds.New();
             var grain = client.Client.GetGrain<IInterviewSessionGrain>(ids[i]);
             await grain.Create(SessionTestData.Command("tenant-a", $"cand-{i}"));
-            await grain.ParticipantJoined($"candidate-{i}", ParticipantRole.Candidate);
-            await grain.ParticipantJoined($"agent-{i}", ParticipantRole.Agent);
+            await grain.JoinAsync($"candidate-{i}", ParticipantRole.Candidate);
+            await grain.JoinAsync($"agent-{i}", ParticipantRole.Agent);
             var now = DateTimeOffset.UtcNow;
             await grain.RecordTurn(new Turn(ParticipantRole.Agent, $"Question for {i}", now, now.AddSeconds(1)));
             await grain.RecordTurn(new Turn(ParticipantRole.Candidate, $"Answer from {i}", now.AddSeconds(2), now.AddSeconds(3)));

@@ -1,6 +1,13 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
+using VoiceActors.LiveKit;
+using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.EndToEnd;
 
@@ -50,7 +57,7 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         var console = new List<string>();
         page.Console += (_, m) => console.Add(m.Text);
 
-        await page.GotoAsync($"{_system.BaseAddress}interview/{id}#token={token}");
+        await page.GotoAsync($"{_system.BaseAddress}interview/{id}?transport=socket#token={token}");
 
         // Audio goes in, provider audio comes back, and a transcript turn appears on the page and in the session.
         await page.WaitForFunctionAsync("() => +document.getElementById('stats').dataset.received >= 10", null, new() { Timeout = 30_000 });
@@ -62,13 +69,125 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
 
         // The server kills the media socket: the page says so, reconnects with backoff, and the banner clears.
         Assert.Equal(1, _system.Sockets.Abort(id));
-        await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = 10_000 });
+        // The socket reconnects within about 250 ms, faster than Playwright polls: the page counts each time the banner shows.
+        await page.WaitForFunctionAsync("() => +(document.getElementById('banner').dataset.shown ?? 0) >= 1", null, new() { Timeout = 10_000 });
         Assert.Equal("Connection interrupted, reconnecting…", await page.Locator("#banner").InnerTextAsync());
         await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Hidden, Timeout = 15_000 });
         await AudioSystem.Eventually(() => Task.FromResult(_system.Sockets.Of(id).Count == 1), "the page's new socket");
         var sentBefore = int.Parse((await page.Locator("#stats").GetAttributeAsync("data-sent"))!);
         await page.WaitForFunctionAsync($"() => +document.getElementById('stats').dataset.sent > {sentBefore + 25}", null, new() { Timeout = 10_000 });
         Assert.DoesNotContain(console, m => m.Contains("invalid_frame", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Candidate_page_joins_livekit_publishes_the_microphone_hears_the_agent_and_shows_the_banner_while_reconnecting()
+    {
+        var livekit = _system.Services.GetRequiredService<IOptions<LiveKitOptions>>().Value;
+        await using var sfu = await StandInSfu.StartAsync(livekit.ApiKey, livekit.ApiSecret);
+        var (id, token) = await _system.CreateInterviewAsync();
+        var room = SessionIds.RoomName(id);
+        await using var agent = await ToneAgent.JoinAsync(sfu.Url, room, "agent-tone", livekit.ApiKey, livekit.ApiSecret);
+        var page = await _browser.NewPageAsync();
+
+        // The session's livekit.url is not the SFU this test started, so the fragment names it.
+        await page.GotoAsync($"{_system.BaseAddress}interview/{id}#token={token}&livekit={Uri.EscapeDataString(sfu.Url)}");
+
+        // The page is on LiveKit, sees a visible agent, and hears its tone; the agent hears the page's microphone.
+        await page.WaitForFunctionAsync("() => { const s = document.getElementById('stats').dataset; return s.transport === 'livekit' && s.agent === 'present' && +s.heard >= 10; }",
+            null, new() { Timeout = 30_000 });
+        var candidate = await agent.WaitHearsAsync("the agent to hear the candidate's microphone");
+        Assert.StartsWith("cand", candidate, StringComparison.Ordinal);
+        Assert.True(await page.Locator("#banner").IsHiddenAsync());
+        Assert.True(int.Parse((await page.Locator("#stats").GetAttributeAsync("data-sent"))!) > 0);
+
+        // The SFU kills the candidate's signal socket: the banner shows while the client reconnects, then hides.
+        sfu.DropSignal(room, candidate);
+        await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = 10_000 });
+        Assert.Equal("Connection interrupted, reconnecting…", await page.Locator("#banner").InnerTextAsync());
+        await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Hidden, Timeout = 20_000 });
+
+        // Audio flows both ways again after the reconnect.
+        var heardBefore = int.Parse((await page.Locator("#stats").GetAttributeAsync("data-heard"))!);
+        await page.WaitForFunctionAsync($"() => +document.getElementById('stats').dataset.heard > {heardBefore + 10}", null, new() { Timeout = 15_000 });
+        Assert.Equal(candidate, await agent.WaitHearsAsync("the agent to hear the candidate again after the reconnect"));
+        Assert.True(await page.Locator("#error").IsHiddenAsync());
+    }
+
+    [Fact]
+    public async Task Candidate_page_falls_back_to_the_media_socket_when_livekit_is_unreachable()
+    {
+        var (id, token) = await _system.CreateInterviewAsync();
+        var page = await _browser.NewPageAsync();
+
+        await page.GotoAsync($"{_system.BaseAddress}interview/{id}#token={token}&livekit={Uri.EscapeDataString("ws://127.0.0.1:1")}"); // nothing listens on port 1
+
+        await page.WaitForFunctionAsync("() => { const s = document.getElementById('stats').dataset; return s.transport === 'socket' && +s.received >= 10; }",
+            null, new() { Timeout = 30_000 });
+        Assert.Single(_system.Sockets.Of(id));
+        Assert.True(await page.Locator("#error").IsHiddenAsync());
+    }
+
+    [Fact]
+    public async Task CandidatePage_connection_route_answers_the_candidate_token_only()
+    {
+        var (id, token) = await _system.CreateInterviewAsync();
+        var (otherId, otherToken) = await _system.CreateInterviewAsync();
+        using var http = new HttpClient { BaseAddress = _system.BaseAddress };
+        async Task<HttpResponseMessage> Get(string session, string? bearer)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/interviews/{session}/connection");
+            if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+            return await http.SendAsync(request);
+        }
+
+        using var ok = await Get(id, token);
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        Assert.Equal("no-store", ok.Headers.CacheControl?.ToString());
+        using var body = System.Text.Json.JsonDocument.Parse(await ok.Content.ReadAsStringAsync());
+        Assert.Equal(SessionIds.RoomName(id), body.RootElement.GetProperty("livekit").GetProperty("room").GetString());
+        Assert.StartsWith("ws", body.RootElement.GetProperty("livekit").GetProperty("url").GetString(), StringComparison.Ordinal);
+        Assert.False(body.RootElement.TryGetProperty("reconnect", out _)); // no failover happened
+        // A LiveKit URL that is this gateway itself (the in-process stand-in without an SFU) speaks no signalling: use the socket.
+        var livekitUrl = new Uri(body.RootElement.GetProperty("livekit").GetProperty("url").GetString()!);
+        Assert.Equal(livekitUrl.Authority == _system.BaseAddress.Authority ? "socket" : "livekit", body.RootElement.GetProperty("transport").GetString());
+
+        foreach (var (session, bearer, status) in new[]
+        {
+            (id, (string?)null, HttpStatusCode.Unauthorized),
+            (id, "not-a-token", HttpStatusCode.Unauthorized),
+            (id, otherToken, HttpStatusCode.Forbidden), // another interview's candidate
+            (otherId, token, HttpStatusCode.Forbidden),
+        })
+        {
+            using var refused = await Get(session, bearer);
+            Assert.Equal(status, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        }
+    }
+
+    [Fact]
+    public async Task CandidatePage_serves_the_pinned_livekit_client_bundle_from_the_gateway_with_a_long_cache()
+    {
+        var (id, _) = await _system.CreateInterviewAsync();
+        using var http = new HttpClient { BaseAddress = _system.BaseAddress };
+        var html = await http.GetStringAsync($"/interview/{id}");
+        var src = Regex.Match(html, "<script src=\"(/interview-assets/livekit-client\\.[0-9a-f]{16}\\.js)\"></script>");
+        Assert.True(src.Success, "the page loads livekit-client from the gateway");
+        Assert.DoesNotContain("cdn", html, StringComparison.OrdinalIgnoreCase);
+
+        using var bundle = await http.GetAsync(src.Groups[1].Value);
+        Assert.Equal(HttpStatusCode.OK, bundle.StatusCode);
+        Assert.Equal("text/javascript", bundle.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("public, max-age=31536000, immutable", bundle.Headers.CacheControl?.ToString());
+        var js = await bundle.Content.ReadAsStringAsync();
+        Assert.Contains("LivekitClient", js, StringComparison.Ordinal);
+        var pinned = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(JsonLineProcess.MediaDir, "package.json")))
+            .RootElement.GetProperty("dependencies").GetProperty("livekit-client").GetString()!;
+        Assert.Contains($"\"{pinned}\"", js, StringComparison.Ordinal); // the version the lock file pins, nothing fetched elsewhere
+
+        using var stale = await http.GetAsync("/interview-assets/livekit-client.0000000000000000.js");
+        Assert.Equal(HttpStatusCode.NotFound, stale.StatusCode);
+        Assert.Equal("application/problem+json", stale.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

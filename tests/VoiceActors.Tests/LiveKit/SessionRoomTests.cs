@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -104,11 +105,11 @@ public sealed class SessionRoomTests(StandInSiloFixture fixture) : IClassFixture
         var id = SessionIds.New();
         await Grain(id).Create(Command("c4"));
         var joined = new RoomEvent("EV_retry1", RoomEventKind.ParticipantJoined, "candidate-c4", ParticipantRole.Candidate);
-        Assert.Equal(RoomEventResult.Applied, await Grain(id).ApplyRoomEvent(joined));
-        Assert.Equal(RoomEventResult.Duplicate, await Grain(id).ApplyRoomEvent(joined));
+        Assert.Equal(RoomEventResult.Applied, await Grain(id).RoomEvents().ApplyRoomEvent(joined));
+        Assert.Equal(RoomEventResult.Duplicate, await Grain(id).RoomEvents().ApplyRoomEvent(joined));
         var left = new RoomEvent("EV_retry2", RoomEventKind.ParticipantLeft, "candidate-c4", ParticipantRole.Candidate);
-        Assert.Equal(RoomEventResult.Applied, await Grain(id).ApplyRoomEvent(left));
-        Assert.Equal(RoomEventResult.Duplicate, await Grain(id).ApplyRoomEvent(joined)); // a late retry must not bring the candidate back
+        Assert.Equal(RoomEventResult.Applied, await Grain(id).RoomEvents().ApplyRoomEvent(left));
+        Assert.Equal(RoomEventResult.Duplicate, await Grain(id).RoomEvents().ApplyRoomEvent(joined)); // a late retry must not bring the candidate back
         Assert.Empty((await Grain(id).Get(Tenant)).Participants);
         Assert.Single(await Grain(id).GetTimeline(Tenant), e => e.Kind == TimelineKinds.ParticipantJoined);
     }
@@ -118,20 +119,20 @@ public sealed class SessionRoomTests(StandInSiloFixture fixture) : IClassFixture
     {
         var id = SessionIds.New();
         await Grain(id).Create(Command("c6"));
-        await Grain(id).ApplyRoomEvent(new RoomEvent("EV_t1", RoomEventKind.ParticipantJoined, "candidate-c6", ParticipantRole.Candidate));
-        Assert.Equal(RoomEventResult.Applied, await Grain(id).ApplyRoomEvent(new RoomEvent("EV_t2", RoomEventKind.TrackPublished, "candidate-c6", ParticipantRole.Candidate)));
-        Assert.Equal(RoomEventResult.Applied, await Grain(id).ApplyRoomEvent(new RoomEvent("EV_t3", RoomEventKind.TrackPublished, $"agent-{id}", ParticipantRole.Agent)));
+        await Grain(id).RoomEvents().ApplyRoomEvent(new RoomEvent("EV_t1", RoomEventKind.ParticipantJoined, "candidate-c6", ParticipantRole.Candidate));
+        Assert.Equal(RoomEventResult.Applied, await Grain(id).RoomEvents().ApplyRoomEvent(new RoomEvent("EV_t2", RoomEventKind.TrackPublished, "candidate-c6", ParticipantRole.Candidate)));
+        Assert.Equal(RoomEventResult.Applied, await Grain(id).RoomEvents().ApplyRoomEvent(new RoomEvent("EV_t3", RoomEventKind.TrackPublished, $"agent-{id}", ParticipantRole.Agent)));
         var snapshot = await Grain(id).Get(Tenant);
         Assert.Equal(SessionStatus.Active, snapshot.Status); // the agent's missing join is inferred from its published track
         Assert.Single(await Grain(id).GetTimeline(Tenant), e => e.Kind == "track.published" && e.Detail == "candidate-c6");
-        Assert.Equal(RoomEventResult.Ignored, await Grain(id).ApplyRoomEvent(new RoomEvent("EV_t4", RoomEventKind.ParticipantLeft, "candidate-nobody", ParticipantRole.Candidate)));
+        Assert.Equal(RoomEventResult.Ignored, await Grain(id).RoomEvents().ApplyRoomEvent(new RoomEvent("EV_t4", RoomEventKind.ParticipantLeft, "candidate-nobody", ParticipantRole.Candidate)));
     }
 
     [Fact]
     public async Task A_webhook_for_an_unknown_session_creates_nothing()
     {
         var id = SessionIds.New();
-        var result = await Grain(id).ApplyRoomEvent(new RoomEvent("EV_x", RoomEventKind.ParticipantJoined, "candidate-z", ParticipantRole.Candidate));
+        var result = await Grain(id).RoomEvents().ApplyRoomEvent(new RoomEvent("EV_x", RoomEventKind.ParticipantJoined, "candidate-z", ParticipantRole.Candidate));
         Assert.Equal(RoomEventResult.UnknownSession, result);
         await Assert.ThrowsAsync<SessionNotFoundException>(() => Grain(id).Get(Tenant));
         Assert.DoesNotContain(fixture.StandIn.Rooms, r => r.Name == SessionIds.RoomName(id));
@@ -142,7 +143,7 @@ public sealed class SessionRoomTests(StandInSiloFixture fixture) : IClassFixture
     {
         var id = SessionIds.New();
         var created = await Grain(id).Create(Command("c5"));
-        await Grain(id).ApplyRoomEvent(new RoomEvent("EV_obs", RoomEventKind.ParticipantJoined, "candidate-c5", ParticipantRole.Candidate));
+        await Grain(id).RoomEvents().ApplyRoomEvent(new RoomEvent("EV_obs", RoomEventKind.ParticipantJoined, "candidate-c5", ParticipantRole.Candidate));
         fixture.Silo.Clock.Advance(TimeSpan.FromMinutes(60));
         var join = await Grain(id).IssueObserverToken(Tenant, "hr-lead");
         var claims = fixture.Tokens.Verify(join.Token);
@@ -251,12 +252,12 @@ public sealed class RoomEventDedupeTests : IAsyncLifetime
         var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
         var joined = new RoomEvent("EV_restart", RoomEventKind.ParticipantJoined, "candidate-c1", ParticipantRole.Candidate);
         var created = await grain.Create(SessionRoomTests.Command());
-        Assert.Equal(RoomEventResult.Applied, await grain.ApplyRoomEvent(joined));
+        Assert.Equal(RoomEventResult.Applied, await grain.RoomEvents().ApplyRoomEvent(joined));
 
         var host = silo.Cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == created.Silo);
         await silo.Cluster.StopSiloAsync(host); // its memory, and anything it remembered only there, is gone
 
-        Assert.Equal(RoomEventResult.Duplicate, await grain.ApplyRoomEvent(joined));
+        Assert.Equal(RoomEventResult.Duplicate, await grain.RoomEvents().ApplyRoomEvent(joined));
         var snapshot = await grain.Get("t1");
         Assert.NotEqual(created.Silo, snapshot.Silo);
         Assert.Single(await grain.GetTimeline("t1"), e => e.Kind == TimelineKinds.ParticipantJoined);

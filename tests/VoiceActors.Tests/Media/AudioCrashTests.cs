@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
@@ -32,10 +33,10 @@ public sealed class AudioCrashTests : IAsyncLifetime
             });
         var (grain, _) = await AudioPathTests.CreateAsync(silo);
         var client = new AudioPathTests.RecordingSink();
-        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
         await AudioPathTests.WaitConnectedAsync(silo, grain);
-        await grain.ParticipantJoined("candidate-cand-1", ParticipantRole.Candidate);
-        await grain.ParticipantJoined("agent-x", ParticipantRole.Agent);
+        await grain.JoinAsync("candidate-cand-1", ParticipantRole.Candidate);
+        await grain.JoinAsync("agent-x", ParticipantRole.Agent);
         await AudioPathTests.PushAsync(silo, grain, AudioPathTests.Speech(), 50);
         await AudioPathTests.PushAsync(silo, grain, AudioPathTests.Silence(), 300, until: () => client.Turns.Count == 2);
         var before = await grain.Get("tenant");

@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Collections.Concurrent;
 using VoiceActors.Media;
@@ -58,7 +59,7 @@ public sealed class AudioPathTests
         for (var i = 0; i < frames && !(until?.Invoke() ?? false); i++)
         {
             silo.Clock.Advance(Frame);
-            await grain.PushCandidateAudio(new AudioFrame(i, silo.Clock.GetUtcNow().UtcTicks, pcm));
+            await grain.Media().PushCandidateAudio(new AudioFrame(i, silo.Clock.GetUtcNow().UtcTicks, pcm));
             if (i % 10 == 0) await Task.Delay(1); // let the provider's pumps (real threads) keep up with fake time
         }
     }
@@ -82,7 +83,7 @@ public sealed class AudioPathTests
         await using var silo = await TestSilo.StartAsync(Settings());
         var (grain, _) = await CreateAsync(silo);
         var client = new RecordingSink();
-        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
         await WaitConnectedAsync(silo, grain);
 
         await PushAsync(silo, grain, Speech(), 50);
@@ -112,14 +113,14 @@ public sealed class AudioPathTests
     {
         await using var silo = await TestSilo.StartAsync(Settings());
         var (grain, _) = await CreateAsync(silo);
-        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
         await WaitConnectedAsync(silo, grain);
 
         for (var i = 0; i < 20; i++)
         {
             silo.Clock.Advance(Frame);
             var late = silo.Clock.GetUtcNow().AddMilliseconds(-80).UtcTicks; // arrived 80 ms before it reached the grain: over the 50 ms budget
-            await grain.PushCandidateAudio(new AudioFrame(i, late, Silence()));
+            await grain.Media().PushCandidateAudio(new AudioFrame(i, late, Silence()));
         }
 
         for (var i = 0; i < 100 && !(await grain.GetTimeline("tenant")).Any(e => e.Kind == TimelineKinds.LatencySpike); i++) await Task.Delay(20);
@@ -134,7 +135,7 @@ public sealed class AudioPathTests
         await using var silo = await TestSilo.StartAsync(Settings(("Providers:Simulated:DropAfterFrames", "120")));
         var (grain, _) = await CreateAsync(silo, secondary: "simulated-backup");
         var client = new RecordingSink();
-        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
         await WaitConnectedAsync(silo, grain);
         await PushAsync(silo, grain, Speech(), 50);
         await PushAsync(silo, grain, Silence(), 60, until: () => client.Turns.Count == 2);
@@ -164,7 +165,7 @@ public sealed class AudioPathTests
     {
         await using var silo = await TestSilo.StartAsync(Settings(("Providers:Simulated:FailFirstConnects", "1000")));
         var (grain, _) = await CreateAsync(silo, secondary: "simulated-backup");
-        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
         await WaitConnectedAsync(silo, grain);
 
         var snapshot = await grain.Get("tenant");
@@ -179,10 +180,10 @@ public sealed class AudioPathTests
         await using var silo = await TestSilo.StartAsync(Settings());
         var (grain, _) = await CreateAsync(silo);
         var client = new RecordingSink();
-        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
         await WaitConnectedAsync(silo, grain);
-        await grain.ParticipantJoined("candidate-cand-1", ParticipantRole.Candidate);
-        await grain.ParticipantJoined("agent-x", ParticipantRole.Agent);
+        await grain.JoinAsync("candidate-cand-1", ParticipantRole.Candidate);
+        await grain.JoinAsync("agent-x", ParticipantRole.Agent);
         await PushAsync(silo, grain, Speech(), 50);
         await PushAsync(silo, grain, Silence(), 300, until: () => client.Turns.Count == 2);
 
@@ -203,11 +204,11 @@ public sealed class AudioPathTests
     {
         await using var silo = await TestSilo.StartAsync(Settings());
         var (grain, _) = await CreateAsync(silo);
-        await grain.AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(new RecordingSink()));
         await WaitConnectedAsync(silo, grain);
 
         var pcm = Silence();
-        for (var i = 0; i < 200; i++) await grain.PushCandidateAudio(new AudioFrame(i, silo.Clock.GetUtcNow().UtcTicks, pcm)); // no time passes
+        for (var i = 0; i < 200; i++) await grain.Media().PushCandidateAudio(new AudioFrame(i, silo.Clock.GetUtcNow().UtcTicks, pcm)); // no time passes
 
         var media = (await grain.Get("tenant")).Media!;
         Assert.Equal(200, media.FramesReceived);
@@ -223,7 +224,7 @@ public sealed class AudioPathTests
         await using var silo = await TestSilo.StartAsync(Settings());
         var (grain, _) = await CreateAsync(silo);
 
-        var e = await Assert.ThrowsAsync<SessionValidationException>(() => grain.PushCandidateAudio(new AudioFrame(1, 0, new byte[bytes])));
+        var e = await Assert.ThrowsAsync<SessionValidationException>(() => grain.Media().PushCandidateAudio(new AudioFrame(1, 0, new byte[bytes])));
         Assert.Equal("pcm", e.Field);
     }
 
@@ -247,7 +248,7 @@ public sealed class AudioPathTests
         await using var silo = await TestSilo.StartAsync(Settings());
         var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(SessionIds.New());
 
-        await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.PushCandidateAudio(new AudioFrame(1, 0, Silence())));
+        await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.Media().PushCandidateAudio(new AudioFrame(1, 0, Silence())));
     }
 
     internal sealed class RecordingSink : IAudioSink

@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Collections.Concurrent;
 using System.Net;
@@ -76,9 +77,9 @@ public sealed class FailoverTimelineTests : IAsyncLifetime
         var grains = (IGrainFactory)_system.Services.GetService(typeof(IGrainFactory))!;
         var session = grains.GetGrain<IInterviewSessionGrain>(id);
 
-        await session.AttachMedia(grains.CreateObjectReference<IAudioSink>(new Sink())); // media attached: the provider connects
+        await session.Media().AttachMedia(grains.CreateObjectReference<IAudioSink>(new Sink())); // media attached: the provider connects
         await WaitForAsync(id, t => t.Any(e => e.Kind == TimelineKinds.ParticipantJoined && e.Detail!.StartsWith("Agent ", StringComparison.Ordinal)));
-        await session.ParticipantJoined("cand-failover", ParticipantRole.Candidate);
+        await session.JoinAsync("cand-failover", ParticipantRole.Candidate);
         Assert.Equal(HttpStatusCode.Accepted, (await _api.PostAsync($"/v1/interviews/{id}/complete", null)).StatusCode);
 
         var timeline = await TimelineAsync(id);

@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Net;
 using System.Net.Http.Json;
@@ -41,10 +42,10 @@ public sealed class SessionTimelineTests(OperationsSystem ops) : IClassFixture<O
         Assert.Equal(["created", "state.changed", "room.provisioned", "state.changed"], waiting.Select(e => e.Kind));
         Assert.StartsWith($"interview-{id} ", waiting[2].Detail);
 
-        await session.ParticipantJoined("cand-timeline", ParticipantRole.Candidate);
-        await session.ParticipantJoined("agent-7", ParticipantRole.Agent);
-        await session.ParticipantLeft("cand-timeline");
-        await session.ParticipantJoined("cand-timeline", ParticipantRole.Candidate);
+        await session.JoinAsync("cand-timeline", ParticipantRole.Candidate);
+        await session.JoinAsync("agent-7", ParticipantRole.Agent);
+        await session.LeaveAsync("cand-timeline");
+        await session.JoinAsync("cand-timeline", ParticipantRole.Candidate);
 
         var during = await TimelineAsync(ops.TenantA, id);
         Assert.Equal("Active", (await ops.TenantA.GetFromJsonAsync<JsonElement>($"/v1/interviews/{id}")).GetProperty("state").GetString());

@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Text.RegularExpressions;
 using VoiceActors.Sessions;
@@ -30,7 +31,7 @@ public sealed partial class SiloMetricsTests(OperationsSystem ops) : IClassFixtu
         Assert.Equal(100.0 * (active + 4) / OperationsSystem.Capacity, created.Single(VoiceMetrics.SessionUtilization), 6);
 
         // The agent arrives in one room: that room no longer waits for an agent, and it is still a live session.
-        await ops.Grains.GetGrain<IInterviewSessionGrain>(ids[0]).ParticipantJoined("agent-1", ParticipantRole.Agent);
+        await ops.Grains.GetGrain<IInterviewSessionGrain>(ids[0]).JoinAsync("agent-1", ParticipantRole.Agent);
         var joined = await Exposition.ScrapeAsync(ops.Anonymous);
         Assert.Equal(waiting + 3, joined.Single(VoiceMetrics.RoomsWithoutAgent));
         Assert.Equal(active + 4, joined.Single(VoiceMetrics.ActiveSessions));

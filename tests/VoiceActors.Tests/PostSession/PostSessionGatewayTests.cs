@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Diagnostics;
 using System.Net;
@@ -56,8 +57,8 @@ public sealed class PostSessionGatewayTests : IClassFixture<PostSessionGatewayTe
         Assert.Equal(HttpStatusCode.NotFound, (await acme.GetAsync($"/v1/interviews/{id}/evaluation")).StatusCode); // not before the end
 
         var session = _silo.Services.GetRequiredService<IGrainFactory>().GetGrain<IInterviewSessionGrain>(id);
-        await session.ParticipantJoined("cand", ParticipantRole.Candidate);
-        await session.ParticipantJoined("agent", ParticipantRole.Agent);
+        await session.JoinAsync("cand", ParticipantRole.Candidate);
+        await session.JoinAsync("agent", ParticipantRole.Agent);
         var now = DateTimeOffset.UtcNow;
         await session.RecordTurn(new Turn(ParticipantRole.Agent, "Tell me about a project.", now, now.AddSeconds(2)));
         await session.RecordTurn(new Turn(ParticipantRole.Candidate, "I led the billing rewrite because invoices were late.", now.AddSeconds(3), now.AddSeconds(8)));

@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using VoiceActors.PostSession;
 using VoiceActors.Sessions;
@@ -93,7 +94,7 @@ public sealed class PostSessionPipelineTests
         var session = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
         await session.Create(new CreateSession(Tenant, "cand", "job", ProviderSettings.Default, new ConsentFlags(true, true, true), "local", TestRubric));
         silo.Clock.Advance(TimeSpan.FromHours(2));
-        Assert.Equal(SessionStatus.Expired, await session.Tick());
+        Assert.Equal(SessionStatus.Expired, await session.WatchdogTickAsync(Tenant));
 
         var evaluation = await EventuallyAsync(() => silo.Grains.GetGrain<IEvaluationGrain>(id).Get(Tenant, "test"), e => e is not null,
             TimeSpan.FromSeconds(10), "evaluation");

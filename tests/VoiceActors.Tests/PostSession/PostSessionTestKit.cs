@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using Microsoft.Extensions.DependencyInjection;
 using VoiceActors.Sessions;
@@ -44,8 +45,8 @@ public static class PostSessionTestKit
         var session = grains.GetGrain<IInterviewSessionGrain>(id);
         await session.Create(new CreateSession(Tenant, candidateId, jobId, ProviderSettings.Default,
             consent ?? new ConsentFlags(true, true, true), "local", rubric ?? TestRubric));
-        await session.ParticipantJoined("candidate", ParticipantRole.Candidate);
-        await session.ParticipantJoined("agent", ParticipantRole.Agent);
+        await session.JoinAsync("candidate", ParticipantRole.Candidate);
+        await session.JoinAsync("agent", ParticipantRole.Agent);
         var at = Start;
         foreach (var (speaker, text) in turns ?? DefaultTurns)
         {

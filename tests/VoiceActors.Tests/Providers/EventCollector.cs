@@ -7,7 +7,7 @@ using VoiceActors.Sessions;
 namespace VoiceActors.Tests.Providers;
 
 /// <summary>Records what a provider connection or link reports, and lets a test wait for it (with a deadline: real sockets are involved).</summary>
-public sealed class EventCollector : IVoiceEvents, IProviderLinkObserver
+public sealed class EventCollector : IVoiceEvents
 {
     private readonly object _gate = new();
     private readonly List<(Func<bool> Done, TaskCompletionSource Signal)> _waiters = [];

@@ -96,7 +96,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var registry = new VoiceProviderRegistry([Adapter("openai", closedPort), Adapter("grok", _server.Endpoint, key: "xai-test")]);
         var events = new EventCollector();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-refused",
-            new ProviderSettings("openai", Secondary: "grok"), null, () => [], events, events);
+            new ProviderSettings("openai", Secondary: "grok"), null, () => [], events);
 
         link.Start();
         await events.WaitFor(() => events.CountLog("connected grok") == 1, "a connection to the secondary");
@@ -116,7 +116,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var conversation = new List<Turn>();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-drop",
             new ProviderSettings("openai"), null, () => { lock (conversation) return conversation.ToArray(); },
-            new RecordingEvents(events, conversation), events);
+            new RecordingEvents(events, conversation));
 
         link.Start();
         var first = await _server.NextConnectionAsync();
@@ -145,7 +145,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var registry = new VoiceProviderRegistry([Adapter("openai", _server.Endpoint)]);
         var events = new EventCollector();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-errors",
-            new ProviderSettings("openai"), null, () => [], events, events);
+            new ProviderSettings("openai"), null, () => [], events);
 
         link.Start();
         var first = await _server.NextConnectionAsync();
@@ -168,7 +168,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var registry = new VoiceProviderRegistry([Adapter("openai", _server.Endpoint)]);
         var events = new EventCollector();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-stall",
-            new ProviderSettings("openai"), null, () => [], events, events);
+            new ProviderSettings("openai"), null, () => [], events);
 
         link.Start();
         await _server.NextConnectionAsync(); // this one accepts audio and never answers
@@ -185,7 +185,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var registry = new VoiceProviderRegistry([Adapter("openai", _server.Endpoint)]);
         var events = new EventCollector();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-nostall",
-            new ProviderSettings("openai"), null, () => [], events, events);
+            new ProviderSettings("openai"), null, () => [], events);
 
         link.Start();
         var server = await _server.NextConnectionAsync();
@@ -206,5 +206,8 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         public void OnTranscript(Turn turn) { lock (conversation) conversation.Add(turn); inner.OnTranscript(turn); }
         public void OnProviderError(string provider, string code, string message) => inner.OnProviderError(provider, code, message);
         public void OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks) => inner.OnCandidateAudioSent(sentAtUtcTicks, handedOffUtcTicks);
+        public void OnProviderConnected(string provider, int attempt, int replayedTurns) => inner.OnProviderConnected(provider, attempt, replayedTurns);
+        public void OnProviderFailed(string provider, string reason, int consecutiveFailures) => inner.OnProviderFailed(provider, reason, consecutiveFailures);
+        public void OnProviderFailover(string from, string to, string reason) => inner.OnProviderFailover(from, to, reason);
     }
 }

@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Diagnostics;
 using System.Net;
@@ -43,8 +44,8 @@ public sealed partial class DrainTests(ITestOutputHelper output) : IAsyncLifetim
         await Task.WhenAll(ids.Select(async (id, i) =>
         {
             var grain = _fleet.Client.GetGrain<IInterviewSessionGrain>(id);
-            await grain.ParticipantJoined($"candidate-{i}", ParticipantRole.Candidate);
-            if (i % 2 == 0) await grain.ParticipantJoined($"agent-{i}", ParticipantRole.Agent);
+            await grain.JoinAsync($"candidate-{i}", ParticipantRole.Candidate);
+            if (i % 2 == 0) await grain.JoinAsync($"agent-{i}", ParticipantRole.Agent);
             await grain.RecordTurn(new Turn(ParticipantRole.Candidate, $"answer {i}", start, start.AddSeconds(2)));
         }));
         var before = new Dictionary<string, SessionSnapshot>();

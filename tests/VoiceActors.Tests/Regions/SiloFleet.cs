@@ -1,3 +1,4 @@
+using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Net;
 using System.Net.Http.Headers;
@@ -133,8 +134,8 @@ public sealed class SiloFleet : IAsyncDisposable
             var body = await (await CreateAsync(via, pings, $"cand-{i}")).ExpectAsync(HttpStatusCode.Created);
             var id = body.GetProperty("sessionId").GetString()!;
             var grain = Client.GetGrain<IInterviewSessionGrain>(id);
-            await grain.ParticipantJoined("candidate", ParticipantRole.Candidate);
-            if (withAgent) await grain.ParticipantJoined("agent", ParticipantRole.Agent);
+            await grain.JoinAsync("candidate", ParticipantRole.Candidate);
+            if (withAgent) await grain.JoinAsync("agent", ParticipantRole.Agent);
             await grain.RecordTurn(new Turn(ParticipantRole.Candidate, "hello", at, at.AddSeconds(1)));
             ids.Add(id);
         }

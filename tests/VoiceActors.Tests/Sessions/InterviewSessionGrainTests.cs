@@ -30,8 +30,8 @@ public sealed class InterviewSessionGrainTests(SessionClusterFixture fixture) : 
     private async Task<IInterviewSessionGrain> CreateActiveAsync()
     {
         var grain = await CreateAsync();
-        await grain.ParticipantJoined("candidate-1", ParticipantRole.Candidate);
-        await grain.ParticipantJoined("agent-1", ParticipantRole.Agent);
+        await grain.JoinAsync("candidate-1", ParticipantRole.Candidate);
+        await grain.JoinAsync("agent-1", ParticipantRole.Agent);
         return grain;
     }
 
@@ -54,9 +54,9 @@ public sealed class InterviewSessionGrainTests(SessionClusterFixture fixture) : 
     public async Task Session_becomes_active_only_when_candidate_and_agent_are_both_in()
     {
         var grain = await CreateAsync();
-        await grain.ParticipantJoined("candidate-1", ParticipantRole.Candidate);
+        await grain.JoinAsync("candidate-1", ParticipantRole.Candidate);
         Assert.Equal(SessionStatus.WaitingForParticipants, (await grain.Get(Tenant)).Status);
-        await grain.ParticipantJoined("agent-1", ParticipantRole.Agent);
+        await grain.JoinAsync("agent-1", ParticipantRole.Agent);
         var s = await grain.Get(Tenant);
         Assert.Equal(SessionStatus.Active, s.Status);
         Assert.NotNull(s.StartedAt);
@@ -66,9 +66,9 @@ public sealed class InterviewSessionGrainTests(SessionClusterFixture fixture) : 
     public async Task Candidate_dropping_makes_the_session_reconnect_and_rejoining_makes_it_active_again()
     {
         var grain = await CreateActiveAsync();
-        await grain.ParticipantLeft("candidate-1");
+        await grain.LeaveAsync("candidate-1");
         Assert.Equal(SessionStatus.Reconnecting, (await grain.Get(Tenant)).Status);
-        await grain.ParticipantJoined("candidate-1", ParticipantRole.Candidate);
+        await grain.JoinAsync("candidate-1", ParticipantRole.Candidate);
         Assert.Equal(SessionStatus.Active, (await grain.Get(Tenant)).Status);
     }
 
@@ -104,9 +104,9 @@ public sealed class InterviewSessionGrainTests(SessionClusterFixture fixture) : 
     {
         var grain = await CreateActiveAsync();
         _silo.Clock.Advance(_options.MaxDuration - TimeSpan.FromSeconds(1));
-        Assert.Equal(SessionStatus.Active, await grain.Tick());
+        Assert.Equal(SessionStatus.Active, await grain.WatchdogTickAsync(Tenant));
         _silo.Clock.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(SessionStatus.Expired, await grain.Tick());
+        Assert.Equal(SessionStatus.Expired, await grain.WatchdogTickAsync(Tenant));
         Assert.Contains("maximum duration", (await grain.Get(Tenant)).EndReason);
     }
 
@@ -114,35 +114,35 @@ public sealed class InterviewSessionGrainTests(SessionClusterFixture fixture) : 
     public async Task Session_left_empty_past_the_empty_timeout_expires_itself()
     {
         var grain = await CreateActiveAsync();
-        await grain.ParticipantLeft("candidate-1");
-        await grain.ParticipantLeft("agent-1");
+        await grain.LeaveAsync("candidate-1");
+        await grain.LeaveAsync("agent-1");
         _silo.Clock.Advance(_options.EmptyTimeout - TimeSpan.FromSeconds(1));
-        Assert.Equal(SessionStatus.Reconnecting, await grain.Tick());
+        Assert.Equal(SessionStatus.Reconnecting, await grain.WatchdogTickAsync(Tenant));
         _silo.Clock.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(SessionStatus.Expired, await grain.Tick());
+        Assert.Equal(SessionStatus.Expired, await grain.WatchdogTickAsync(Tenant));
     }
 
     [Fact]
     public async Task Someone_rejoining_within_the_empty_timeout_keeps_the_session_alive()
     {
         var grain = await CreateActiveAsync();
-        await grain.ParticipantLeft("candidate-1");
-        await grain.ParticipantLeft("agent-1");
+        await grain.LeaveAsync("candidate-1");
+        await grain.LeaveAsync("agent-1");
         _silo.Clock.Advance(_options.EmptyTimeout / 2);
-        await grain.ParticipantJoined("candidate-1", ParticipantRole.Candidate);
+        await grain.JoinAsync("candidate-1", ParticipantRole.Candidate);
         _silo.Clock.Advance(_options.EmptyTimeout);
-        Assert.Equal(SessionStatus.Reconnecting, await grain.Tick());
+        Assert.Equal(SessionStatus.Reconnecting, await grain.WatchdogTickAsync(Tenant));
     }
 
     [Fact]
     public async Task Room_finished_completes_a_started_interview_and_expires_one_that_never_started()
     {
         var started = await CreateActiveAsync();
-        await started.RoomFinished();
+        await started.FinishRoomAsync();
         Assert.Equal(SessionStatus.Completed, (await started.Get(Tenant)).Status);
 
         var neverStarted = await CreateAsync();
-        await neverStarted.RoomFinished();
+        await neverStarted.FinishRoomAsync();
         Assert.Equal(SessionStatus.Expired, (await neverStarted.Get(Tenant)).Status);
     }
 
@@ -182,6 +182,8 @@ public sealed class InterviewSessionGrainTests(SessionClusterFixture fixture) : 
     {
         var grain = _silo.Grains.GetGrain<IInterviewSessionGrain>(SessionIds.New());
         await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.Get(Tenant));
-        await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.ParticipantJoined("x", ParticipantRole.Candidate));
+        // A room event for a session that does not exist reports it unknown and creates nothing.
+        Assert.Equal(RoomEventResult.UnknownSession, await grain.JoinAsync("x", ParticipantRole.Candidate));
+        await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.Get(Tenant));
     }
 }

@@ -21,8 +21,8 @@ public sealed class SessionPersistenceTests : IClassFixture<RedisServer>
         var id = SessionIds.New();
         var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
         await grain.Create(SessionTestData.Command("tenant-a"));
-        await grain.ParticipantJoined("candidate-1", ParticipantRole.Candidate);
-        await grain.ParticipantJoined("agent-1", ParticipantRole.Agent);
+        await grain.JoinAsync("candidate-1", ParticipantRole.Candidate);
+        await grain.JoinAsync("agent-1", ParticipantRole.Agent);
         var t0 = silo.Clock.GetUtcNow();
         await grain.RecordTurn(new Turn(ParticipantRole.Agent, "Tell me about yourself.", t0, t0.AddSeconds(2)));
         await grain.RecordTurn(new Turn(ParticipantRole.Candidate, "I build real-time systems.", t0.AddSeconds(3), t0.AddSeconds(6)));

@@ -1,0 +1,206 @@
+'use strict';
+// One agent room connection: publishes the agent's voice, hears only the candidate's microphone.
+const {
+  Room, RoomEvent, AudioSource, AudioStream, AudioFrame, LocalAudioTrack, TrackPublishOptions, TrackSource, TrackKind, ParticipantKind,
+} = require('@livekit/rtc-node');
+const { SAMPLES, State, encodeState, encodeTrack, encodeAudioIn } = require('./protocol');
+
+const SAMPLE_RATE = 24000;
+
+class Session {
+  /**
+   * @param {number} id wire id (the silo's)
+   * @param {object} join { url, token, identity, name, candidate, queueMs, autoSubscribe }
+   * @param {import('./uplink').Uplink} uplink
+   * @param {object} limits { outQueueFrames }
+   */
+  constructor(id, join, uplink, limits, log) {
+    this.id = id;
+    this.join = join;
+    this.uplink = uplink;
+    this.log = log;
+    this.maxOut = limits.outQueueFrames;
+    this.outQueue = []; // Int16Array(480) each; bounded, drop-oldest
+    this.pumping = false;
+    this.closed = false;
+    this.room = null;
+    this.source = null;
+    this.candidate = null; // { sid, identity, stream }
+    this.inSeq = 0;
+    this.framesIn = 0;
+    this.framesOut = 0;
+    this.dropsOut = 0;
+    this.clears = 0;
+    this.state = -1;
+  }
+
+  get name() { return this.join.name || String(this.id); }
+
+  setState(state, reason) {
+    if (this.state === state && state !== State.FAILED) return;
+    this.state = state;
+    this.uplink.control(encodeState(this.id, state, reason));
+  }
+
+  async start() {
+    this.setState(State.CONNECTING, '');
+    const room = (this.room = new Room());
+    room.on(RoomEvent.Reconnecting, () => this.setState(State.RECONNECTING, 'signal lost'));
+    room.on(RoomEvent.Reconnected, () => this.setState(State.CONNECTED, 'reconnected'));
+    room.on(RoomEvent.Disconnected, (reason) => {
+      if (!this.closed) this.setState(State.DISCONNECTED, `disconnected (${reason})`);
+    });
+    room.on(RoomEvent.TrackPublished, (pub, participant) => this.consider(pub, participant));
+    room.on(RoomEvent.TrackSubscribed, (track, pub, participant) => this.onSubscribed(track, pub, participant));
+    room.on(RoomEvent.TrackUnsubscribed, (_track, pub, participant) => this.onUnsubscribed(pub, participant));
+    room.on(RoomEvent.TrackUnpublished, (pub, participant) => this.onUnsubscribed(pub, participant));
+    room.on(RoomEvent.ParticipantDisconnected, (participant) => {
+      if (this.candidate && this.candidate.identity === participant.identity) this.onUnsubscribed({ sid: this.candidate.sid }, participant);
+    });
+    try {
+      await room.connect(this.join.url, this.join.token, { autoSubscribe: this.join.autoSubscribe, dynacast: false });
+      if (this.closed) return;
+      const source = new AudioSource(SAMPLE_RATE, 1, this.join.queueMs);
+      const track = LocalAudioTrack.createAudioTrack('agent-voice', source);
+      await room.localParticipant.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
+      if (this.closed) { await source.close().catch(() => {}); return; }
+      this.source = source;
+      this.setState(State.CONNECTED, 'joined');
+      for (const p of room.remoteParticipants.values()) for (const pub of p.trackPublications.values()) this.consider(pub, p);
+      this.pump();
+    } catch (e) {
+      // rtc-node's connect errors name the URL and the server's reason, never the token (it travels as a header)
+      if (!this.closed) this.setState(State.FAILED, `join failed: ${e && e.message ? e.message : e}`);
+    }
+  }
+
+  isCandidateMic(pub, participant) {
+    if (pub.kind !== TrackKind.KIND_AUDIO) return false;
+    if (this.join.candidate) return participant.identity === this.join.candidate;
+    // without a named candidate: any non-agent participant's microphone (other agents, recorders, egress are ignored)
+    return participant.kind !== ParticipantKind.AGENT && participant.kind !== ParticipantKind.EGRESS
+      && (pub.source === TrackSource.SOURCE_MICROPHONE || pub.source === TrackSource.SOURCE_UNKNOWN);
+  }
+
+  consider(pub, participant) {
+    if (this.closed || !this.isCandidateMic(pub, participant)) return;
+    if (this.candidate && this.candidate.identity !== participant.identity) return; // one candidate per session
+    if (!pub.subscribed && !this.join.autoSubscribe) pub.setSubscribed(true);
+    else if (pub.track && (!this.candidate || this.candidate.sid !== pub.sid)) this.onSubscribed(pub.track, pub, participant);
+  }
+
+  onSubscribed(track, pub, participant) {
+    if (this.closed || !this.isCandidateMic(pub, participant)) return;
+    if (this.candidate && this.candidate.sid === pub.sid) return;
+    if (this.candidate) {
+      if (this.candidate.identity !== participant.identity) return;
+      this.stopCandidate(); // the same candidate republished (after a reconnect): follow the new track
+    }
+    const stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1, frameSizeMs: 20 });
+    this.candidate = { sid: pub.sid, identity: participant.identity, stream };
+    this.uplink.control(encodeTrack(this.id, true, participant.identity, pub.sid || ''));
+    this.readCandidate(this.candidate);
+  }
+
+  onUnsubscribed(pub, participant) {
+    if (!this.candidate || this.candidate.sid !== pub.sid) return;
+    this.stopCandidate();
+    this.uplink.control(encodeTrack(this.id, false, participant.identity, pub.sid || ''));
+  }
+
+  stopCandidate() {
+    const c = this.candidate;
+    this.candidate = null;
+    if (c) c.stream.cancel().catch(() => {});
+  }
+
+  /** Re-chunks whatever the stream yields into 480-sample frames and sends them up, stamped at arrival. */
+  async readCandidate(c) {
+    const acc = new Int16Array(SAMPLES);
+    let filled = 0;
+    try {
+      for await (const frame of c.stream) {
+        if (this.candidate !== c) break;
+        const data = frame.data;
+        let i = 0;
+        while (i < data.length) {
+          const n = Math.min(SAMPLES - filled, data.length - i);
+          acc.set(data.subarray(i, i + n), filled);
+          filled += n;
+          i += n;
+          if (filled === SAMPLES) {
+            const micros = (performance.timeOrigin + performance.now()) * 1000;
+            this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, micros, acc));
+            this.framesIn++;
+            filled = 0;
+          }
+        }
+      }
+    } catch (e) {
+      if (!this.closed) this.log(`session ${this.name}: candidate stream ended: ${e && e.message}`);
+    }
+  }
+
+  /** AUDIO_OUT: copied off the pipe buffer into the bounded queue; the oldest frame goes when it is full. */
+  enqueueOut(pcm /* Buffer view, 960 bytes */) {
+    if (this.closed) return;
+    const samples = new Int16Array(SAMPLES);
+    Buffer.from(samples.buffer).set(pcm);
+    if (this.outQueue.length >= this.maxOut) {
+      this.outQueue.shift();
+      this.dropsOut++;
+    }
+    this.outQueue.push(samples);
+    if (!this.pumping && this.source) this.pump();
+  }
+
+  /** Feeds the AudioSource one frame at a time; awaits only this session's source, never the pipe reader. */
+  async pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.closed && this.source && this.outQueue.length > 0) {
+        const samples = this.outQueue.shift();
+        if (this.join.queueMs === 0) {
+          // queue 0 is rtc-node's direct capture: 10 ms frames only, and no pacing (measurement only; the silo never asks for it)
+          await this.source.captureFrame(new AudioFrame(samples.subarray(0, SAMPLES / 2), SAMPLE_RATE, 1, SAMPLES / 2));
+          await this.source.captureFrame(new AudioFrame(samples.subarray(SAMPLES / 2), SAMPLE_RATE, 1, SAMPLES / 2));
+        } else {
+          await this.source.captureFrame(new AudioFrame(samples, SAMPLE_RATE, 1, SAMPLES));
+        }
+        this.framesOut++;
+      }
+    } catch (e) {
+      if (!this.closed) this.log(`session ${this.name}: captureFrame failed: ${e && e.message}`);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Barge-in: nothing queued here or in the source is played. */
+  clear() {
+    this.clears++;
+    this.dropsOut += this.outQueue.length;
+    this.outQueue.length = 0;
+    if (this.source) this.source.clearQueue();
+  }
+
+  queuedMs() { return this.source ? this.source.queuedDuration : 0; }
+
+  async close(reason) {
+    if (this.closed) return;
+    this.closed = true;
+    this.outQueue.length = 0;
+    this.stopCandidate();
+    const room = this.room;
+    const source = this.source;
+    this.source = null;
+    try { if (room) await room.disconnect(); } catch (e) { this.log(`session ${this.name}: disconnect failed: ${e && e.message}`); }
+    try { if (source) await source.close(); } catch { /* already gone */ }
+    room && room.removeAllListeners();
+    this.state = -1;
+    this.setState(State.DISCONNECTED, reason);
+  }
+}
+
+module.exports = { Session, SAMPLE_RATE };
