@@ -58,6 +58,7 @@ public sealed class LiveKitTokens
         if (secret.Length < 32)
             throw new ArgumentException("A LiveKit API secret must be at least 32 bytes: HS256 keys under 256 bits are refused.", nameof(apiSecret));
         ApiKey = apiKey;
+        ApiSecret = apiSecret!;
         _key = new SymmetricSecurityKey(secret);
         _signing = new SigningCredentials(_key, SecurityAlgorithms.HmacSha256);
         _clock = clock ?? TimeProvider.System;
@@ -68,6 +69,9 @@ public sealed class LiveKitTokens
     }
 
     public string ApiKey { get; }
+
+    /// <summary>For the stand-in SFU's stdin only (never logged, never on a command line).</summary>
+    internal string ApiSecret { get; }
 
     /// <summary>
     /// A join token for one participant of one room. Candidate: join, publish the microphone, subscribe, send data.
