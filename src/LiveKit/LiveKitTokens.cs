@@ -75,7 +75,7 @@ public sealed class LiveKitTokens
 
     /// <summary>
     /// A join token for one participant of one room. Candidate: join, publish the microphone, subscribe, send data.
-    /// Agent: the same, marked <c>kind: agent</c> and hidden. Observer: join hidden and subscribe only; cannot publish anything.
+    /// Agent: the same, marked <c>kind: agent</c> and visible (its voice is one microphone track). Observer: join hidden and subscribe only; cannot publish anything.
     /// </summary>
     public string ForParticipant(string room, string identity, ParticipantRole role, TimeSpan ttl, string? name = null, string? metadata = null)
     {
@@ -90,8 +90,9 @@ public sealed class LiveKitTokens
             },
             ParticipantRole.Agent => new VideoGrant
             {
+                // Visible: LiveKit delivers no hidden participant's tracks to others, and the candidate must hear the agent.
                 RoomJoin = true, Room = room, CanPublish = true, CanSubscribe = true, CanPublishData = true,
-                Agent = true, Hidden = true,
+                CanPublishSources = ["microphone"], Agent = true,
             },
             ParticipantRole.Observer => new VideoGrant
             {
