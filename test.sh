@@ -39,6 +39,11 @@ if [ -f tests/tools/package.json ]; then
   (cd tests/tools && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# The media plane's Node packages (stand-in SFU, rtc-node bridge): the silo starts the SFU from src/media.
+if [ -f src/media/package-lock.json ]; then
+  (cd src/media && npm ci --no-audit --no-fund --silent) || { echo "npm ci in src/media failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 results="TestResults/run-$(date +%s)"
 rm -rf TestResults && mkdir -p "$results"
 dotnet build VoiceActors.sln -c Release -warnaserror -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }

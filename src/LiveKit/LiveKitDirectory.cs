@@ -96,6 +96,9 @@ public sealed class LiveKitRegion(string region, LiveKitOptions options, LiveKit
     /// <summary>The in-process stand-in serving this region, or null when a real LiveKit URL is configured.</summary>
     public LiveKitStandIn? StandIn { get; } = standIn;
 
+    /// <summary>Whether clients can exchange audio here: a configured LiveKit does; the stand-in only with its SFU running.</summary>
+    public bool HasMedia => StandIn is null || StandIn.HasMedia;
+
     /// <summary>The URL handed to clients with their token.</summary>
     public string PublicUrl => StandIn?.PublicUrl ?? Options.Url ?? "";
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace VoiceActors.LiveKit;
@@ -10,6 +11,10 @@ public static class LiveKitHosting
     public static IServiceCollection AddLiveKitStandIn(this IServiceCollection services)
     {
         services.TryAddSingleton<LiveKitStandIn>();
+        services.AddOptions<StandInSfuOptions>().BindConfiguration(StandInSfuOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StandInSfuOptions>, StandInSfuOptionsValidator>());
+        services.TryAddSingleton<StandInSfu>();
+        services.AddHostedService(sp => sp.GetRequiredService<StandInSfu>()); // the media plane: clients join with audio
         return services.AddLiveKitClient();
     }
 

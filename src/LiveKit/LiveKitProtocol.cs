@@ -80,6 +80,7 @@ public sealed record LiveKitWebhookEvent
     public string Event { get; init; } = "";
     public LiveKitRoom? Room { get; init; }
     public LiveKitParticipant? Participant { get; init; }
+    public LiveKitTrack? Track { get; init; }
     public string Id { get; init; } = "";
     public long CreatedAt { get; init; }
 }

@@ -10,11 +10,12 @@ using Microsoft.Extensions.Options;
 namespace VoiceActors.LiveKit;
 
 /// <summary>
-/// An in-process stand-in for a LiveKit server, used only for regions with no <c>LiveKit:Url</c>. It has no media (no SFU):
-/// it keeps rooms and participants in memory, answers the RoomService Twirp routes exactly as LiveKit's server does
+/// An in-process stand-in for a LiveKit server, used only for regions with no <c>LiveKit:Url</c>. Its media plane, when Node is
+/// there, is the <see cref="StandInSfu"/> child process, which reports who joined and what they publish; this class keeps rooms
+/// and participants in memory, answers the RoomService Twirp routes exactly as LiveKit's server does
 /// (same auth middleware answers, same grant checks, snake_case responses with every field, int64 as strings),
 /// and sends LiveKit-signed webhooks (<c>application/webhook+json</c>, raw JWT with a <c>sha256</c> claim) for what happens in them.
-/// Participants "join" through <see cref="SimulateParticipantAsync"/>, since no client can connect media here.
+/// Participants join through the SFU, or through <see cref="SimulateParticipantAsync"/> when there is no media plane.
 /// </summary>
 public sealed partial class LiveKitStandIn : IAsyncDisposable
 {
@@ -44,6 +45,8 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
     private Uri _webhookUrl = new("http://livekit-stand-in.local" + WebhookPath);
     private Task _lastQueued = Task.CompletedTask;
     private long _sequence;
+    private volatile IStandInMediaPlane? _media;
+    private readonly HashSet<string> _mediaSids = new(StringComparer.Ordinal);
 
     public LiveKitStandIn(IOptions<LiveKitOptions> options, TimeProvider clock, IServiceProvider services, ILogger<LiveKitStandIn> logger)
     {
@@ -56,18 +59,118 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
         _delivery = Task.Run(DeliverAsync);
     }
 
-    /// <summary>The URL clients are told to connect to; the silo sets it to its own HTTP address once it listens.</summary>
-    public string PublicUrl { get; private set; } = "ws://127.0.0.1:5080";
+    /// <summary>The URL clients are told to connect to: the SFU's when it runs, else the host's own HTTP address.</summary>
+    public string PublicUrl => _media?.Url ?? _httpUrl;
+
+    private string _httpUrl = "ws://127.0.0.1:5080";
+
+    /// <summary>True while an SFU carries this stand-in's media (clients can join with audio).</summary>
+    public bool HasMedia => _media is not null;
 
     /// <summary>Accepts tokens issued with this key (one per region served by the stand-in).</summary>
-    public void RegisterKey(LiveKitTokens tokens) => _keys.TryAdd(tokens.ApiKey, tokens);
+    public void RegisterKey(LiveKitTokens tokens)
+    {
+        if (_keys.TryAdd(tokens.ApiKey, tokens)) KeysChanged?.Invoke();
+    }
+
+    /// <summary>Raised when a key is added, so the media plane accepts tokens of that key too.</summary>
+    internal event Action? KeysChanged;
+
+    /// <summary>API key → secret, for the SFU's stdin only.</summary>
+    internal Dictionary<string, string> ApiSecrets() => _keys.ToDictionary(k => k.Key, k => k.Value.ApiSecret, StringComparer.Ordinal);
+
+    /// <summary>The SFU listens: clients are sent there from now on, and evictions are passed down to it.</summary>
+    public void AttachMedia(IStandInMediaPlane media) => _media = media;
+
+    /// <summary>The SFU stopped or died: whoever it reported is gone (participant_left), and clients are no longer sent there.</summary>
+    public void DetachMedia(IStandInMediaPlane media)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_media, media)) return;
+            _media = null;
+            foreach (var room in _rooms.Values)
+                foreach (var p in room.Participants.Values.Where(p => _mediaSids.Contains(p.Sid)).ToArray())
+                {
+                    room.Participants.Remove(p.Identity);
+                    Emit("participant_left", room, p with { State = ParticipantState.Disconnected });
+                }
+            _mediaSids.Clear();
+        }
+    }
+
+    /// <summary>The SFU reports a participant in a room (a join on an unknown room creates it, as LiveKit does).</summary>
+    public void OnMediaParticipantJoined(MediaParticipant m)
+    {
+        lock (_gate)
+        {
+            if (!_rooms.TryGetValue(m.Room, out var r)) r = AddRoom(new CreateRoomRequestBody { Name = m.Room }, _defaultKey.ApiKey);
+            if (r.Participants.Remove(m.Identity, out var replaced)) // duplicate identity: LiveKit replaces the older one
+            {
+                _mediaSids.Remove(replaced.Sid);
+                Emit("participant_left", r, replaced with { State = ParticipantState.Disconnected });
+            }
+            var kind = m.Kind switch
+            {
+                "agent" => ParticipantKind.Agent, "sip" => ParticipantKind.Sip, "ingress" => ParticipantKind.Ingress,
+                "egress" => ParticipantKind.Egress, _ => ParticipantKind.Standard,
+            };
+            var p = new LiveKitParticipant
+            {
+                Sid = m.Sid,
+                Identity = m.Identity,
+                Name = m.Name,
+                Metadata = m.Metadata,
+                State = ParticipantState.Active,
+                JoinedAt = m.JoinedAt.ToUnixTimeSeconds(),
+                JoinedAtMs = m.JoinedAt.ToUnixTimeMilliseconds(),
+                Kind = kind,
+                Attributes = m.Attributes,
+                Permission = new LiveKitParticipantPermission
+                {
+                    CanSubscribe = m.CanSubscribe, CanPublish = m.CanPublish, CanPublishData = m.CanPublishData,
+                    Hidden = m.Hidden, Agent = kind == ParticipantKind.Agent,
+                },
+            };
+            r.Participants[m.Identity] = p;
+            _mediaSids.Add(p.Sid);
+            Emit("participant_joined", r, p);
+        }
+    }
+
+    /// <summary>The SFU reports a participant gone. Matched by sid: a newer connection of the same identity stays.</summary>
+    public void OnMediaParticipantLeft(string room, string sid, string reason)
+    {
+        lock (_gate)
+        {
+            _mediaSids.Remove(sid);
+            if (!_rooms.TryGetValue(room, out var r)) return;
+            var p = r.Participants.Values.FirstOrDefault(x => x.Sid == sid);
+            if (p is null) return; // already removed here (RemoveParticipant, DeleteRoom) or replaced
+            r.Participants.Remove(p.Identity);
+            Emit("participant_left", r, p with { State = ParticipantState.Disconnected });
+        }
+    }
+
+    /// <summary>The SFU reports a track published or unpublished: the signed <c>track_published</c>/<c>track_unpublished</c> webhook.</summary>
+    public void OnMediaTrack(string room, string participantSid, LiveKitTrack track, bool published)
+    {
+        lock (_gate)
+        {
+            if (!_rooms.TryGetValue(room, out var r)) return;
+            var p = r.Participants.Values.FirstOrDefault(x => x.Sid == participantSid);
+            if (p is null) return;
+            if (published && !p.IsPublisher) r.Participants[p.Identity] = p = p with { IsPublisher = true };
+            Emit(published ? "track_published" : "track_unpublished", r, p, track);
+        }
+    }
 
     /// <summary>Called when the host listens on HTTP: clients connect there and webhooks go to its <c>/livekit/webhook</c>.</summary>
     public void BindToHttp(Uri httpAddress)
     {
         var ws = new UriBuilder(httpAddress) { Scheme = httpAddress.Scheme == "https" ? "wss" : "ws", Path = "" };
         if (httpAddress.IsDefaultPort) ws.Port = -1;
-        PublicUrl = ws.Uri.ToString().TrimEnd('/');
+        _httpUrl = ws.Uri.ToString().TrimEnd('/');
         _webhookUrl = new Uri(httpAddress, WebhookPath);
         _webhookClient = new HttpClient();
     }
@@ -237,6 +340,7 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
                     if (!_rooms.Remove(req.Room ?? "", out var deleted)) return StandInResponse.Twirp(404, "not_found", "requested room does not exist");
                     foreach (var p in deleted.Participants.Values) Emit("participant_left", deleted, p with { State = ParticipantState.Disconnected });
                     deleted.Participants.Clear();
+                    _media?.CloseRoom(deleted.Name);
                     Emit("room_finished", deleted, null);
                     return Empty();
 
@@ -260,6 +364,8 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
                     if (!_rooms.TryGetValue(req.Room!, out var from) || !from.Participants.Remove(req.Identity ?? "", out var removed))
                         return StandInResponse.Twirp(404, "not_found", "participant not found");
                     Emit("participant_left", from, removed with { State = ParticipantState.Disconnected });
+                    _mediaSids.Remove(removed.Sid);
+                    _media?.Remove(from.Name, removed.Identity);
                     return Empty();
 
                 case "UpdateRoomMetadata":
@@ -298,7 +404,7 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
     }
 
     /// <summary>Queues a webhook in event order; called under the lock so order matches what happened.</summary>
-    private void Emit(string eventName, Room room, LiveKitParticipant? participant)
+    private void Emit(string eventName, Room room, LiveKitParticipant? participant, LiveKitTrack? track = null)
     {
         byte[] body;
         using (var w = ProtoJsonWriter.Compact())
@@ -307,6 +413,7 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
             w.String("event", eventName);
             w.WriteRoom("room", room.ToMessage());
             if (participant is not null) w.WriteParticipant("participant", participant);
+            if (track is not null) WriteTrack(w, track);
             w.String("id", NextId("EV_") + Guid.NewGuid().ToString("N")[..12]); // unique across stand-ins of several silos
             w.Int64("created_at", _clock.GetUtcNow().ToUnixTimeSeconds());
             w.Json.WriteEndObject();
@@ -368,6 +475,19 @@ public sealed partial class LiveKitStandIn : IAsyncDisposable
             delay *= 2;
         }
         LogWebhookAbandoned(webhook.Event, WebhookAttempts);
+    }
+
+    /// <summary><c>livekit.TrackInfo</c> as webhooks carry it: audio only in the stand-in.</summary>
+    private static void WriteTrack(ProtoJsonWriter w, LiveKitTrack track)
+    {
+        w.Json.WriteStartObject(w.Name("track"));
+        w.String("sid", track.Sid);
+        w.String("type", "AUDIO");
+        w.String("name", track.Name);
+        w.Bool("muted", track.Muted);
+        w.String("source", track.Source.ToUpperInvariant() is { Length: > 0 } s && s != "UNKNOWN" ? s : null);
+        w.String("mime_type", track.MimeType);
+        w.Json.WriteEndObject();
     }
 
     private string NextId(string prefix) => prefix + Interlocked.Increment(ref _sequence).ToString("x6", System.Globalization.CultureInfo.InvariantCulture);

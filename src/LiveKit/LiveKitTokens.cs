@@ -58,6 +58,7 @@ public sealed class LiveKitTokens
         if (secret.Length < 32)
             throw new ArgumentException("A LiveKit API secret must be at least 32 bytes: HS256 keys under 256 bits are refused.", nameof(apiSecret));
         ApiKey = apiKey;
+        ApiSecret = apiSecret!;
         _key = new SymmetricSecurityKey(secret);
         _signing = new SigningCredentials(_key, SecurityAlgorithms.HmacSha256);
         _clock = clock ?? TimeProvider.System;
@@ -69,9 +70,12 @@ public sealed class LiveKitTokens
 
     public string ApiKey { get; }
 
+    /// <summary>For the stand-in SFU's stdin only (never logged, never on a command line).</summary>
+    internal string ApiSecret { get; }
+
     /// <summary>
     /// A join token for one participant of one room. Candidate: join, publish the microphone, subscribe, send data.
-    /// Agent: the same, marked <c>kind: agent</c> and hidden. Observer: join hidden and subscribe only; cannot publish anything.
+    /// Agent: the same, marked <c>kind: agent</c> and visible (its voice is one microphone track). Observer: join hidden and subscribe only; cannot publish anything.
     /// </summary>
     public string ForParticipant(string room, string identity, ParticipantRole role, TimeSpan ttl, string? name = null, string? metadata = null)
     {
@@ -86,8 +90,9 @@ public sealed class LiveKitTokens
             },
             ParticipantRole.Agent => new VideoGrant
             {
+                // Visible: LiveKit delivers no hidden participant's tracks to others, and the candidate must hear the agent.
                 RoomJoin = true, Room = room, CanPublish = true, CanSubscribe = true, CanPublishData = true,
-                Agent = true, Hidden = true,
+                CanPublishSources = ["microphone"], Agent = true,
             },
             ParticipantRole.Observer => new VideoGrant
             {

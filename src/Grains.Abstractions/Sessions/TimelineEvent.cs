@@ -30,4 +30,5 @@ public static class TimelineKinds
     public const string Deleted = "deleted";
     public const string Migrating = "silo.migrating";
     public const string RegionFailover = "region.failover";
+    public const string AgentRoom = "agent.room";
 }

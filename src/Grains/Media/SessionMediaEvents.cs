@@ -16,6 +16,10 @@ public interface ISessionMediaEvents : IGrainWithStringKey
     /// <summary>A provider connected, failed, failed over, or the path saw a latency spike: goes to the timeline.</summary>
     [Alias("OnProviderEvent")]
     Task OnProviderEvent(ProviderEvent e);
+
+    /// <summary>The agent's room connection (this silo's media bridge) changed state: connected, reconnecting, dropped, failed.</summary>
+    [Alias("OnAgentRoom")]
+    Task OnAgentRoom(string state, string reason);
 }
 
 [GenerateSerializer, Immutable, Alias("va.ProviderEvent")]

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VoiceActors.LiveKit;
 using VoiceActors.Media;
+using VoiceActors.Media.Bridge;
 using VoiceActors.Placement;
 using VoiceActors.PostSession;
 using VoiceActors.Regions;
@@ -26,12 +27,11 @@ public sealed partial class InterviewSessionGrain(
     RegionView regions,
     IOptions<RegionHealthOptions> regionHealth,
     ILogger<InterviewSessionGrain> logger,
-    LiveKitDirectory livekit)
+    LiveKitDirectory livekit,
+    MediaBridge bridge)
     : Grain, IInterviewSessionGrain, ISessionMediaGrain, ISessionRoomEventsGrain, ISessionOperationsGrain, ISessionPostSessionGrain, ISessionCandidateGrain,
       ISessionMediaEvents, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
 {
-    /// <summary>The AI agent's identity in the room: the provider speaks as it, whichever provider is active.</summary>
-    internal const string AgentIdentity = "voice-agent";
     internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
     internal const int MaxRememberedRoomEvents = 256; // LiveKit retries within ~15 s; a session sees a few dozen events in all
     internal const string TrackPublishedKind = "track.published";
@@ -51,7 +51,10 @@ public sealed partial class InterviewSessionGrain(
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
     private SessionRoom Room => _room ??= new SessionRoom(SessionId, livekit, logger);
-    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays); // made before activation: rehydration fills it
+    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays, bridge); // made before activation: rehydration fills it
+
+    /// <summary>The AI agent's identity in the room, stable per session: a re-joining agent evicts its stale self; the provider speaks as it.</summary>
+    private string AgentIdentity => LiveKitIdentities.Agent(SessionId);
     private SessionOutbox Outbox => _outbox ??= new SessionOutbox(this, SessionId, ServiceProvider, logger);
 
     // ---- Activation: a live session activating here means its previous silo died or handed it over.
@@ -72,6 +75,7 @@ public sealed partial class InterviewSessionGrain(
         if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureMedia();
         // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
         if (!_migratedIn) GoHomeIfServing(avoid: null);
+        await EnsureAgentInRoomAsync(); // the candidate may still be in the room: the agent rejoins from here
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -234,6 +238,7 @@ public sealed partial class InterviewSessionGrain(
             State.StartedAt ??= now;
         }
         await session.WriteStateAsync();
+        if (role == ParticipantRole.Candidate) await EnsureAgentInRoomAsync();
     }
 
     private async Task ParticipantLeftAsync(string identity)
@@ -320,6 +325,28 @@ public sealed partial class InterviewSessionGrain(
         return Media.Start(State.Provider, State.ActiveProvider, State.Turns, this.AsReference<ISessionMediaEvents>());
     }
 
+    async Task ISessionMediaEvents.OnAgentRoom(string state, string reason)
+    {
+        if (!State.Exists || State.Status.IsTerminal()) return;
+        Record(TimelineKinds.AgentRoom, $"{state}: {reason}");
+        if (Media.InRoom) return; // progress of a live connection (or a stale one's last word): on the timeline with the next write
+        await session.WriteStateAsync();
+        await Media.LeaveRoomAsync(); // failed or dropped: the next candidate join or watchdog tick joins again with a fresh token
+    }
+
+    /// <summary>
+    /// The agent joins the room once the candidate is in it, through this silo's media bridge, where the region's LiveKit carries
+    /// media (a configured LiveKit, or the stand-in with its SFU). The provider link starts with it, so the agent has a voice.
+    /// </summary>
+    private async Task EnsureAgentInRoomAsync()
+    {
+        if (!State.Status.IsLive() || Media.InRoom || !Media.CanJoinRooms) return;
+        if (State.Participants.Find(p => p.Role == ParticipantRole.Candidate) is not { } candidate) return;
+        if (Room.AgentJoin(State.Region, State.RoomName, AgentIdentity, candidate.Identity, RemainingTime()) is not { } join) return;
+        EnsureMedia();
+        await Media.JoinRoomAsync(join, new AgentMediaTarget(this.AsReference<ISessionMediaGrain>(), this.AsReference<ISessionMediaEvents>()));
+    }
+
     // ---- The reminders: the watchdog's deadlines, the outbox's re-delivery
 
     async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
@@ -336,6 +363,7 @@ public sealed partial class InterviewSessionGrain(
                 await EnforceDeadlinesAsync();
                 // Hosted outside its region (its only silo drained, or a crash): go home once a silo there serves again.
                 if (State.Status.IsLive()) GoHomeIfServing(avoid: null);
+                await EnsureAgentInRoomAsync(); // the safety net: an agent connection that failed or dropped joins again
                 break;
         }
     }

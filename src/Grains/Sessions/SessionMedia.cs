@@ -1,47 +1,73 @@
 using VoiceActors.Media;
+using VoiceActors.Media.Bridge;
 
 namespace VoiceActors.Sessions;
 
 /// <summary>
-/// A session's media on this silo: the audio relay to the voice provider and the sink its audio and transcript go to.
-/// The relay starts on first use (a sink attaching, a first frame, a resume) and stops at the end or on deactivation; the sink
-/// travels with the activation when it migrates. It holds no session state and never ends the session.
-/// Where the agent joins the LiveKit room: <see cref="Start"/> (first use, re-activation, after a migration) and
-/// <see cref="StopAsync"/> (the end, deactivation) are the points the silo's agent media bridge plugs into.
+/// A session's media on this silo: the audio relay to the voice provider, the attached client sink (media socket, load tester),
+/// and the agent's connection to the LiveKit room through this silo's media bridge. Provider audio goes to both the sink and
+/// the room. The relay starts on first use and stops at the end or on deactivation; the sink travels with the activation when
+/// it migrates, the room connection does not (the new silo joins with the same identity and LiveKit evicts the stale agent).
+/// It holds no session state and never ends the session.
 /// </summary>
-internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays)
+internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, MediaBridge bridge)
 {
     private const string SinkMigrationKey = "va.sink";
 
     private IAudioSink? _sink;
+    private IAgentRoomConnection? _agent;
 
     /// <summary>The running relay, if any: read on the hot path, so a field, not a lookup.</summary>
     public AudioRelay? Relay { get; private set; }
 
     public MediaStats? Stats => Relay?.Stats;
 
+    /// <summary>Whether this silo can put the agent in a room at all (Node and the bridge script are there).</summary>
+    public bool CanJoinRooms => bridge.IsAvailable;
+
+    /// <summary>The agent is in the room, or on its way (the bridge re-joins by itself after its own restarts).</summary>
+    public bool InRoom => _agent is { State: not (AgentRoomState.Failed or AgentRoomState.Disconnected) };
+
     /// <summary>Starts the relay (once), resuming with the provider and conversation the session checkpointed.</summary>
     public AudioRelay Start(ProviderSettings provider, string? activeProvider, IReadOnlyList<Turn> conversation, ISessionMediaEvents events)
     {
         if (Relay is not null) return Relay;
         Relay = relays.Create(sessionId, provider, activeProvider, conversation, events);
-        Relay.Attach(_sink);
+        Relay.Attach(Outbound());
         Relay.Start();
         return Relay;
     }
 
     public async Task StopAsync()
     {
+        await LeaveRoomAsync();
         if (Relay is not { } relay) return;
         Relay = null;
         await relay.DisposeAsync();
+    }
+
+    /// <summary>Joins the room as the agent through this silo's bridge; a connection that failed or dropped is replaced.</summary>
+    public async Task JoinRoomAsync(AgentJoin join, IAgentMediaTarget target)
+    {
+        if (InRoom || !bridge.IsAvailable) return;
+        await LeaveRoomAsync();
+        _agent = bridge.Join(sessionId, join, target);
+        Relay?.Attach(Outbound());
+    }
+
+    public async Task LeaveRoomAsync()
+    {
+        if (_agent is not { } agent) return;
+        _agent = null;
+        Relay?.Attach(Outbound());
+        await agent.DisposeAsync();
     }
 
     /// <summary>The newest sink wins: a reconnecting client replaces its old socket.</summary>
     public void Attach(IAudioSink sink)
     {
         _sink = sink;
-        Relay?.Attach(sink);
+        Relay?.Attach(Outbound());
     }
 
     /// <summary>Detaches <paramref name="sink"/> unless a newer one replaced it (an old socket leaving after its replacement attached).</summary>
@@ -49,11 +75,15 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays)
     {
         if (!Equals(_sink, sink)) return;
         _sink = null;
-        Relay?.Attach(null);
+        Relay?.Attach(Outbound());
     }
 
     /// <summary>Fire and forget: a slow or gone client must not hold up the session's checkpoint.</summary>
-    public void Transcript(Turn turn) => _ = _sink?.OnTranscript(turn);
+    public void Transcript(Turn turn)
+    {
+        _ = _sink?.OnTranscript(turn);
+        _ = _agent?.AudioSink.OnTranscript(turn);
+    }
 
     /// <summary>The media socket keeps receiving after the move.</summary>
     public void Dehydrate(IDehydrationContext context)
@@ -64,5 +94,28 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays)
     public void Rehydrate(IRehydrationContext context)
     {
         if (context.TryGetValue<IAudioSink>(SinkMigrationKey, out var sink)) _sink = sink;
+    }
+
+    /// <summary>Where the relay sends provider audio: computed when a transport comes or goes, so a frame pays no lookup.</summary>
+    private IAudioSink? Outbound() => (_sink, _agent?.AudioSink) switch
+    {
+        ({ } client, { } room) => new BothSinks(client, room),
+        (var client, var room) => client ?? room,
+    };
+
+    /// <summary>A client on the media socket and the agent in the room at once (a page on the socket while the agent joins).</summary>
+    private sealed class BothSinks(IAudioSink client, IAudioSink room) : IAudioSink
+    {
+        public Task OnProviderAudio(AudioFrame frame)
+        {
+            _ = room.OnProviderAudio(frame); // in-silo queue write first: it cannot throw for a vanished observer
+            return client.OnProviderAudio(frame);
+        }
+
+        public Task OnTranscript(Turn turn)
+        {
+            _ = room.OnTranscript(turn);
+            return client.OnTranscript(turn);
+        }
     }
 }

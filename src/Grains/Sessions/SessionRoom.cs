@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VoiceActors.LiveKit;
+using VoiceActors.Media.Bridge;
 
 namespace VoiceActors.Sessions;
 
@@ -66,6 +67,16 @@ internal sealed partial class SessionRoom(string sessionId, LiveKitDirectory liv
             name: candidateName, metadata: JsonSerializer.Serialize(new { sessionId }));
 
     /// <summary>A subscribe-only, hidden observer's join; the TTL is capped at what LiveKit tokens allow.</summary>
+    /// <summary>How the agent joins: null where the region's LiveKit carries no media (the stand-in without its SFU).</summary>
+    public AgentJoin? AgentJoin(string region, string roomName, string identity, string candidateIdentity, TimeSpan ttl)
+    {
+        var regional = livekit.For(region);
+        if (!regional.HasMedia) return null;
+        if (ttl > LiveKitTokens.MaxTtl) ttl = LiveKitTokens.MaxTtl;
+        var token = regional.Tokens.ForParticipant(roomName, identity, ParticipantRole.Agent, ttl);
+        return new AgentJoin(regional.PublicUrl, token, identity, candidateIdentity);
+    }
+
     public LiveKitJoin ObserverJoin(string region, string roomName, string? roomUrl, string observerId, TimeSpan ttl, DateTimeOffset now)
     {
         var regional = livekit.For(region);

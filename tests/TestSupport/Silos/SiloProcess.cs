@@ -59,6 +59,7 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Orleans:SiloPort"] = FreePort.Next().ToString(),
             ["Orleans:GatewayPort"] = FreePort.Next().ToString(),
             ["Logging:LogLevel:Default"] = "Warning",
+            ["LiveKit:StandInSfu:Enabled"] = "false", // the media plane starts Node processes: tests that exercise it opt in
         };
         foreach (var (key, value) in settings) all[key] = value;
 

@@ -29,6 +29,7 @@ public sealed class AudioSystem : WebApplicationFactory<VoiceActors.Silo.Hosting
             ["Orleans:GatewayPort"] = FreePort.Next().ToString(),
             ["Orleans:ClusterId"] = "e2e-" + Guid.NewGuid().ToString("N")[..8],
         };
+        _settings.TryAdd("LiveKit:StandInSfu:Enabled", "false"); // the media plane starts Node processes: tests that exercise it opt in
         UseKestrel();
         StartServer();
     }

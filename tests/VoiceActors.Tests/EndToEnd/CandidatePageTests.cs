@@ -114,6 +114,46 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Candidate_page_on_embedded_defaults_hears_the_agent_the_silo_puts_in_the_room_and_is_heard_by_it()
+    {
+        // The real embedded system with its media plane: the stand-in's SFU and the silo's agent bridge, both Node children of the silo.
+        using var system = new AudioSystem(new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "true" });
+        using var api = system.Api();
+        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-room", jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
+        var id = created.GetProperty("sessionId").GetString()!;
+        var url = created.GetProperty("livekit").GetProperty("url").GetString()!;
+        Assert.StartsWith("ws://127.0.0.1:", url, StringComparison.Ordinal);
+        Assert.NotEqual(system.BaseAddress.Port, new Uri(url).Port); // where the SFU really listens, not the gateway
+
+        var page = await _browser.NewPageAsync();
+        await page.GotoAsync(created.GetProperty("candidateUrl").GetString()!);
+
+        // The page is on LiveKit and hears the agent: the simulated provider's voice, through the silo's bridge and the SFU.
+        await page.WaitForFunctionAsync("() => { const s = document.getElementById('stats').dataset; return s.transport === 'livekit' && s.agent === 'present' && +s.heard >= 10; }",
+            null, new() { Timeout = 60_000 });
+
+        // The agent heard the candidate: the provider answered turns, and the session went Active through the production
+        // webhook path (the SFU reports joins to the stand-in, which signs webhooks the gateway routes to the session).
+        await AudioSystem.Eventually(async () => (await system.GetInterviewAsync(id)).GetProperty("turns").GetInt32() >= 2,
+            "the candidate's and the agent's turns in the session", seconds: 30);
+        var session = await system.GetInterviewAsync(id);
+        Assert.Equal("Active", session.GetProperty("state").GetString());
+        var standIn = system.Services.GetRequiredService<LiveKitStandIn>();
+        var agent = Assert.Single(standIn.ParticipantsOf(SessionIds.RoomName(id)), p => p.Identity == LiveKitIdentities.Agent(id));
+        Assert.Equal(ParticipantKind.Agent, agent.Kind);
+        Assert.False(agent.Permission?.Hidden ?? false); // visible: LiveKit delivers no hidden participant's tracks
+        using var timeline = JsonDocument.Parse(await api.GetStringAsync($"/v1/interviews/{id}/timeline"));
+        Assert.Contains(timeline.RootElement.GetProperty("events").EnumerateArray(),
+            e => e.GetProperty("kind").GetString() == TimelineKinds.ParticipantJoined && (e.GetProperty("detail").GetString() ?? "").Contains(LiveKitIdentities.Agent(id), StringComparison.Ordinal));
+
+        // At the end the agent leaves the room: the bridge carries no session any more.
+        var bridge = system.Services.GetRequiredService<VoiceActors.Media.Bridge.MediaBridge>();
+        Assert.Equal(1, bridge.SessionCount);
+        await api.PostAsync($"/v1/interviews/{id}/complete", null);
+        await AudioSystem.Eventually(() => Task.FromResult(bridge.SessionCount == 0), "the agent to leave the room");
+    }
+
+    [Fact]
     public async Task Candidate_page_falls_back_to_the_media_socket_when_livekit_is_unreachable()
     {
         var (id, token) = await _system.CreateInterviewAsync();

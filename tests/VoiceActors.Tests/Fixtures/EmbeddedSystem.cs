@@ -31,6 +31,7 @@ public sealed class EmbeddedSystem : WebApplicationFactory<VoiceActors.Silo.Host
         ["Gateway:ApiKeys:1:Key"] = KeyB,
         ["Gateway:ApiKeys:1:Tenant"] = "tenant-b",
         ["Logging:LogLevel:Default"] = "Warning",
+        ["LiveKit:StandInSfu:Enabled"] = "false", // the media plane starts Node processes: tests that exercise it opt in
     };
 
     public EmbeddedSystem With(string key, string? value)

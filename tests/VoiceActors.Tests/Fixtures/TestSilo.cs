@@ -40,7 +40,9 @@ public sealed class TestSilo : IAsyncDisposable
         Action<IServiceCollection>? services = null)
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 9, 0, 0, TimeSpan.Zero));
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "false" }) // the media plane starts Node processes: opt in
+            .AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
         var builder = new InProcessTestClusterBuilder((short)silos);
         builder.ConfigureSiloHost((_, host) => host.Configuration.AddConfiguration(configuration));
         builder.ConfigureSilo((_, silo) =>

@@ -21,7 +21,14 @@ public sealed class WebhookEndToEndTests(SiloProcessFixture silo) : IClassFixtur
     {
         var (id, body) = await CreateInterviewAsync("cand-e2e");
         var livekit = body.GetProperty("livekit");
-        Assert.Equal($"ws://127.0.0.1:{silo.Url.Port}", livekit.GetProperty("url").GetString());
+        // livekit.url is the stand-in SFU's signal URL, and the candidate's token opens it (LiveKit's /rtc/validate).
+        var signal = new Uri(livekit.GetProperty("url").GetString()!);
+        Assert.Equal(("ws", "127.0.0.1"), (signal.Scheme, signal.Host));
+        using (var http = new HttpClient())
+        {
+            var validate = await http.GetAsync(new Uri($"http://127.0.0.1:{signal.Port}/rtc/validate?access_token={body.GetProperty("candidateToken").GetString()}"));
+            Assert.Equal(HttpStatusCode.OK, validate.StatusCode);
+        }
         var room = livekit.GetProperty("room").GetString()!;
         Assert.Equal($"interview-{id}", room);
         var claims = await NodeTools.RunAsync("verify", new { apiKey = Key, apiSecret = Secret, token = body.GetProperty("candidateToken").GetString() });

@@ -1,5 +1,5 @@
 'use strict';
-// Conformance of the stand-in SFU with the official @livekit/rtc-node client (run: node --test src/media/sfu/test/).
+// Conformance of the stand-in SFU with the official @livekit/rtc-node client (run: node --test src/media/sfu/conformance/).
 // Each test starts its own SFU process on a free loopback port and stops it.
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -7,6 +7,11 @@ const WebSocket = require('ws');
 const proto = require('@livekit/protocol');
 const { SfuProcess, until, rawToken, tonePower, rms } = require('./harness');
 const { TonePeer } = require('./peer');
+
+const { dispose } = require('@livekit/rtc-node');
+
+// rtc-node's native client keeps the event loop alive after the last room; release it so the test process exits.
+test.after(() => dispose());
 
 const A_HZ = 440;
 const B_HZ = 1250;
