@@ -80,9 +80,8 @@ public sealed class CrashRecoveryTests(RedisServer redis, ITestOutputHelper outp
         Assert.Equal(ids.Length, keys.Count);
 
         var markers = survivors.Select(s => $":{s.SiloPort}@").ToArray();
-        var deadline = Stopwatch.StartNew();
         var resumed = 0;
-        while (deadline.Elapsed < timeout)
+        await Eventually.UntilAsync(async () =>
         {
             resumed = 0;
             foreach (var key in keys.Values)
@@ -91,9 +90,8 @@ public sealed class CrashRecoveryTests(RedisServer redis, ITestOutputHelper outp
                 foreach (var m in markers)
                     if (value.Contains(m, StringComparison.Ordinal)) { resumed++; break; }
             }
-            if (resumed == ids.Length) return resumed;
-            await Task.Delay(50);
-        }
+            return resumed == ids.Length;
+        }, timeout, () => $"{resumed}/{ids.Length} sessions resumed on survivors within {timeout}");
         return resumed;
     }
 
@@ -101,16 +99,24 @@ public sealed class CrashRecoveryTests(RedisServer redis, ITestOutputHelper outp
     private async Task<TimeSpan> WaitForDeclaredDeadAsync(SiloProcess silo, Stopwatch clock, TimeSpan timeout)
     {
         var db = redis.Connection.GetDatabase();
-        while (clock.Elapsed < timeout)
+        TimeSpan? declaredAt = null;
+        try
         {
-            foreach (var entry in await db.HashGetAllAsync("voiceactors/members/voiceactors"))
+            await Eventually.UntilAsync(async () =>
             {
-                if (entry.Name.ToString().StartsWith($"S127.0.0.1:{silo.SiloPort}:", StringComparison.Ordinal) &&
-                    entry.Value.ToString().Contains("\"Status\":6", StringComparison.Ordinal)) return clock.Elapsed;
-            }
-            await Task.Delay(20);
+                foreach (var entry in await db.HashGetAllAsync("voiceactors/members/voiceactors"))
+                {
+                    if (entry.Name.ToString().StartsWith($"S127.0.0.1:{silo.SiloPort}:", StringComparison.Ordinal) &&
+                        entry.Value.ToString().Contains("\"Status\":6", StringComparison.Ordinal)) declaredAt = clock.Elapsed;
+                }
+                return declaredAt is not null;
+            }, timeout - clock.Elapsed, () => "not declared dead", TimeSpan.FromMilliseconds(20));
         }
-        return timeout;
+        catch (TimeoutException)
+        {
+            // Only measured and printed: the test asserts on the sessions that resumed, as it always has.
+        }
+        return declaredAt ?? timeout;
     }
 
     private static async Task<string> ReadAsync(IDatabase db, RedisKey key) =>

@@ -82,13 +82,6 @@ public sealed class AudioSystem : WebApplicationFactory<VoiceActors.Silo.Hosting
     }
 
     /// <summary>Polls a condition on the running system (real sockets and timers) until it holds or 15 s pass.</summary>
-    public static async Task Eventually(Func<Task<bool>> condition, string what, int seconds = 15)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out waiting for {what}.");
-            await Task.Delay(50);
-        }
-    }
+    public static Task Eventually(Func<Task<bool>> condition, string what, int seconds = 15) =>
+        global::VoiceActors.TestSupport.Eventually.UntilAsync(condition, TimeSpan.FromSeconds(seconds), () => $"Timed out waiting for {what}.");
 }

@@ -46,22 +46,17 @@ public sealed class AudioCrashTests : IAsyncLifetime
         await silo.Cluster.KillSiloAsync(host);
 
         SessionSnapshot? after = null;
-        var deadline = DateTime.UtcNow.AddSeconds(45); // real membership: the survivor must declare the dead silo dead
-        while (DateTime.UtcNow < deadline)
+        // Real membership: the survivor must declare the dead silo dead, so up to 45 s.
+        await Eventually.UntilAsync(async () =>
         {
             // The runtime runs on the test's fake clock: move it with real time so probes and call timeouts fire, and never
             // let one call wait forever on the dead silo.
             silo.Clock.Advance(TimeSpan.FromMilliseconds(200));
-            try
-            {
-                after = await grain.Get("tenant").WaitAsync(TimeSpan.FromSeconds(5));
-                if (after.Silo != before.Silo && after.Media?.ProviderConnected == true) break;
-            }
-            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
-            {
-            }
-            await Task.Delay(200);
-        }
+            after = await grain.Get("tenant").WaitAsync(TimeSpan.FromSeconds(5));
+            return after.Silo != before.Silo && after.Media?.ProviderConnected == true;
+        }, TimeSpan.FromSeconds(45), () => $"the session never resumed with a provider on the survivor; last seen: {after}",
+            TimeSpan.FromMilliseconds(200),
+            transient: e => e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException);
 
         Assert.NotNull(after);
         Assert.NotEqual(before.Silo, after.Silo);

@@ -148,7 +148,8 @@ public sealed class AudioPathTests
             await grain.Media().PushCandidateAudio(new AudioFrame(i, late, Silence()));
         }
 
-        for (var i = 0; i < 100 && !(await grain.GetTimeline("tenant")).Any(e => e.Kind == TimelineKinds.LatencySpike); i++) await Task.Delay(20);
+        await Eventually.UntilAsync(async () => (await grain.GetTimeline("tenant")).Any(e => e.Kind == TimelineKinds.LatencySpike),
+            TimeSpan.FromSeconds(2), () => "no latency spike reached the timeline", TimeSpan.FromMilliseconds(20));
         var spikes = (await grain.GetTimeline("tenant")).Where(e => e.Kind == TimelineKinds.LatencySpike).ToArray();
         var spike = Assert.Single(spikes); // twenty late frames, one entry: the timeline is a record, not a log
         Assert.Contains("inbound frame took 80.0 ms", spike.Detail);
@@ -214,7 +215,8 @@ public sealed class AudioPathTests
 
         // The activation goes away (as on a dead silo); the next call finds the session live and re-activates it.
         await grain.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
-        for (var i = 0; i < 100 && !(await grain.GetTimeline("tenant")).Any(e => e.Kind == TimelineKinds.Resumed); i++) await Task.Delay(20);
+        await Eventually.UntilAsync(async () => (await grain.GetTimeline("tenant")).Any(e => e.Kind == TimelineKinds.Resumed),
+            TimeSpan.FromSeconds(2), () => "the re-activation never reached the timeline", TimeSpan.FromMilliseconds(20));
         await WaitConnectedAsync(silo, grain);
 
         var timeline = await grain.GetTimeline("tenant");

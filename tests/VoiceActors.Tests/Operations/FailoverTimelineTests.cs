@@ -51,17 +51,9 @@ public sealed class FailoverTimelineTests : IAsyncLifetime
             .Deserialize<Entry[]>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
 
     /// <summary>The provider connects on the thread pool and the agent is announced by the stand-in's webhook: poll, bounded.</summary>
-    private async Task<Entry[]> WaitForAsync(string id, Func<Entry[], bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            var timeline = await TimelineAsync(id);
-            if (done(timeline)) return timeline;
-            Assert.True(DateTime.UtcNow < deadline, "timeline never got there: " + string.Join(" | ", timeline.Select(e => $"{e.Kind} {e.Detail}")));
-            await Task.Delay(50);
-        }
-    }
+    private Task<Entry[]> WaitForAsync(string id, Func<Entry[], bool> done) =>
+        Eventually.ValueAsync(() => TimelineAsync(id), done, TimeSpan.FromSeconds(20),
+            timeline => "timeline never got there: " + string.Join(" | ", (timeline ?? []).Select(e => $"{e.Kind} {e.Detail}")));
 
     [Fact]
     public async Task Timeline_shows_join_provider_failover_and_completion_in_order()

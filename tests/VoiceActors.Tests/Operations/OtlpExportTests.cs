@@ -52,24 +52,21 @@ public sealed class OtlpExportTests
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(5) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "va-local-dev-key");
 
-        var deadline = DateTime.UtcNow.AddSeconds(40);
         var created = false;
-        while (!(created && received.ContainsKey("/v1/traces") && received.ContainsKey("/v1/metrics") && received.ContainsKey("/v1/logs")))
+        bool AllReceived() => created && received.ContainsKey("/v1/traces") && received.ContainsKey("/v1/metrics") && received.ContainsKey("/v1/logs");
+        // A silo still starting (HttpRequestException, TaskCanceledException) is "not yet" to Eventually; an exited one ends the wait.
+        await Eventually.UntilAsync(async () =>
         {
+            if (AllReceived()) return true;
             if (silo.HasExited) throw new InvalidOperationException($"silo exited:\n{silo.Output}");
-            Assert.True(DateTime.UtcNow < deadline, $"collector received only [{string.Join(", ", received.Keys)}]; created={created}\n{silo.Output}");
             if (!created)
             {
-                try
-                {
-                    var response = await http.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-otlp", jobId = "job-otlp" });
-                    created = response.StatusCode == HttpStatusCode.Created;
-                }
-                catch (HttpRequestException) { } // still starting
-                catch (TaskCanceledException) { }
+                var response = await http.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-otlp", jobId = "job-otlp" });
+                created = response.StatusCode == HttpStatusCode.Created;
             }
-            await Task.Delay(100);
-        }
+            return AllReceived();
+        }, TimeSpan.FromSeconds(40), () => $"collector received only [{string.Join(", ", received.Keys)}]; created={created}\n{silo.Output}",
+            TimeSpan.FromMilliseconds(100));
         Assert.All(received.Values, contentType => Assert.Equal("application/x-protobuf", contentType));
 
         await stop.CancelAsync();

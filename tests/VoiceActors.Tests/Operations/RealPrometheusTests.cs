@@ -58,21 +58,17 @@ public sealed class RealPrometheusTests(OperationsSystem ops) : IClassFixture<Op
     /// <summary>Queries until the series has a sample (Prometheus is a real external process: poll with a deadline).</summary>
     private static async Task<double> PollAsync(HttpClient api, ChildProcess prometheus, string query)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        // Not listening yet (HttpRequestException, TaskCanceledException) is "not yet" to Eventually; an exited Prometheus ends the wait.
+        var sample = await Eventually.ValueAsync(async () =>
         {
             if (prometheus.HasExited) throw new InvalidOperationException($"prometheus exited:\n{prometheus.Output}");
-            try
-            {
-                var body = await api.GetFromJsonAsync<JsonElement>($"/api/v1/query?query={Uri.EscapeDataString(query)}");
-                var result = body.GetProperty("data").GetProperty("result");
-                if (result.GetArrayLength() == 1)
-                    return double.Parse(result[0].GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture);
-            }
-            catch (HttpRequestException) { } // not listening yet
-            catch (TaskCanceledException) { }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"no sample for {query}:\n{prometheus.Output}");
-            await Task.Delay(200);
-        }
+            var body = await api.GetFromJsonAsync<JsonElement>($"/api/v1/query?query={Uri.EscapeDataString(query)}");
+            var result = body.GetProperty("data").GetProperty("result");
+            return result.GetArrayLength() == 1
+                ? double.Parse(result[0].GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture)
+                : (double?)null;
+        }, value => value is not null, TimeSpan.FromSeconds(30), _ => $"no sample for {query}:\n{prometheus.Output}",
+            interval: TimeSpan.FromMilliseconds(200));
+        return sample!.Value;
     }
 }

@@ -22,15 +22,9 @@ public sealed class SessionTimelineTests(OperationsSystem ops) : IClassFixture<O
     }
 
     /// <summary>The timeline once the post-session pipeline has added its one milestone, so a comparison does not race with it.</summary>
-    private async Task<Entry[]> SettledTimelineAsync(HttpClient client, string id)
-    {
-        for (var waited = System.Diagnostics.Stopwatch.StartNew(); ; await Task.Delay(50))
-        {
-            var timeline = await TimelineAsync(client, id);
-            if (timeline.Any(e => e.Kind == TimelineKinds.Evaluated)) return timeline;
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(15), "the evaluation never reached the timeline: " + string.Join(", ", timeline.Select(e => e.Kind)));
-        }
-    }
+    private Task<Entry[]> SettledTimelineAsync(HttpClient client, string id) =>
+        Eventually.ValueAsync(() => TimelineAsync(client, id), timeline => timeline.Any(e => e.Kind == TimelineKinds.Evaluated), TimeSpan.FromSeconds(15),
+            timeline => "the evaluation never reached the timeline: " + string.Join(", ", (timeline ?? []).Select(e => e.Kind)));
 
     [Fact]
     public async Task Timeline_tells_a_session_from_creation_through_join_and_leave_to_completion_in_order()

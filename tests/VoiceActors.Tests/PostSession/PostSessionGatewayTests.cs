@@ -65,13 +65,8 @@ public sealed class PostSessionGatewayTests : IClassFixture<PostSessionGatewayTe
 
         var watch = Stopwatch.StartNew();
         Assert.Equal(HttpStatusCode.Accepted, (await acme.PostAsync($"/v1/interviews/{id}/complete", null)).StatusCode);
-        HttpResponseMessage response;
-        do
-        {
-            response = await acme.GetAsync($"/v1/interviews/{id}/evaluation");
-            if (response.StatusCode == HttpStatusCode.OK || watch.Elapsed > TimeSpan.FromSeconds(10)) break;
-            await Task.Delay(50);
-        } while (true);
+        var response = await Eventually.ValueAsync(() => acme.GetAsync($"/v1/interviews/{id}/evaluation"),
+            r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10), r => $"evaluation still {r?.StatusCode} after 10 s");
         watch.Stop();
         _output.WriteLine($"complete -> evaluation readable through the gateway: {watch.Elapsed.TotalMilliseconds:0} ms");
 

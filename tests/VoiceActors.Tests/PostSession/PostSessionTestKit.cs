@@ -66,15 +66,6 @@ public static class PostSessionTestKit
     ];
 
     /// <summary>Polls until <paramref name="condition"/> holds; the pipeline runs on real streams and reminders, so it needs real time.</summary>
-    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> condition, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var value = await probe();
-            if (condition(value)) return value;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what} did not happen within {timeout}; last value: {value}");
-            await Task.Delay(50);
-        }
-    }
+    public static Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> condition, TimeSpan timeout, string what) =>
+        Eventually.ValueAsync(probe, condition, timeout, value => $"{what} did not happen within {timeout}; last value: {value}");
 }

@@ -6,8 +6,8 @@
 //   node e2e.js bridge-latency        pipe in -> pipe out: session A's AUDIO_OUT heard as session B's AUDIO_IN
 //   node e2e.js load <n> <seconds>    n sessions in n/2 rooms (pairs hear each other): bridge CPU and RSS
 const { Room, RoomEvent, AudioStream, TrackKind } = require('@livekit/rtc-node');
-const { SfuProcess, tonePower, rms } = require('../../sfu/test/harness');
-const { TonePeer } = require('../../sfu/test/peer');
+const { SfuProcess, tonePower, rms } = require('../../sfu/conformance/harness');
+const { TonePeer } = require('../../sfu/conformance/peer');
 const { BridgeClient, pace, tone } = require('./client');
 const P = require('../protocol');
 

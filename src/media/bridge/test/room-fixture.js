@@ -5,8 +5,8 @@
 //   {"ev":"agent_audio","at":unixMs}  first loud 10 ms after silence     {"ev":"agent_silent","at":unixMs}  first quiet 10 ms after sound
 // Exits when stdin closes.
 const { Room, RoomEvent, AudioStream, TrackKind } = require('@livekit/rtc-node');
-const { SfuProcess, rms } = require('../../sfu/test/harness');
-const { TonePeer } = require('../../sfu/test/peer');
+const { SfuProcess, rms } = require('../../sfu/conformance/harness');
+const { TonePeer } = require('../../sfu/conformance/peer');
 
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 (async () => {
