@@ -27,9 +27,12 @@ public sealed partial class StandInSfu : IHostedService, IStandInMediaPlane, IAs
     private Task _pumps = Task.CompletedTask;
     private volatile bool _stopping;
 
-    public StandInSfu(LiveKitStandIn standIn, IOptions<StandInSfuOptions> options, ILogger<StandInSfu> logger)
+    private readonly LiveKitDirectory _directory;
+
+    public StandInSfu(LiveKitStandIn standIn, LiveKitDirectory directory, IOptions<StandInSfuOptions> options, ILogger<StandInSfu> logger)
     {
         _standIn = standIn;
+        _directory = directory;
         _options = options.Value;
         _logger = logger;
     }
@@ -45,6 +48,11 @@ public sealed partial class StandInSfu : IHostedService, IStandInMediaPlane, IAs
         if (!_options.Enabled)
         {
             Unavailable = "disabled by LiveKit:StandInSfu:Enabled";
+            return;
+        }
+        if (!_directory.ConfiguredRegions().Any(r => _directory.For(r).StandIn is not null))
+        {
+            Unavailable = "every region has a LiveKit:Url"; // the stand-in serves no region, so nobody would join its SFU
             return;
         }
         var script = _options.Script is { Length: > 0 } configured ? Path.GetFullPath(configured) : FindScript();

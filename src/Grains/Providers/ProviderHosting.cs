@@ -18,10 +18,8 @@ public static class ProviderHosting
     public static ISiloBuilder AddVoiceProviders(this ISiloBuilder silo, IConfiguration config)
     {
         var services = silo.Services;
-        services.AddOptions<ProviderFailoverOptions>().BindConfiguration(ProviderFailoverOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ProviderFailoverOptions>, ProviderFailoverOptionsValidator>();
-        services.AddOptions<MediaRelayOptions>().BindConfiguration(MediaRelayOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MediaRelayOptions>, MediaRelayOptionsValidator>();
+        services.AddValidatedOptions<ProviderFailoverOptions, ProviderFailoverOptionsValidator>(ProviderFailoverOptions.Section);
+        services.AddValidatedOptions<MediaRelayOptions, MediaRelayOptionsValidator>(MediaRelayOptions.Section);
 
         AddRealtime(services, OpenAI, "Providers:OpenAI", RealtimeProviderOptions.OpenAIDefaults);
         AddRealtime(services, Grok, "Providers:Grok", RealtimeProviderOptions.GrokDefaults);

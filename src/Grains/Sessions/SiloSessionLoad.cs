@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using VoiceActors.Regions;
 
 namespace VoiceActors.Sessions;
 
@@ -12,7 +13,7 @@ public sealed class SiloCapacityOptions
     public int MaxConcurrentSessions { get; set; } = 2000;
 
     /// <summary>The region this silo serves.</summary>
-    public string Region { get; set; } = "local";
+    public string Region { get; set; } = SiloRegion.Default;
 }
 
 public sealed class SiloCapacityOptionsValidator : IValidateOptions<SiloCapacityOptions>

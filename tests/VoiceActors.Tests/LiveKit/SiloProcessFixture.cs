@@ -23,6 +23,9 @@ public class SiloProcessFixture : IAsyncLifetime
             ["Orleans:ClusterId"] = clusterId,
             ["Orleans:ServiceId"] = clusterId,
             ["Logging:LogLevel:Default"] = "Information",
+            // The stand-in's SFU serves livekit.url as in production; the agent stays out, so these tests' webhooks are the only participants.
+            ["LiveKit:StandInSfu:Enabled"] = "true",
+            ["MediaBridge:Enabled"] = "false",
         };
         foreach (var (key, value) in ExtraSettings()) settings[key] = value;
         _silo = await SiloProcess.StartAsync(settings, "livekit silo", environment: "Development");

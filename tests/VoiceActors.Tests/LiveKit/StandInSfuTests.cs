@@ -131,7 +131,9 @@ public sealed class StandInSfuTests(StandInSfuFixture fixture)
     {
         await using var standIn = new LiveKitStandIn(Options.Create(new LiveKitOptions()), TimeProvider.System,
             new Microsoft.Extensions.DependencyInjection.ServiceCollection().BuildServiceProvider(), NullLogger<LiveKitStandIn>.Instance);
-        await using var sfu = new StandInSfu(standIn, Options.Create(new StandInSfuOptions { Script = "/nonexistent/sfu/index.js" }), NullLogger<StandInSfu>.Instance);
+        using var directory = new LiveKitDirectory(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, standIn); // no LiveKit:Url: the stand-in serves the region
+        await using var sfu = new StandInSfu(standIn, directory, Options.Create(new StandInSfuOptions { Script = "/nonexistent/sfu/index.js" }), NullLogger<StandInSfu>.Instance);
         await sfu.StartAsync(CancellationToken.None);
         Assert.Null(sfu.Url);
         Assert.Contains("/nonexistent/sfu/index.js", sfu.Unavailable, StringComparison.Ordinal);
@@ -140,10 +142,19 @@ public sealed class StandInSfuTests(StandInSfuFixture fixture)
         await standIn.SimulateParticipantAsync("interview-nomedia", "agent-1", ParticipantRole.Agent, joined: true);
         Assert.Single(standIn.ParticipantsOf("interview-nomedia"));
 
-        await using var noNode = new StandInSfu(standIn, Options.Create(new StandInSfuOptions { NodePath = "/nonexistent/node" }), NullLogger<StandInSfu>.Instance);
+        await using var noNode = new StandInSfu(standIn, directory, Options.Create(new StandInSfuOptions { NodePath = "/nonexistent/node" }), NullLogger<StandInSfu>.Instance);
         await noNode.StartAsync(CancellationToken.None);
         Assert.Null(noNode.Url);
         Assert.Contains("/nonexistent/node", noNode.Unavailable, StringComparison.Ordinal);
+
+        // With LiveKit:Url configured the stand-in serves no region, and its SFU is never started.
+        using var configured = new LiveKitDirectory(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["LiveKit:Url"] = "wss://livekit.example" }).Build(), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, standIn);
+        await using var unused = new StandInSfu(standIn, configured, Options.Create(new StandInSfuOptions()), NullLogger<StandInSfu>.Instance);
+        await unused.StartAsync(CancellationToken.None);
+        Assert.Null(unused.Url);
+        Assert.Equal("every region has a LiveKit:Url", unused.Unavailable);
     }
 }
 

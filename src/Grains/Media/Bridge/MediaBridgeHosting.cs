@@ -9,8 +9,7 @@ public static class MediaBridgeHosting
     /// <summary>The agent's media bridge: one singleton, also the hosted service that stops its processes with the silo.</summary>
     public static IServiceCollection AddMediaBridge(this IServiceCollection services)
     {
-        services.AddOptions<MediaBridgeOptions>().BindConfiguration(MediaBridgeOptions.Section).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MediaBridgeOptions>, MediaBridgeOptionsValidator>());
+        services.AddValidatedOptions<MediaBridgeOptions, MediaBridgeOptionsValidator>(MediaBridgeOptions.Section);
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<MediaBridge>();
