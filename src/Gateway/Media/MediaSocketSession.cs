@@ -21,7 +21,7 @@ namespace VoiceActors.Gateway.Media;
 public sealed partial class MediaSocketSession : IAudioSink
 {
     private static readonly Counter<long> Dropped = new Meter(VoiceActors.Telemetry.TelemetryNames.VoiceMeter).CreateCounter<long>(
-        "voice_media_socket_frames_dropped", description: "Media socket frames dropped at the gateway (label reason: rate_limited, invalid, client_backlog).");
+        "voice_media_socket_frames_dropped", description: "Media socket frames dropped at the gateway (label reason: rate_limited, invalid, client_backlog, barge_in).");
 
     private readonly string _sessionId;
     private readonly string _identity;
@@ -45,6 +45,12 @@ public sealed partial class MediaSocketSession : IAudioSink
     private long _sendingSince; // timestamp of the send in progress, 0 between sends: the stuck-client check reads it
     private readonly SortedList<long, AudioFrame> _reorder = new(ReorderWindow + 1);
     private long _nextSequence;
+    private long _dropThrough; // a barge-in cut agent audio up to this sequence: queued frames up to it are not sent
+    private long _bargeIns;
+    private long _framesCutByBargeIn;
+
+    /// <summary>Tells the page to stop the agent audio it has scheduled (the candidate talked over it).</summary>
+    internal const string BargeInMessage = "{\"type\":\"barge_in\"}";
 
     /// <summary>Frames held back waiting for a late one (4 = 80 ms) before the gap is given up on.</summary>
     private const int ReorderWindow = 4;
@@ -71,7 +77,8 @@ public sealed partial class MediaSocketSession : IAudioSink
     public string SessionId => _sessionId;
     public string Identity => _identity;
     public MediaSocketCounters Counters => new(Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _framesRateLimited),
-        Interlocked.Read(ref _messagesInvalid), Interlocked.Read(ref _framesSent), Interlocked.Read(ref _framesDroppedForClient), _audioOut.Reader.Count);
+        Interlocked.Read(ref _messagesInvalid), Interlocked.Read(ref _framesSent), Interlocked.Read(ref _framesDroppedForClient), _audioOut.Reader.Count,
+        Interlocked.Read(ref _bargeIns), Interlocked.Read(ref _framesCutByBargeIn));
 
     /// <summary>Server-side kill (operators, tests): the socket is aborted as if the network dropped.</summary>
     public void Abort()
@@ -215,6 +222,11 @@ public sealed partial class MediaSocketSession : IAudioSink
                 while (_textOut.Reader.TryRead(out var message))
                     await SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, ct);
                 if (!audio.TryRead(out var frame)) break;
+                if (frame.Sequence <= Volatile.Read(ref _dropThrough))
+                {
+                    OnCutByBargeIn();
+                    continue;
+                }
                 await SendAsync(frame.Pcm, WebSocketMessageType.Binary, ct);
                 Interlocked.Increment(ref _framesSent);
             }
@@ -275,7 +287,13 @@ public sealed partial class MediaSocketSession : IAudioSink
         {
             if (_nextSequence == 0 || frame.Sequence == _nextSequence || frame.Sequence + 100 < _nextSequence)
             {
+                if (frame.Sequence + 100 < _nextSequence) Volatile.Write(ref _dropThrough, 0); // a new stream: its own numbers
                 Release(frame); // in order, the first frame, or a new stream (the session was re-activated)
+            }
+            else if (frame.Sequence <= Volatile.Read(ref _dropThrough))
+            {
+                OnCutByBargeIn(); // overtaken by the barge-in that cut it
+                return Task.CompletedTask;
             }
             else if (frame.Sequence < _nextSequence)
             {
@@ -305,6 +323,34 @@ public sealed partial class MediaSocketSession : IAudioSink
         _wake.Writer.TryWrite(true);
     }
 
+    /// <summary>
+    /// Barge-in: agent audio up to <paramref name="lastSequence"/> is dropped wherever it is here (queued for the client,
+    /// held for reordering, or still on its way), and the page is told to stop what it has scheduled. No allocation.
+    /// </summary>
+    Task IAudioSink.OnBargeIn(long lastSequence)
+    {
+        Interlocked.Increment(ref _bargeIns);
+        lock (_reorder)
+        {
+            if (lastSequence > Volatile.Read(ref _dropThrough)) Volatile.Write(ref _dropThrough, lastSequence);
+            while (_reorder.Count > 0 && _reorder.Keys[0] <= lastSequence)
+            {
+                _reorder.RemoveAt(0);
+                OnCutByBargeIn();
+            }
+            if (_nextSequence <= lastSequence) _nextSequence = lastSequence + 1;
+            while (_reorder.Count > 0 && _reorder.Keys[0] == _nextSequence) Release(_reorder.Values[0]);
+        }
+        SendText(BargeInMessage); // text goes before any audio: the page stops before the next answer arrives
+        return Task.CompletedTask;
+    }
+
+    private void OnCutByBargeIn()
+    {
+        Interlocked.Increment(ref _framesCutByBargeIn);
+        Dropped.Add(1, new KeyValuePair<string, object?>("reason", "barge_in"));
+    }
+
     Task IAudioSink.OnTranscript(Turn turn)
     {
         SendText(JsonSerializer.Serialize(new
@@ -329,7 +375,8 @@ public sealed partial class MediaSocketSession : IAudioSink
 }
 
 public readonly record struct MediaSocketCounters(
-    long FramesReceived, long FramesRateLimited, long MessagesInvalid, long FramesSent, long FramesDroppedForClient, int QueuedForClient);
+    long FramesReceived, long FramesRateLimited, long MessagesInvalid, long FramesSent, long FramesDroppedForClient, int QueuedForClient,
+    long BargeIns = 0, long FramesCutByBargeIn = 0);
 
 /// <summary>The media sockets open on this process, by session (an operator's view, and the tests' handle to kill one).</summary>
 public sealed class MediaSockets

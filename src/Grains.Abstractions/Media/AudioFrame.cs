@@ -22,4 +22,13 @@ public interface IAudioSink : IGrainObserver
 
     [OneWay, Alias("OnTranscript")]
     Task OnTranscript(Sessions.Turn turn);
+
+    /// <summary>
+    /// Barge-in: the candidate started talking over the agent. Agent audio queued here and not yet played is dropped at
+    /// once, and so is any frame up to <paramref name="lastSequence"/> that arrives late (one-way calls may overtake each
+    /// other). Harmless when nothing is queued. The default does nothing, for a sink that holds no audio (a recorder, a
+    /// fan-out written before barge-in existed); grain-observer proxies are generated with the real one-way call.
+    /// </summary>
+    [OneWay, Alias("OnBargeIn")]
+    Task OnBargeIn(long lastSequence) => Task.CompletedTask;
 }

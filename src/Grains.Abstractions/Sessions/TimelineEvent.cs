@@ -21,6 +21,9 @@ public static class TimelineKinds
     public const string ProviderFailed = "provider.failed";
     public const string ProviderFailover = "provider.failover";
     public const string LatencySpike = "latency.spike";
+
+    /// <summary>The candidate talked over the agent: queued agent audio was dropped and the provider's answer cut short.</summary>
+    public const string BargeIn = "barge_in";
     public const string TurnRecorded = "turn.recorded";
     public const string Ended = "ended";
     public const string Evaluated = "evaluated";

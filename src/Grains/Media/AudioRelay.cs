@@ -37,6 +37,8 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     private long _framesToClient;
     private long _framesDropped;
     private long _outSequence;
+    private long _agentAudioUntilUtcTicks; // when the agent audio handed to the sink so far ends playing (0: silent)
+    private long _bargeIns;
 
     public AudioRelay(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation,
         ISessionMediaEvents grain, VoiceProviderRegistry registry, MediaRelayOptions options, ProviderFailoverOptions failover,
@@ -91,8 +93,41 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
         if (!_link.TrySendAudio(frame)) Interlocked.Increment(ref _framesDropped);
     }
 
-    /// <summary>The candidate barged in: the provider stops the answer in progress. The one entry point for barge-in.</summary>
-    public void Interrupt() => _link.Interrupt();
+    /// <summary>Barge-ins of this activation (the candidate spoke while agent audio was playing).</summary>
+    public long BargeIns => Interlocked.Read(ref _bargeIns);
+
+    /// <summary>
+    /// The candidate started speaking. While agent audio is still playing (by the relay's account of what it handed to the
+    /// sink) that is a barge-in, and at once: the sink drops the agent audio it holds, the provider cuts its answer short,
+    /// the count goes up and the timeline records it. Otherwise it is an ordinary turn and nothing happens. The one entry
+    /// point for barge-in; false when there was nothing to interrupt.
+    /// </summary>
+    public bool BargeIn(string provider)
+    {
+        var now = _clock.GetUtcNow().UtcTicks;
+        var until = Interlocked.Exchange(ref _agentAudioUntilUtcTicks, 0);
+        if (until == 0 || until + _options.BargeInPlayoutAllowance.Ticks <= now) return false;
+        var sink = _sink;
+        if (sink is not null)
+        {
+            try
+            {
+                _ = sink.OnBargeIn(Interlocked.Read(ref _outSequence));
+            }
+            catch (Exception)
+            {
+                // a vanished observer holds no audio to drop
+            }
+        }
+        _link.Interrupt();
+        Interlocked.Increment(ref _bargeIns);
+        MediaMetrics.BargeIns.Add(1);
+        var cutMs = Math.Max(0, until - now) / TimeSpan.TicksPerMillisecond;
+        _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.BargeIn, provider, $"the candidate spoke over the agent: {cutMs} ms of agent audio dropped, answer truncated"));
+        return true;
+    }
+
+    void IVoiceEvents.OnCandidateSpeechStarted(string provider) => BargeIn(provider);
 
     void IVoiceEvents.OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks)
     {
@@ -127,7 +162,11 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
             return;
         }
         Interlocked.Increment(ref _framesToClient);
-        var ms = MediaMetrics.RecordLatency(MediaMetrics.Outbound, frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
+        var now = _clock.GetUtcNow().UtcTicks;
+        // One writer (the provider's pump); a barge-in racing it resets to 0, and at worst this frame's end survives it.
+        var playingUntil = Volatile.Read(ref _agentAudioUntilUtcTicks);
+        Volatile.Write(ref _agentAudioUntilUtcTicks, Math.Max(playingUntil, now) + AudioFormat.Duration(frame.Pcm.Length).Ticks);
+        var ms = MediaMetrics.RecordLatency(MediaMetrics.Outbound, frame.SentAtUtcTicks, now);
         if (ms > _failover.LatencySpikeThreshold.TotalMilliseconds) ReportSpike($"outbound frame took {ms:0.0} ms to leave for the client");
     }
 

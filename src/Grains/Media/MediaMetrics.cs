@@ -18,6 +18,11 @@ public static class MediaMetrics
         "voice_audio_frames_dropped",
         description: "Audio frames dropped by a bounded buffer or rate limit (label reason: rate_limited, provider_backlog, provider_unavailable, client_backlog, invalid).");
 
+    /// <summary>Exposed as <c>voice_barge_ins_total</c>: the candidate talked over the agent (exported at 0 from start-up).</summary>
+    public static readonly Counter<long> BargeIns = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_barge_ins",
+        description: "Barge-ins: the candidate started speaking while agent audio was playing; queued agent audio was dropped and the answer truncated.");
+
     /// <summary>Records the latency since <paramref name="sinceUtcTicks"/> on the given path and returns it.</summary>
     public static double RecordLatency(string path, long sinceUtcTicks, long nowUtcTicks)
     {

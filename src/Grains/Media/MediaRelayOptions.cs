@@ -19,6 +19,12 @@ public sealed class MediaRelayOptions
     /// <summary>Quiet time that ends the candidate's utterance (for the turn latency and stall detection).</summary>
     public TimeSpan EndOfSpeechSilence { get; set; } = TimeSpan.FromMilliseconds(400);
 
+    /// <summary>
+    /// How long after the end of the agent audio handed out the candidate may still be hearing it (network, the client's
+    /// playout buffer): speech onset within this is still a barge-in.
+    /// </summary>
+    public TimeSpan BargeInPlayoutAllowance { get; set; } = TimeSpan.FromMilliseconds(150);
+
     /// <summary>At most one latency-spike timeline entry per session this often.</summary>
     public TimeSpan SpikeReportInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
@@ -32,6 +38,8 @@ public sealed class MediaRelayOptionsValidator : IValidateOptions<MediaRelayOpti
         if (o.BurstMilliseconds is < 20 or > 10_000) errors.Add("Media:BurstMilliseconds must be 20..10000 (one frame to ten seconds).");
         if (o.SpeechLevel is < 1 or > 32767) errors.Add("Media:SpeechLevel must be a PCM16 level, 1..32767.");
         if (o.EndOfSpeechSilence < TimeSpan.FromMilliseconds(20)) errors.Add("Media:EndOfSpeechSilence must be at least one frame.");
+        if (o.BargeInPlayoutAllowance < TimeSpan.Zero || o.BargeInPlayoutAllowance > TimeSpan.FromSeconds(2))
+            errors.Add("Media:BargeInPlayoutAllowance must be 0..2 s.");
         if (o.SpikeReportInterval <= TimeSpan.Zero) errors.Add("Media:SpikeReportInterval must be positive.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

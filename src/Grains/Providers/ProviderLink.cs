@@ -184,6 +184,8 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
 
     void IVoiceEvents.OnTranscript(Turn turn) => _downstream.OnTranscript(turn);
 
+    void IVoiceEvents.OnCandidateSpeechStarted(string provider) => _downstream.OnCandidateSpeechStarted(provider);
+
     void IVoiceEvents.OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks) => _downstream.OnCandidateAudioSent(sentAtUtcTicks, handedOffUtcTicks);
 
     // The lifecycle is the link's to report; connections do not raise these, and one that did would be passed on unchanged.

@@ -106,6 +106,16 @@ internal sealed class RealtimeConnection : IVoiceConnection
     private int _carried;
     private long _sequence;
     private int _interruptRequested;
+    // What an interrupt must cut: written by the receive pump, taken by Interrupt (any thread) and the send pump.
+    private readonly object _answerGate = new();
+    private bool _responseActive;
+    private string? _audioItemId; // the assistant audio item being handed out
+    private long _audioItemBytes; // of it, handed out so far
+    private string? _truncatedItemId; // cut by the last interrupt: its late deltas are dropped
+    private bool _pendingCancel;
+    private string? _pendingTruncateItem;
+    private long _pendingTruncateBytes;
+    private string? _carryItemId; // receive pump only
     private DateTimeOffset? _candidateSpeechStarted;
     private DateTimeOffset? _agentSpeechStarted;
 
@@ -137,8 +147,25 @@ internal sealed class RealtimeConnection : IVoiceConnection
         return queued;
     }
 
+    /// <summary>
+    /// Barge-in, as OpenAI's Realtime guide has the client do it: <c>response.cancel</c> if a response is in progress, then
+    /// <c>conversation.item.truncate</c> of the assistant audio item at the audio handed out so far, so the model's record
+    /// of what it said matches what the candidate could have heard. Late deltas of the cut item are dropped.
+    /// </summary>
     public void Interrupt()
     {
+        lock (_answerGate)
+        {
+            _pendingCancel |= _responseActive;
+            if (_audioItemId is { } item)
+            {
+                _pendingTruncateItem = item;
+                _pendingTruncateBytes = _audioItemBytes;
+                _truncatedItemId = item;
+                _audioItemId = null;
+                _audioItemBytes = 0;
+            }
+        }
         Interlocked.Exchange(ref _interruptRequested, 1);
         _wake.Writer.TryWrite(true);
     }
@@ -156,7 +183,7 @@ internal sealed class RealtimeConnection : IVoiceConnection
                 _wake.Reader.TryRead(out _);
                 while (!_stop.IsCancellationRequested)
                 {
-                    if (Interlocked.Exchange(ref _interruptRequested, 0) == 1) await _session.CancelResponseAsync(_stop.Token);
+                    if (Interlocked.Exchange(ref _interruptRequested, 0) == 1) await SendInterruptAsync();
                     if (!audio.TryRead(out var frame)) break;
                     await _session.SendInputAudioAsync(BinaryData.FromBytes(frame.Pcm), _stop.Token);
                     _events.OnCandidateAudioSent(frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
@@ -172,6 +199,20 @@ internal sealed class RealtimeConnection : IVoiceConnection
         }
     }
 
+    private async Task SendInterruptAsync()
+    {
+        bool cancel;
+        string? item;
+        long bytes;
+        lock (_answerGate)
+        {
+            (cancel, item, bytes) = (_pendingCancel, _pendingTruncateItem, _pendingTruncateBytes);
+            (_pendingCancel, _pendingTruncateItem, _pendingTruncateBytes) = (false, null, 0);
+        }
+        if (cancel) await _session.CancelResponseAsync(_stop.Token);
+        if (item is not null) await _session.TruncateItemAsync(item, 0, AudioFormat.Duration((int)Math.Min(bytes, int.MaxValue)), _stop.Token);
+    }
+
     private async Task ReceiveAsync()
     {
         try
@@ -180,12 +221,20 @@ internal sealed class RealtimeConnection : IVoiceConnection
             {
                 switch (update)
                 {
+                    case RealtimeServerUpdateResponseCreated:
+                        lock (_answerGate) _responseActive = true;
+                        break;
+                    case RealtimeServerUpdateResponseDone:
+                        lock (_answerGate) _responseActive = false;
+                        break;
                     case RealtimeServerUpdateResponseOutputAudioDelta audio:
+                        if (!StartAudio(audio.ItemId)) break; // the rest of an answer the candidate cut short
                         _agentSpeechStarted ??= _clock.GetUtcNow();
                         Chunk(audio.Delta.ToMemory().Span);
                         break;
                     case RealtimeServerUpdateResponseOutputAudioDone:
-                        Flush();
+                        if (_carryItemId is not null && _carryItemId == Volatile.Read(ref _truncatedItemId)) _carried = 0;
+                        else Flush();
                         break;
                     case RealtimeServerUpdateResponseOutputAudioTranscriptDone said when !string.IsNullOrWhiteSpace(said.Transcript):
                         var now = _clock.GetUtcNow();
@@ -194,12 +243,16 @@ internal sealed class RealtimeConnection : IVoiceConnection
                         break;
                     case RealtimeServerUpdateInputAudioBufferSpeechStarted:
                         _candidateSpeechStarted = _clock.GetUtcNow();
+                        _events.OnCandidateSpeechStarted(_provider); // a barge-in calls Interrupt from here
+                        if (_carryItemId is not null && _carryItemId == Volatile.Read(ref _truncatedItemId)) _carried = 0;
                         break;
                     case RealtimeServerUpdateConversationItemInputAudioTranscriptionCompleted heard when !string.IsNullOrWhiteSpace(heard.Transcript):
                         var at = _clock.GetUtcNow();
                         _events.OnTranscript(new Turn(ParticipantRole.Candidate, heard.Transcript, _candidateSpeechStarted ?? at, at));
                         _candidateSpeechStarted = null;
                         break;
+                    case RealtimeServerUpdateError error when error.Error?.Code == "response_cancel_not_active":
+                        break; // our cancel lost the race with the response's end (or the server's own VAD cancel): nothing was wrong
                     case RealtimeServerUpdateError error:
                         _events.OnProviderError(_provider, error.Error?.Code ?? error.Error?.Kind ?? "error", error.Error?.Message ?? "");
                         break;
@@ -214,6 +267,23 @@ internal sealed class RealtimeConnection : IVoiceConnection
         {
             Fail($"receive failed: {e.GetType().Name}", e);
         }
+    }
+
+    /// <summary>Receive pump: a delta of <paramref name="itemId"/> arrived; false when that item was cut by an interrupt.</summary>
+    private bool StartAudio(string? itemId)
+    {
+        if (itemId is null) return true;
+        if (itemId == _carryItemId && itemId != Volatile.Read(ref _truncatedItemId)) return true; // the common case, no lock
+        lock (_answerGate)
+        {
+            if (itemId == _truncatedItemId) return false;
+            _responseActive = true;
+            _audioItemId = itemId;
+            _audioItemBytes = 0;
+        }
+        _carried = 0; // a partial frame of an earlier item does not belong to this one
+        _carryItemId = itemId;
+        return true;
     }
 
     /// <summary>Cuts provider audio into 20 ms frames (one array per frame: it travels to the client as is).</summary>
@@ -232,8 +302,17 @@ internal sealed class RealtimeConnection : IVoiceConnection
     private void Flush()
     {
         if (_carried == 0) return;
-        var pcm = _carry.AsSpan(0, _carried & ~1).ToArray();
+        var length = _carried & ~1;
         _carried = 0;
+        if (_carryItemId is not null)
+        {
+            lock (_answerGate)
+            {
+                if (_carryItemId == _truncatedItemId) return; // cut while this frame was being filled
+                if (_carryItemId == _audioItemId) _audioItemBytes += length;
+            }
+        }
+        var pcm = _carry.AsSpan(0, length).ToArray();
         if (pcm.Length > 0) _events.OnProviderAudio(new AudioFrame(++_sequence, _clock.GetUtcNow().UtcTicks, pcm));
     }
 

@@ -57,6 +57,7 @@ internal sealed class SimulatedConnection : IVoiceConnection
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private CancellationTokenSource? _speaking;
+    private bool _audible; // the answer in _speaking has started to sound (guarded by _gate)
     private int _utterances;
     private long _received;
     private long _sequence;
@@ -108,7 +109,8 @@ internal sealed class SimulatedConnection : IVoiceConnection
                 {
                     case SpeechEdge.Started:
                         _speechStartTicks = _clock.GetUtcNow().UtcTicks;
-                        StopSpeaking(); // barge-in: the candidate talks over the agent
+                        DropPendingAnswer();
+                        _events.OnCandidateSpeechStarted(_provider); // talking over an audible answer: the relay interrupts it
                         break;
                     case SpeechEdge.Ended:
                         OnCandidateFinished();
@@ -143,6 +145,7 @@ internal sealed class SimulatedConnection : IVoiceConnection
         {
             _speaking?.Cancel();
             speaking = _speaking = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            _audible = false;
         }
         _ = Task.Run(() => SpeakAsync(_options.ResponseLatency + jitter, text, dropMidway, speaking.Token));
     }
@@ -153,6 +156,11 @@ internal sealed class SimulatedConnection : IVoiceConnection
         try
         {
             await Task.Delay(latency, _clock, ct);
+            lock (_gate)
+            {
+                if (ct.IsCancellationRequested) return;
+                _audible = true;
+            }
             var frames = Frames(_options.ResponseDuration);
             var start = _clock.GetTimestamp();
             var started = _clock.GetUtcNow();
@@ -163,6 +171,7 @@ internal sealed class SimulatedConnection : IVoiceConnection
                 var due = Math.Min(frames, 1 + (int)(_clock.GetElapsedTime(start).Ticks / (AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond)));
                 for (; sent < due; sent++)
                 {
+                    if (ct.IsCancellationRequested) return; // interrupted: not one more frame
                     if (dropMidway && sent == frames / 2)
                     {
                         Fail("connection dropped mid-answer (injected fault)");
@@ -177,6 +186,17 @@ internal sealed class SimulatedConnection : IVoiceConnection
         catch (OperationCanceledException)
         {
             // interrupted by the candidate or the connection closed
+        }
+    }
+
+    /// <summary>The candidate speaks again before the answer began: it is dropped (the candidate was not done), as a real VAD does.</summary>
+    private void DropPendingAnswer()
+    {
+        lock (_gate)
+        {
+            if (_speaking is null || _audible) return;
+            _speaking.Cancel();
+            _speaking = null;
         }
     }
 

@@ -50,6 +50,13 @@ public interface IVoiceEvents
     /// <summary>A finished utterance of either speaker, from the provider's transcription events.</summary>
     void OnTranscript(Turn turn);
 
+    /// <summary>
+    /// The provider's voice activity detection heard the candidate start speaking (OpenAI Realtime
+    /// <c>input_audio_buffer.speech_started</c>; the simulator's speech onset). Raised at every onset, whether or not the
+    /// agent is speaking: the relay decides whether it is a barge-in.
+    /// </summary>
+    void OnCandidateSpeechStarted(string provider);
+
     /// <summary>A non-fatal error event from the provider (the connection stays open).</summary>
     void OnProviderError(string provider, string code, string message);
 

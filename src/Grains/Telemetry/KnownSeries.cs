@@ -7,7 +7,7 @@ namespace VoiceActors.Telemetry;
 /// <summary>
 /// Exports every counter series whose label values are known at start-up at 0, as Prometheus' instrumentation guidance asks:
 /// a series that appears only with its first event leaves <c>rate()</c>, alerts and dashboards blind until then. Counters
-/// per configured provider (<c>voice_provider_errors_total</c>, <c>voice_sessions_started_total</c>) and per drop reason.
+/// per configured provider (<c>voice_provider_errors_total</c>, <c>voice_sessions_started_total</c>) per drop reason, and the barge-in count.
 /// The latency histogram is not touched: System.Diagnostics.Metrics has no empty observation, and a fake one would count.
 /// </summary>
 public sealed class KnownSeries(VoiceProviderRegistry providers) : IHostedService
@@ -31,5 +31,6 @@ public sealed class KnownSeries(VoiceProviderRegistry providers) : IHostedServic
         }
         foreach (var reason in MediaMetrics.DropReasons)
             MediaMetrics.FramesDropped.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        MediaMetrics.BargeIns.Add(0);
     }
 }

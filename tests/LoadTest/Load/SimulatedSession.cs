@@ -332,6 +332,8 @@ public sealed class SimulatedSession : IAudioSink
         return Task.CompletedTask;
     }
 
+    Task IAudioSink.OnBargeIn(long lastSequence) => Task.CompletedTask; // nothing queued here: frames are counted as they come
+
     Task IAudioSink.OnTranscript(Turn turn)
     {
         Interlocked.Increment(ref _run.Stats.Transcripts);

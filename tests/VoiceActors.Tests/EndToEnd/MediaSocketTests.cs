@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text;
@@ -28,7 +29,7 @@ public sealed class AudioSystemCollection : ICollectionFixture<AudioSystemFixtur
 
 /// <summary>The media socket of the embedded-default system, driven by a raw WebSocket client the way the page and a bridge use it.</summary>
 [Collection(AudioSystemCollection.Name)]
-public sealed class MediaSocketTests(AudioSystemFixture fixture)
+public sealed class MediaSocketTests(AudioSystemFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
 {
     private readonly AudioSystem _system = fixture.System;
 
@@ -161,11 +162,66 @@ public sealed class MediaSocketTests(AudioSystemFixture fixture)
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6 }, client.Audio.Select(a => a[0]).ToArray());
     }
 
+    [Fact]
+    public async Task Speaking_over_the_agent_stops_its_audio_at_the_client_within_100_ms_and_lands_on_the_timeline()
+    {
+        var (id, token) = await _system.CreateInterviewAsync();
+        using var socket = await _system.ConnectMediaAsync(id, token);
+        var client = new Reader(socket);
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(20)); // a client sends at real time
+        var speech = AudioPathTests.Speech();
+        var silence = AudioPathTests.Silence();
+
+        // One second of speech, then quiet until the agent's 600 ms answer has been arriving for 100 ms.
+        for (var i = 0; i < 400 && client.Audio.Count < 5; i++)
+        {
+            await socket.SendAsync(i < 50 ? speech : silence, WebSocketMessageType.Binary, true, CancellationToken.None);
+            await tick.WaitForNextTickAsync();
+        }
+        Assert.True(client.Audio.Count >= 5, "the answer started");
+        Assert.DoesNotContain(client.Texts, t => t == "{\"type\":\"barge_in\"}"); // speaking into silence was no barge-in
+
+        // The candidate talks over the answer for 800 ms. The provider's onset is its 5th loud frame (MinSpeech 100 ms).
+        var firstLoud = 0L;
+        var onset = 0L;
+        for (var k = 0; k < 40; k++)
+        {
+            if (k == 0) firstLoud = Stopwatch.GetTimestamp();
+            if (k == 4) onset = Stopwatch.GetTimestamp();
+            await socket.SendAsync(speech, WebSocketMessageType.Binary, true, CancellationToken.None);
+            await tick.WaitForNextTickAsync();
+        }
+
+        var log = client.Log.ToArray();
+        var bargeIn = Array.FindIndex(log, e => e.Text == "{\"type\":\"barge_in\"}");
+        Assert.True(bargeIn >= 0, "the page was told to stop its scheduled audio");
+        var agentFrames = log.Count(e => e.Text is null);
+        Assert.True(agentFrames < 30, $"the 600 ms answer was cut: {agentFrames} of 30 frames arrived");
+        Assert.DoesNotContain(log.Skip(bargeIn), e => e.Text is null); // nothing of the cut answer after the stop
+        var lastAudio = log.Take(bargeIn).Last(e => e.Text is null).At;
+        var stopped = Math.Max(lastAudio, log[bargeIn].At);
+        var fromOnset = Stopwatch.GetElapsedTime(onset, stopped).TotalMilliseconds;
+        var fromFirstLoud = Stopwatch.GetElapsedTime(firstLoud, stopped).TotalMilliseconds;
+        output.WriteLine($"barge-in: agent audio stopped at the client {fromOnset:0.0} ms after the provider's speech onset " +
+            $"({fromFirstLoud:0.0} ms after the first loud frame, which includes the 100 ms onset detection); {agentFrames} of 30 frames arrived");
+        Assert.True(fromOnset <= 100, $"stopped {fromOnset:0.0} ms after speech start");
+
+        var counters = Assert.Single(_system.Sockets.Of(id)).Counters;
+        Assert.Equal(1, counters.BargeIns);
+        var grains = (IGrainFactory)_system.Services.GetService(typeof(IGrainFactory))!;
+        await AudioSystem.Eventually(async () => (await grains.GetGrain<IInterviewSessionGrain>(id).GetTimeline("local")).Any(e => e.Kind == TimelineKinds.BargeIn),
+            "barge_in on the session's timeline");
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
     /// <summary>Reads everything the server sends, in the background.</summary>
     private sealed class Reader
     {
         public ConcurrentQueue<byte[]> Audio { get; } = new();
         public ConcurrentQueue<string> Texts { get; } = new();
+
+        /// <summary>Every message as it arrived: when (Stopwatch ticks), and its text (null: an audio frame).</summary>
+        public ConcurrentQueue<(long At, string? Text)> Log { get; } = new();
 
         public Reader(WebSocket socket) => _ = Task.Run(async () =>
         {
@@ -176,8 +232,18 @@ public sealed class MediaSocketTests(AudioSystemFixture fixture)
                 {
                     var result = await socket.ReceiveAsync(buffer, CancellationToken.None);
                     if (result.MessageType == WebSocketMessageType.Close) return;
-                    if (result.MessageType == WebSocketMessageType.Text) Texts.Enqueue(Encoding.UTF8.GetString(buffer, 0, result.Count));
-                    else Audio.Enqueue(buffer[..result.Count]);
+                    var at = Stopwatch.GetTimestamp();
+                    if (result.MessageType == WebSocketMessageType.Text)
+                    {
+                        var text = Encoding.UTF8.GetString(buffer, 0, result.Count);
+                        Texts.Enqueue(text);
+                        Log.Enqueue((at, text));
+                    }
+                    else
+                    {
+                        Audio.Enqueue(buffer[..result.Count]);
+                        Log.Enqueue((at, null));
+                    }
                 }
             }
             catch (WebSocketException)

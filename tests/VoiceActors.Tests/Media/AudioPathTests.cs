@@ -99,6 +99,41 @@ public sealed class AudioPathTests
     }
 
     [Fact]
+    public async Task Candidate_speaking_over_the_answer_drops_the_sinks_audio_cuts_the_answer_and_lands_on_the_timeline()
+    {
+        await using var silo = await TestSilo.StartAsync(Settings(("Providers:Simulated:ResponseDuration", "00:00:02")));
+        var (grain, _) = await CreateAsync(silo);
+        var client = new RecordingSink();
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+        await WaitConnectedAsync(silo, grain);
+
+        // Speech onset while the agent is silent is an ordinary turn, not a barge-in.
+        await PushAsync(silo, grain, Speech(), 50);
+        await PushAsync(silo, grain, Silence(), 300, until: () => client.Audio.Count >= 10); // 200 ms into a 2 s answer
+        Assert.Empty(client.BargeIns);
+
+        await PushAsync(silo, grain, Speech(), 30, until: () => !client.BargeIns.IsEmpty); // the candidate talks over it
+        await VoiceActors.TestSupport.Eventually.UntilAsync(() => !client.BargeIns.IsEmpty, TimeSpan.FromSeconds(10), () => "the sink to be told");
+        var cutAt = client.BargeIns.Single(); // the last frame sequence the cut covers
+        Assert.InRange(cutAt, 10, 99);
+
+        await PushAsync(silo, grain, Speech(), 50); // one more second of fake time: a running answer would send 50 more frames
+        var heard = client.Audio.Count;
+        Assert.InRange(heard, cutAt, cutAt + 1); // at most one frame raced the cut
+        Assert.DoesNotContain(await grain.GetTurns("tenant"), t => t.Speaker == ParticipantRole.Agent); // it was never finished
+
+        var bargeIn = await VoiceActors.TestSupport.Eventually.ValueAsync(
+            async () => (await grain.GetTimeline("tenant")).Where(e => e.Kind == TimelineKinds.BargeIn).ToArray(), e => e.Length > 0,
+            TimeSpan.FromSeconds(10), _ => "a barge_in on the timeline");
+        Assert.StartsWith("simulated: the candidate spoke over the agent", Assert.Single(bargeIn).Detail);
+
+        // When the candidate pauses, the next question comes as usual.
+        await PushAsync(silo, grain, Silence(), 300, until: () => client.Audio.Count > heard + 5);
+        Assert.True(client.Audio.Count > heard + 5, "the interview goes on after a barge-in");
+        Assert.Single(client.BargeIns);
+    }
+
+    [Fact]
     public async Task A_latency_spike_lands_on_the_timeline_once_per_interval()
     {
         await using var silo = await TestSilo.StartAsync(Settings());
@@ -250,5 +285,7 @@ public sealed class AudioPathTests
 
         public Task OnProviderAudio(AudioFrame frame) { Audio.Enqueue(frame); return Task.CompletedTask; }
         public Task OnTranscript(Turn turn) { Turns.Enqueue(turn); return Task.CompletedTask; }
+        public Task OnBargeIn(long lastSequence) { BargeIns.Enqueue(lastSequence); return Task.CompletedTask; }
+        public ConcurrentQueue<long> BargeIns { get; } = new();
     }
 }

@@ -38,6 +38,7 @@ public sealed class FailoverTimelineTests : IAsyncLifetime
     {
         public ConcurrentQueue<Turn> Turns { get; } = new();
         public Task OnProviderAudio(AudioFrame frame) => Task.CompletedTask;
+        public Task OnBargeIn(long lastSequence) => Task.CompletedTask;
         public Task OnTranscript(Turn turn)
         {
             Turns.Enqueue(turn);

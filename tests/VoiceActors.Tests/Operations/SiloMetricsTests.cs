@@ -87,7 +87,9 @@ public sealed partial class SiloMetricsTests(OperationsSystem ops) : IClassFixtu
         }
         foreach (var reason in VoiceActors.Media.MediaMetrics.DropReasons)
             Assert.Single(scrape.Named("voice_audio_frames_dropped_total"), s => s.Labels.GetValueOrDefault("reason") == reason);
+        Assert.Single(scrape.Named("voice_barge_ins_total"));
         Assert.Equal("counter", scrape.Types["voice_provider_errors_total"]);
+        Assert.Equal("counter", scrape.Types["voice_barge_ins_total"]);
     }
 
     [Fact]

@@ -20,6 +20,8 @@ public sealed class EventCollector : IVoiceEvents
 
     public void OnProviderAudio(AudioFrame frame) { Audio.Enqueue(frame); Changed(); }
     public void OnTranscript(Turn turn) { Turns.Enqueue(turn); Changed(); }
+    public int SpeechStarts;
+    public void OnCandidateSpeechStarted(string provider) { Interlocked.Increment(ref SpeechStarts); Log.Enqueue($"speech started {provider}"); Changed(); }
     public void OnProviderError(string provider, string code, string message) { Errors.Enqueue($"{provider}:{code}"); Changed(); }
     public void OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks) { Interlocked.Increment(ref AudioSentToProvider); Changed(); }
     public void OnProviderConnected(string provider, int attempt, int replayedTurns) { Log.Enqueue($"connected {provider} attempt={attempt} replayed={replayedTurns}"); Changed(); }

@@ -181,6 +181,37 @@ public sealed class FakeRealtimeConnection(WebSocket socket, string pathAndQuery
         });
     }
 
+    /// <summary>The server's VAD heard the candidate start speaking.</summary>
+    public Task SpeechStartedAsync(int audioStartMs, string itemId = "item_c") => SendAsync(new JsonObject
+    {
+        ["type"] = "input_audio_buffer.speech_started", ["audio_start_ms"] = audioStartMs, ["item_id"] = itemId,
+    });
+
+    public Task ResponseCreatedAsync(string responseId) => SendAsync(new JsonObject
+    {
+        ["type"] = "response.created",
+        ["response"] = new JsonObject { ["object"] = "realtime.response", ["id"] = responseId, ["status"] = "in_progress", ["output"] = new JsonArray() },
+    });
+
+    public Task ResponseDoneAsync(string responseId, string status) => SendAsync(new JsonObject
+    {
+        ["type"] = "response.done",
+        ["response"] = new JsonObject { ["object"] = "realtime.response", ["id"] = responseId, ["status"] = status, ["output"] = new JsonArray() },
+    });
+
+    /// <summary>Audio deltas of one item, without the done markers: an answer in progress.</summary>
+    public async Task AudioDeltasAsync(string responseId, string itemId, byte[] pcm, int chunkBytes)
+    {
+        for (var i = 0; i < pcm.Length; i += chunkBytes)
+        {
+            await SendAsync(new JsonObject
+            {
+                ["type"] = "response.output_audio.delta", ["response_id"] = responseId, ["item_id"] = itemId, ["output_index"] = 0, ["content_index"] = 0,
+                ["delta"] = Convert.ToBase64String(pcm, i, Math.Min(chunkBytes, pcm.Length - i)),
+            });
+        }
+    }
+
     /// <summary>What the server heard the candidate say.</summary>
     public Task HeardAsync(string transcript) => SendAsync(new JsonObject
     {

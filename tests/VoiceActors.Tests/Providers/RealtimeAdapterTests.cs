@@ -189,10 +189,53 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         Assert.True(link.IsConnected);
     }
 
+    [Fact]
+    public async Task Speech_started_mid_answer_is_reported_and_interrupt_sends_response_cancel_and_truncates_at_the_audio_handed_out()
+    {
+        var events = new EventCollector();
+        await using var connection = await Adapter("openai", _server.Endpoint)
+            .ConnectAsync(new ProviderConnectRequest("s-barge", new ProviderSettings("openai"), []), events, CancellationToken.None);
+        var server = await _server.NextConnectionAsync();
+
+        // Before any answer: an interrupt has nothing to cancel or truncate, and sends nothing.
+        await server.SpeechStartedAsync(500);
+        await events.WaitFor(() => events.SpeechStarts == 1, "the first speech onset");
+        connection.Interrupt();
+
+        await server.ResponseCreatedAsync("resp_1");
+        var pcm = Tone(AudioFormat.FrameBytes * 10); // 200 ms of answer, still going
+        await server.AudioDeltasAsync("resp_1", "item_a", pcm, chunkBytes: 1920);
+        await events.WaitFor(() => events.Audio.Count == 10, "200 ms of the answer handed out");
+
+        await server.SpeechStartedAsync(1800); // the candidate talks over the agent
+        await events.WaitFor(() => events.SpeechStarts == 2, "speech_started mid-answer reaching the events");
+        connection.Interrupt(); // what the relay does on a barge-in
+        await events.WaitFor(() => server.Count("conversation.item.truncate") == 1, "the truncate");
+
+        var sent = server.Received.Select(e => (string)e["type"]!).Where(t => t is "response.cancel" or "conversation.item.truncate").ToArray();
+        Assert.Equal(["response.cancel", "conversation.item.truncate"], sent); // once each, cancel first, as OpenAI's guide has it
+        var truncate = Assert.Single(server.OfType("conversation.item.truncate"));
+        Assert.Equal("item_a", (string?)truncate["item_id"]);
+        Assert.Equal(0, (int?)truncate["content_index"]);
+        Assert.Equal(200, (int?)truncate["audio_end_ms"]); // exactly the audio handed out
+
+        // The server's late deltas of the cut item are dropped; a cancel that lost the race is no error; the next answer plays.
+        await server.AudioDeltasAsync("resp_1", "item_a", Tone(AudioFormat.FrameBytes * 5), chunkBytes: 1920);
+        await server.ErrorAsync("response_cancel_not_active", "Cancellation failed: no active response found");
+        await server.ResponseDoneAsync("resp_1", "cancelled");
+        await server.ResponseCreatedAsync("resp_2");
+        await server.AudioDeltasAsync("resp_2", "item_b", Tone(AudioFormat.FrameBytes * 3), chunkBytes: 960);
+        await events.WaitFor(() => events.Audio.Count == 13, "the next answer");
+        Assert.Equal(13, events.Audio.Count);
+        Assert.Empty(events.Errors);
+        Assert.Equal(1, server.Count("response.cancel"));
+    }
+
     /// <summary>Keeps the conversation as the relay does, so the link can replay it.</summary>
     private sealed class RecordingEvents(EventCollector inner, List<Turn> conversation) : IVoiceEvents
     {
         public void OnProviderAudio(AudioFrame frame) => inner.OnProviderAudio(frame);
+        public void OnCandidateSpeechStarted(string provider) => inner.OnCandidateSpeechStarted(provider);
         public void OnTranscript(Turn turn) { lock (conversation) conversation.Add(turn); inner.OnTranscript(turn); }
         public void OnProviderError(string provider, string code, string message) => inner.OnProviderError(provider, code, message);
         public void OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks) => inner.OnCandidateAudioSent(sentAtUtcTicks, handedOffUtcTicks);

@@ -148,6 +148,13 @@ public sealed class AgentRoomConnection : IAgentRoomConnection, IAudioSink
 
     Task IAudioSink.OnTranscript(Sessions.Turn turn) => Task.CompletedTask; // the room hears the agent; transcripts go elsewhere
 
+    /// <summary>Barge-in from the relay: everything queued is dropped here and in the bridge (AudioSource.clearQueue).</summary>
+    Task IAudioSink.OnBargeIn(long lastSequence)
+    {
+        Clear();
+        return Task.CompletedTask;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
@@ -223,6 +230,9 @@ public sealed class AgentRoomConnection : IAgentRoomConnection, IAudioSink
 
     /// <summary>Agent frames waiting in the bridge ahead of the AudioSource, as of the last STATS.</summary>
     public long BridgeQueuedFrames { get; private set; }
+
+    /// <summary>CLEARs (barge-ins) the session's current bridge process has carried out, as of the last STATS.</summary>
+    public long BridgeClears { get; internal set; }
 
     private async Task DeliverAudioAsync()
     {

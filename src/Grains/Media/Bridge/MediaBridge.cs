@@ -278,6 +278,7 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
                 break;
             case BridgeFrameType.Stats:
                 c.OnBridgeStats((long)BridgeProtocol.StatAt(payload, 3), (long)BridgeProtocol.StatAt(payload, 5), (long)BridgeProtocol.StatAt(payload, 2));
+                c.BridgeClears = (long)BridgeProtocol.StatAt(payload, 7);
                 break;
             case BridgeFrameType.Error:
                 if (BridgeProtocol.TryReadError(payload, out var code, out var message)) OnBridgeError(process, wireId, code, message);

@@ -139,6 +139,27 @@ public sealed class MediaBridgeTests
     }
 
     [Fact]
+    public async Task A_barge_in_on_the_relay_sink_clears_the_queue_here_and_in_the_bridge()
+    {
+        await using var h = new BridgeHarness(o => o.SiloQueueFrames = 500);
+        var bridge = await h.StartAsync();
+        var t = new RecordingTarget();
+        await using var c = (AgentRoomConnection)bridge.Join("b", Join("b"), t);
+        await t.WaitAsync(() => t.Last == AgentRoomState.Connected);
+        await c.AudioSink.OnBargeIn(0); // nothing queued, nothing playing: harmless
+        for (var i = 0; i < 400; i++) await c.AudioSink.OnProviderAudio(BridgeHarness.Frame(i, 100)); // 8 s of answer at once
+
+        await c.AudioSink.OnBargeIn(400); // what the relay calls when the candidate talks over the agent
+        var marker = BridgeHarness.Frame(9999, 2000);
+        await c.AudioSink.OnProviderAudio(marker);
+        await t.WaitAsync(() => t.Audio.Any(f => f.Pcm.AsSpan().SequenceEqual(marker.Pcm)));
+        // STATS (every 200 ms here) carry the bridge's own count: CLEAR reached the process, which ran clearQueue for both.
+        await VoiceActors.TestSupport.Eventually.UntilAsync(() => c.BridgeClears == 2, TimeSpan.FromSeconds(10), () => $"2 clears in the bridge, saw {c.BridgeClears}");
+
+        Assert.Equal(marker.Pcm, t.Audio.Last().Pcm); // audio after the barge-in (the next answer) still plays
+    }
+
+    [Fact]
     public async Task Audio_sent_after_clear_follows_it_and_a_flood_drops_only_the_flooding_session()
     {
         await using var h = new BridgeHarness(o => o.SiloQueueFrames = 10);
