@@ -26,9 +26,8 @@ public interface IAudioSink : IGrainObserver
     /// <summary>
     /// Barge-in: the candidate started talking over the agent. Agent audio queued here and not yet played is dropped at
     /// once, and so is any frame up to <paramref name="lastSequence"/> that arrives late (one-way calls may overtake each
-    /// other). Harmless when nothing is queued. The default does nothing, for a sink that holds no audio (a recorder, a
-    /// fan-out written before barge-in existed); grain-observer proxies are generated with the real one-way call.
+    /// other). Harmless when nothing is queued; a sink that holds no audio implements it as nothing.
     /// </summary>
     [OneWay, Alias("OnBargeIn")]
-    Task OnBargeIn(long lastSequence) => Task.CompletedTask;
+    Task OnBargeIn(long lastSequence);
 }

@@ -117,5 +117,11 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
             _ = room.OnTranscript(turn);
             return client.OnTranscript(turn);
         }
+
+        public Task OnBargeIn(long lastSequence)
+        {
+            _ = room.OnBargeIn(lastSequence);
+            return client.OnBargeIn(lastSequence);
+        }
     }
 }
