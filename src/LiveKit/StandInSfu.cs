@@ -55,10 +55,10 @@ public sealed partial class StandInSfu : IHostedService, IStandInMediaPlane, IAs
             Unavailable = "every region has a LiveKit:Url"; // the stand-in serves no region, so nobody would join its SFU
             return;
         }
-        var script = _options.Script is { Length: > 0 } configured ? Path.GetFullPath(configured) : FindScript();
-        if (script is null || !File.Exists(script))
+        var script = MediaPlaneScripts.Find(MediaPlaneScripts.Sfu, _options.Script, AppContext.BaseDirectory);
+        if (script is null)
         {
-            Unavailable = $"the SFU script was not found ({script ?? "src/media/sfu/index.js above " + AppContext.BaseDirectory})";
+            Unavailable = $"the SFU script was not found ({(_options.Script is { Length: > 0 } configured ? configured : "src/" + MediaPlaneScripts.Sfu + " above " + AppContext.BaseDirectory)})";
             LogNoMedia(Unavailable);
             return;
         }
@@ -251,17 +251,6 @@ public sealed partial class StandInSfu : IHostedService, IStandInMediaPlane, IAs
         await _pumps.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         process.Dispose();
         _process = null;
-    }
-
-    /// <summary>Walks up from the app's base directory to the repository's <c>src/media/sfu/index.js</c>.</summary>
-    private static string? FindScript()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            foreach (var candidate in new[] { Path.Combine(dir.FullName, "src", "media", "sfu", "index.js"), Path.Combine(dir.FullName, "media", "sfu", "index.js") })
-                if (File.Exists(candidate)) return candidate;
-        }
-        return null;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stand-in SFU not started, so LiveKit clients cannot join with media (rooms, tokens and webhooks still work): {Reason}")]

@@ -1,12 +1,13 @@
+using VoiceActors.LiveKit;
+
 namespace VoiceActors.Media.Bridge;
 
 /// <summary>
-/// Finds Node and the bridge script without starting anything. The script is not copied into build outputs (its
-/// node_modules carry a 25 MB native library): it is found in the repository above the silo's output, or configured.
+/// Finds Node and the bridge script (<see cref="MediaPlaneScripts"/>) without starting anything.
 /// </summary>
 public static class BridgeLocator
 {
-    public const string RelativeScript = "media/bridge/index.js";
+    public const string RelativeScript = MediaPlaneScripts.Bridge;
 
     public static BridgeLaunch? Resolve(MediaBridgeOptions options, string baseDirectory, out string whyNot)
     {
@@ -34,18 +35,7 @@ public static class BridgeLocator
         return new BridgeLaunch(node, script);
     }
 
-    public static string? FindScript(string? configured, string baseDirectory)
-    {
-        if (!string.IsNullOrWhiteSpace(configured)) return File.Exists(configured) ? Path.GetFullPath(configured) : null;
-        var beside = Path.Combine(baseDirectory, RelativeScript);
-        if (File.Exists(beside)) return beside;
-        for (var dir = new DirectoryInfo(baseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "src", RelativeScript);
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
+    public static string? FindScript(string? configured, string baseDirectory) => MediaPlaneScripts.Find(RelativeScript, configured, baseDirectory);
 
     public static string? FindExecutable(string name)
     {
