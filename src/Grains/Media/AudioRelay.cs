@@ -107,6 +107,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
         var now = _clock.GetUtcNow().UtcTicks;
         var until = Interlocked.Exchange(ref _agentAudioUntilUtcTicks, 0);
         if (until == 0 || until + _options.BargeInPlayoutAllowance.Ticks <= now) return false;
+        _link.Interrupt(); // first: the cut then covers every frame the provider emitted before it stopped, bar one in flight
         var sink = _sink;
         if (sink is not null)
         {
@@ -119,7 +120,6 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
                 // a vanished observer holds no audio to drop
             }
         }
-        _link.Interrupt();
         Interlocked.Increment(ref _bargeIns);
         MediaMetrics.BargeIns.Add(1);
         var cutMs = Math.Max(0, until - now) / TimeSpan.TicksPerMillisecond;
