@@ -9,7 +9,14 @@ namespace VoiceActors.PostSession;
 public sealed record TranscriptTurn(int Sequence, ParticipantRole Speaker, string Text, DateTimeOffset StartedAt, DateTimeOffset EndedAt);
 
 [GenerateSerializer, Immutable, Alias("va.TranscriptView")]
-public sealed record TranscriptView(string SessionId, IReadOnlyList<TranscriptTurn> Turns, DateTimeOffset StoredAt);
+public sealed record TranscriptView(
+    string SessionId, IReadOnlyList<TranscriptTurn> Turns, DateTimeOffset StoredAt, string Source = TranscriptSources.Provider);
+
+/// <summary>Where a transcript came from: the voice provider, or a recognizer run on the recording (<c>recording:&lt;recognizer&gt;</c>).</summary>
+public static class TranscriptSources
+{
+    public const string Provider = "provider";
+}
 
 [GenerateSerializer, Alias("va.EvaluationStatus")]
 public enum EvaluationStatus

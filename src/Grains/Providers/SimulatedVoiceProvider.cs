@@ -109,7 +109,8 @@ internal sealed class SimulatedConnection(
         var now = clock.GetUtcNow();
         var started = _speechStartTicks == 0 ? now : new DateTimeOffset(_speechStartTicks, TimeSpan.Zero);
         _utterances++;
-        events.OnTranscript(new Turn(ParticipantRole.Candidate, $"(candidate answer {_utterances}, {(now - started).TotalSeconds:0.0} s of speech)", started, now));
+        if (options.TranscribeCandidate)
+            events.OnTranscript(new Turn(ParticipantRole.Candidate, $"(candidate answer {_utterances}, {(now - started).TotalSeconds:0.0} s of speech)", started, now));
         if (_stalled) return;
 
         var roll = random.NextDouble();
