@@ -25,15 +25,13 @@ public sealed class RealtimeProviderOptions
     public static RealtimeProviderOptions GrokDefaults() => new() { Endpoint = new Uri("https://api.x.ai/v1"), Model = "grok-voice-latest", Voice = "Ara" };
 }
 
-public sealed class RealtimeProviderOptionsValidator : IValidateOptions<RealtimeProviderOptions>
+public sealed class RealtimeProviderOptionsValidator : OptionsValidator<RealtimeProviderOptions>
 {
-    public ValidateOptionsResult Validate(string? name, RealtimeProviderOptions o)
+    protected override void Check(string? name, RealtimeProviderOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.Endpoint is null || !o.Endpoint.IsAbsoluteUri) errors.Add($"Providers:{name}:Endpoint must be an absolute URL (the provider's API base).");
         if (string.IsNullOrWhiteSpace(o.Model)) errors.Add($"Providers:{name}:Model must name the realtime model.");
         if (o.SendQueueFrames is < 1 or > 500) errors.Add($"Providers:{name}:SendQueueFrames must be 1..500: the queue bounds memory per session.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -89,11 +87,10 @@ public sealed class SimulatedProviderOptions
     public TimeSpan? SessionCap { get; set; }
 }
 
-public sealed class SimulatedProviderOptionsValidator : IValidateOptions<SimulatedProviderOptions>
+public sealed class SimulatedProviderOptionsValidator : OptionsValidator<SimulatedProviderOptions>
 {
-    public ValidateOptionsResult Validate(string? name, SimulatedProviderOptions o)
+    protected override void Check(string? name, SimulatedProviderOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.ResponseLatency < TimeSpan.Zero || o.ResponseJitter < TimeSpan.Zero || o.ConnectLatency < TimeSpan.Zero)
             errors.Add($"Providers:{name}: latencies cannot be negative.");
         if (o.ResponseDuration < TimeSpan.FromMilliseconds(20)) errors.Add($"Providers:{name}:ResponseDuration must be at least one 20 ms frame.");
@@ -102,7 +99,6 @@ public sealed class SimulatedProviderOptionsValidator : IValidateOptions<Simulat
             if (rate is < 0 or > 1) errors.Add($"Providers:{name}:{field} is a probability: 0..1.");
         if (o.FailFirstConnects < 0 || o.DropAfterFrames < 0) errors.Add($"Providers:{name}: FailFirstConnects and DropAfterFrames cannot be negative.");
         if (o.SessionCap is { } cap && cap <= TimeSpan.Zero) errors.Add($"Providers:{name}:SessionCap must be positive (or unset to use the session budget); it was {cap}.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -149,11 +145,10 @@ public sealed class ProviderSessionOptions
     }
 }
 
-public sealed class ProviderSessionOptionsValidator : IValidateOptions<ProviderSessionOptions>
+public sealed class ProviderSessionOptionsValidator : OptionsValidator<ProviderSessionOptions>
 {
-    public ValidateOptionsResult Validate(string? name, ProviderSessionOptions o)
+    protected override void Check(string? name, ProviderSessionOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         var at = $"Providers:{name}:Session";
         if (o.Budget is { } budget && budget < TimeSpan.FromSeconds(1))
             errors.Add($"{at}:Budget must be at least 1 s (or unset for a provider without a session cap); it was {budget}.");
@@ -164,7 +159,6 @@ public sealed class ProviderSessionOptionsValidator : IValidateOptions<ProviderS
         if (o.ContextTokens is < 500 or > 200_000) errors.Add($"{at}:ContextTokens must be 500..200000 (OpenAI Realtime takes about 28672 input tokens).");
         if (o.VerbatimTurns < 1) errors.Add($"{at}:VerbatimTurns must be at least 1: the last exchange is always replayed word for word.");
         if (o.CondensedTurnChars is < 20 or > 2000) errors.Add($"{at}:CondensedTurnChars must be 20..2000.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -197,11 +191,10 @@ public sealed class ProviderFailoverOptions
     public TimeSpan LatencySpikeThreshold { get; set; } = TimeSpan.FromMilliseconds(50);
 }
 
-public sealed class ProviderFailoverOptionsValidator : IValidateOptions<ProviderFailoverOptions>
+public sealed class ProviderFailoverOptionsValidator : OptionsValidator<ProviderFailoverOptions>
 {
-    public ValidateOptionsResult Validate(string? name, ProviderFailoverOptions o)
+    protected override void Check(string? name, ProviderFailoverOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.ConnectTimeout <= TimeSpan.Zero) errors.Add("Providers:Failover:ConnectTimeout must be positive.");
         if (o.InitialBackoff <= TimeSpan.Zero || o.MaxBackoff < o.InitialBackoff) errors.Add("Providers:Failover: InitialBackoff must be positive and MaxBackoff at least InitialBackoff.");
         if (o.FailuresBeforeFailover < 1) errors.Add("Providers:Failover:FailuresBeforeFailover must be at least 1.");
@@ -209,6 +202,5 @@ public sealed class ProviderFailoverOptionsValidator : IValidateOptions<Provider
         if (o.ErrorThreshold < 1 || o.ErrorWindow <= TimeSpan.Zero) errors.Add("Providers:Failover: ErrorThreshold must be at least 1 and ErrorWindow positive.");
         if (o.StallTimeout <= TimeSpan.Zero) errors.Add("Providers:Failover:StallTimeout must be positive.");
         if (o.LatencySpikeThreshold <= TimeSpan.Zero) errors.Add("Providers:Failover:LatencySpikeThreshold must be positive.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
