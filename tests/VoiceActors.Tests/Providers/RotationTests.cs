@@ -114,7 +114,7 @@ public sealed class RotationTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("Interviewer: Welcome! Tell me about a system you bui…", items[0]);
         Assert.Contains("Candidate: I built a payment ledger that reconcile…", items[0]);
         Assert.Contains("Candidate: Idempotency keys per entry and an appen…", items[0]);
-        Assert.EndsWith("\nInterviewer: How did you make it never double count?", items[0]); // short enough to stay whole
+        Assert.Contains("\nInterviewer: How did you make it never double count?\n", items[0]); // short enough to stay whole
         Assert.Equal(["user: We sharded it by account.", "assistant: Why by account?"], items[1..]);
 
         // The conversation goes on in the new session; nothing was a failure.
@@ -132,7 +132,7 @@ public sealed class RotationTests(ITestOutputHelper output) : IAsyncLifetime
     {
         const string name = "openai-rot-expired";
         using var errors = new CounterProbe("voice_provider_errors", "provider");
-        _server.SessionCap = TimeSpan.FromMilliseconds(1500); // shorter than anything the link plans for (no budget set)
+        _server.SessionCap = TimeSpan.FromSeconds(3); // the link has no budget for this provider: nothing planned, the server's cap comes first
         var conversation = new List<Turn>();
         var events = new EventCollector();
         var registry = new VoiceProviderRegistry([Adapter(name), Adapter("grok-rot-expired")]);
