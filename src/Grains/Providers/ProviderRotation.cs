@@ -1,35 +1,27 @@
-using System.Diagnostics.Metrics;
-using System.Text;
 using VoiceActors.LiveKit;
 using VoiceActors.Sessions;
 using VoiceActors.Telemetry;
 
 namespace VoiceActors.Providers;
 
-/// <summary>
-/// Moving a conversation to a fresh provider session: the reasons, the counter, and what the new session is given (a
-/// replay that fits the provider's context: recent turns word for word, older ones condensed, and a continuation note).
-/// </summary>
+/// <summary>Moving a conversation to a fresh session of the same provider: the reasons, the counter, and the replay it gets.</summary>
 public static class ProviderRotation
 {
+    /// <summary>Exposed as <c>voice_provider_rotations_total{provider,reason}</c>.</summary>
+    public static readonly System.Diagnostics.Metrics.Counter<long> Rotations = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_provider_rotations",
+        description: "Provider sessions replaced by a fresh one of the same provider (reason: planned before the cap, expired at it); not failures.");
+
     /// <summary>Timeline kind of a rotation (free text like the others; this is the name operators grep for).</summary>
     public const string RotatedKind = "provider.rotated";
 
-    /// <summary>Before the session cap, at a turn boundary (or at the last safe moment).</summary>
+    /// <summary>Before the session cap, at a turn boundary (or at the last safe moment); <see cref="Expired"/>: the provider ended it at its cap.</summary>
     public const string Planned = "planned";
-
-    /// <summary>The provider ended the session at its cap (OpenAI's <c>session_expired</c>) before a planned rotation.</summary>
     public const string Expired = "expired";
-
     public static readonly string[] Reasons = [Planned, Expired];
 
     /// <summary>The OpenAI Realtime error code at the session cap.</summary>
     public const string SessionExpiredCode = "session_expired";
-
-    /// <summary>Exposed as <c>voice_provider_rotations_total{provider,reason}</c>.</summary>
-    public static readonly Counter<long> Rotations = VoiceMetrics.Meter.CreateCounter<long>(
-        "voice_provider_rotations",
-        description: "Provider sessions replaced by a fresh one of the same provider (reason: planned before the cap, expired at it); not failures.");
 
     public static void Count(string provider, string reason) =>
         Rotations.Add(1, new KeyValuePair<string, object?>(VoiceMetrics.ProviderTag, provider), new KeyValuePair<string, object?>("reason", reason));
@@ -77,7 +69,7 @@ public static class ProviderRotation
         lines.Reverse();
         var omitted = first - lines.Count;
 
-        var context = new StringBuilder();
+        var context = new System.Text.StringBuilder();
         if (continuation) context.Append(ContinuationNote);
         if (first > 0)
         {

@@ -25,14 +25,22 @@ public sealed class RotationPathTests
         ("Providers:Simulated:Session:BoundaryQuiet", "00:00:00.100"),
         ("Providers:Simulated:Session:VerbatimTurns", "4"));
 
-    [Fact]
-    public async Task Turns_keep_being_answered_across_several_rotations_with_none_unanswered_and_no_added_latency()
+    /// <summary>A silo, a session with its sink attached, and the provider connected.</summary>
+    private static async Task<(TestSilo Silo, IInterviewSessionGrain Grain, RecordingSink Client)> ConnectedAsync(Dictionary<string, string?> settings, string? secondary = null)
     {
-        await using var silo = await TestSilo.StartAsync(ShortSessions());
-        var (grain, _) = await CreateAsync(silo);
+        var silo = await TestSilo.StartAsync(settings);
+        var (grain, _) = await CreateAsync(silo, secondary: secondary);
         var client = new RecordingSink();
         await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
         await WaitConnectedAsync(silo, grain);
+        return (silo, grain, client);
+    }
+
+    [Fact]
+    public async Task Turns_keep_being_answered_across_several_rotations_with_none_unanswered_and_no_added_latency()
+    {
+        var (silo, grain, client) = await ConnectedAsync(ShortSessions());
+        await using var owned = silo;
 
         const int exchanges = 14; // about 1.8 s each: 25 s of interview through sessions capped at 8 s
         var latencies = new List<double>();
@@ -70,13 +78,10 @@ public sealed class RotationPathTests
     public async Task A_session_the_provider_expires_is_reopened_with_the_replay_and_is_not_a_failure()
     {
         // No budget at the link (the provider's real cap is not the configured one): the simulator expires each session at 2 s.
-        await using var silo = await TestSilo.StartAsync(Settings(
+        var (silo, grain, client) = await ConnectedAsync(Settings(
             ("Providers:Simulated:SessionCap", "00:00:02"),
-            ("Providers:Failover:FailuresBeforeFailover", "1")));
-        var (grain, _) = await CreateAsync(silo, secondary: "simulated-backup");
-        var client = new RecordingSink();
-        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
-        await WaitConnectedAsync(silo, grain);
+            ("Providers:Failover:FailuresBeforeFailover", "1")), secondary: "simulated-backup");
+        await using var owned = silo;
 
         await PushAsync(silo, grain, Speech(), 40);
         await PushAsync(silo, grain, Silence(), 300, until: () => client.Turns.Count == 2);
