@@ -20,6 +20,7 @@ public static class LiveRun
             foreach (var e in errors) Console.Error.WriteLine(e);
             return CouldNotRun;
         }
+        if (options.Transport == LoadTransport.LiveKit) return await LiveKitRun.RunAsync(options, reportFile, command, ct);
         LoadReport report;
         try
         {
