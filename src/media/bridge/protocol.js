@@ -54,7 +54,9 @@ function encodeTrack(session, subscribed, identity, trackSid) {
 function encodeAudioIn(session, seq, captureMicros, samples /* Int16Array(480) */) {
   const buf = frame(Up.AUDIO_IN, session, 4 + 8 + PCM_BYTES);
   buf.writeUInt32LE(seq >>> 0, HEADER);
-  buf.writeBigInt64LE(BigInt(Math.round(captureMicros)), HEADER + 4);
+  const micros = Math.round(captureMicros); // unix µs < 2^53: two u32 halves, no BigInt per frame
+  buf.writeUInt32LE(micros % 0x100000000, HEADER + 4);
+  buf.writeInt32LE(Math.floor(micros / 0x100000000), HEADER + 8);
   Buffer.from(samples.buffer, samples.byteOffset, PCM_BYTES).copy(buf, HEADER + 12);
   return buf;
 }

@@ -122,6 +122,12 @@ class Session {
       for await (const frame of c.stream) {
         if (this.candidate !== c) break;
         const data = frame.data;
+        if (filled === 0 && data.length === SAMPLES) {
+          // the stream yields 20 ms frames (frameSizeMs): encode straight from them, no re-chunking copy
+          this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, (performance.timeOrigin + performance.now()) * 1000, data));
+          this.framesIn++;
+          continue;
+        }
         let i = 0;
         while (i < data.length) {
           const n = Math.min(SAMPLES - filled, data.length - i);
