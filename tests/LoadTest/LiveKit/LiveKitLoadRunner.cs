@@ -21,6 +21,9 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
     public const string DevelopmentApiKey = "va-local-dev-key"; // the documented Development key (ApiKeyStore.DevelopmentKey)
     private static readonly TimeSpan JoinBudget = TimeSpan.FromSeconds(120);
 
+    /// <summary>Rooms per candidate driver process (see the sharding note where drivers start).</summary>
+    public const int CandidatesPerDriver = 10;
+
     private readonly object _gate = new();
     private readonly Dictionary<string, Track> _sessions = new(StringComparer.Ordinal);
     private readonly LatencyHistogram _v2v = new();
@@ -41,7 +44,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         if (o.Ramp > TimeSpan.Zero) yield return "--transport livekit starts every session at once (at --create-rate): drop --ramp.";
         if (o.FrameLength != TimeSpan.FromMilliseconds(20) || o.SampleRate != 24_000) yield return "--transport livekit sends 20 ms frames at 24 kHz, as the media bridge does: drop --frame-ms and --sample-rate.";
         if (o.AdmissionCeilingDuration > TimeSpan.Zero || o.RecordTurns) yield return "--admission-ceiling-duration and --record-turns belong to --transport grain.";
-        if (o.Sessions > 200) yield return "--transport livekit: at most 200 sessions (one candidate driver process; its JS thread saturates near 85 rtc-node rooms).";
+        if (o.Sessions > 200) yield return "--transport livekit: at most 200 sessions (a machine of this kind carries far fewer rtc-node rooms).";
     }
 
     private sealed class Track(string id)
@@ -75,10 +78,14 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         await using var silo = await SiloProcess.StartAsync(settings, "silo", environment: "Development", startTimeout: TimeSpan.FromSeconds(120), ct: ct);
         using var http = new HttpClient { BaseAddress = silo.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevelopmentApiKey);
-        await using var driver = await CandidateDriver.StartAsync(media, ct);
-        var consuming = ConsumeAsync(driver);
-        var components = new Components(silo.Process.Id, driver.Pid);
-        log?.Invoke($"silo pid {silo.Process.Id}, candidate driver pid {driver.Pid}");
+        // rtc-node hands every FFI event to every room, stream and pending capture of its process, so a process's JS work
+        // grows with the square of its rooms: candidates are spread over drivers of at most CandidatesPerDriver rooms each.
+        var drivers = new List<CandidateDriver>();
+        await using var stopDrivers = new AsyncDisposables(drivers);
+        for (var d = 0; d < (options.Sessions + CandidatesPerDriver - 1) / CandidatesPerDriver; d++) drivers.Add(await CandidateDriver.StartAsync(media, ct));
+        var consuming = Task.WhenAll(drivers.Select(ConsumeAsync));
+        var components = new Components(silo.Process.Id, [.. drivers.Select(d => d.Pid)]);
+        log?.Invoke($"silo pid {silo.Process.Id}, candidate driver pids {string.Join(",", drivers.Select(d => d.Pid))}");
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
         var idle = components.Sample();
 
@@ -94,7 +101,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         for (var i = 0; i < options.Sessions; i++)
         {
             var offset = random.NextDouble() * cycleMs; // candidates do not all speak in lockstep
-            creates.Add(CreateAndJoinAsync(http, driver, i, offset, ct));
+            creates.Add(CreateAndJoinAsync(http, drivers[i % drivers.Count], i, offset, ct));
             if (interval > TimeSpan.Zero) await Task.Delay(interval, ct);
         }
         await Task.WhenAll(creates);
@@ -112,7 +119,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         // The measured window.
         var loadAtSteady = ProcessTree.LoadAverages();
         var scrape0 = await ScrapeAsync(http, ct);
-        var driver0 = driver.Stats;
+        var driver0 = Sum(drivers);
         var steady0 = components.Sample();
         var t0 = Stopwatch.GetTimestamp();
         _steady = true;
@@ -120,7 +127,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         _steady = false;
         var steadySeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         var steady1 = components.Sample();
-        var driver1 = driver.Stats;
+        var driver1 = Sum(drivers);
         var scrape1 = await ScrapeAsync(http, ct);
         var loadAtEnd = ProcessTree.LoadAverages();
         await stopSampling.CancelAsync();
@@ -129,7 +136,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         // Every candidate leaves and every interview is completed, as a finished interview is.
         string[] ids;
         lock (_gate) ids = [.. _sessions.Keys];
-        foreach (var id in ids) driver.Leave(id);
+        foreach (var d in drivers) foreach (var id in ids) d.Leave(id); // a driver ignores sessions it does not hold
         var completed = 0;
         var lostReasons = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var chunk in ids.Where(id => !id.StartsWith("create-", StringComparison.Ordinal)).Chunk(8))
@@ -332,7 +339,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
 
         var notes = new List<string>
         {
-            "Real parts: the built src/Silo binary on embedded defaults (Development) with its stand-in SFU (werift) and media bridge (@livekit/rtc-node) as child processes; interviews created with POST /v1/interviews; candidates are @livekit/rtc-node participants joining livekit.url with candidateToken, all in one Node process (src/media/tools/candidate-driver.js).",
+            "Real parts: the built src/Silo binary on embedded defaults (Development) with its stand-in SFU (werift) and media bridge (@livekit/rtc-node) as child processes; interviews created with POST /v1/interviews; candidates are @livekit/rtc-node participants joining livekit.url with candidateToken, up to 10 rooms per Node process (src/media/tools/candidate-driver.js; rtc-node hands every FFI event to every room of a process, so its JS work grows with the square of the rooms).",
             "Voice-to-voice is measured at the candidate's transport: from the end of its speech as handed to its AudioSource (plus what that source still held) to the first 20 ms frame of agent audio its AudioStream yields that is louder than mean |sample| 300. It includes the simulated provider's own pause detection and answer delay (provider_share_ms, the mean of its configuration), both WebRTC legs and the SFU.",
             "silo_added_latency_ms comes from the silo's own voice_audio_latency_ms histogram (scraped from /metrics at both ends of the measured window, so only that window counts): inbound = the bridge's read of a candidate frame off the room → handed to the provider (bridge → pipe → silo → grain → provider queue); outbound = provider frame → handed to the agent's room connection in the silo. Percentiles are interpolated in the histogram's buckets; p99_at_most is the bucket bound. The silo → bridge pipe and the bridge's AudioSource are not in outbound.",
             "CPU and RSS per component are read from /proc by PID (the silo's children are classified by their script: src/media/bridge/index.js, src/media/sfu/index.js). Sessions per core = sessions measured ÷ cores that component used over the window.",
@@ -363,7 +370,23 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
     }
 
     /// <summary>The processes measured: the silo, its Node children by script, and the candidate driver.</summary>
-    private sealed class Components(int siloPid, int driverPid)
+    private static DriverStats? Sum(List<CandidateDriver> drivers)
+    {
+        var all = drivers.Select(d => d.Stats).ToList();
+        if (all.Any(s => s is null)) return null;
+        return new DriverStats(all.Sum(s => s!.Sessions), all.Sum(s => s!.FramesSent), all.Sum(s => s!.FramesLate), all.Sum(s => s!.CaptureErrors),
+            all.Sum(s => s!.FramesHeard), all.Sum(s => s!.RssBytes), all.Sum(s => s!.CpuMicros));
+    }
+
+    private sealed class AsyncDisposables(List<CandidateDriver> drivers) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Task.WhenAll(drivers.Select(d => d.DisposeAsync().AsTask()));
+        }
+    }
+
+    private sealed class Components(int siloPid, int[] driverPids)
     {
         public const string Silo = "silo", Bridge = "bridge", Sfu = "sfu", Candidates = "candidates";
 
@@ -377,7 +400,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         {
             var all = new Dictionary<int, (string, ProcSample)>();
             Add(siloPid, Silo);
-            Add(driverPid, Candidates);
+            foreach (var pid in driverPids) Add(pid, Candidates);
             foreach (var (pid, commandLine) in ProcessTree.ChildrenOf(siloPid))
             {
                 if (commandLine.Contains("bridge/index.js", StringComparison.Ordinal)) Add(pid, Bridge);
