@@ -15,7 +15,14 @@ public sealed record TranscriptTurn(
 public sealed record TranscriptView(
     [property: Id(0)] string SessionId,
     [property: Id(1)] IReadOnlyList<TranscriptTurn> Turns,
-    [property: Id(2)] DateTimeOffset StoredAt);
+    [property: Id(2)] DateTimeOffset StoredAt,
+    [property: Id(3)] string Source = TranscriptSources.Provider);
+
+/// <summary>Where a transcript came from: the voice provider, or a recognizer run on the recording (<c>recording:&lt;recognizer&gt;</c>).</summary>
+public static class TranscriptSources
+{
+    public const string Provider = "provider";
+}
 
 [GenerateSerializer, Alias("va.EvaluationStatus")]
 public enum EvaluationStatus

@@ -61,6 +61,12 @@ public sealed class SimulatedProviderOptions
     /// <summary>Speech shorter than this is noise, not an utterance.</summary>
     public TimeSpan MinSpeech { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Whether the candidate's words are transcribed. Off is a Realtime session without <c>input_audio_transcription</c>:
+    /// only the agent's turns are reported, and the candidate's side of the transcript has to come from the recording.
+    /// </summary>
+    public bool TranscribeCandidate { get; set; } = true;
+
     /// <summary>Simulated connect time.</summary>
     public TimeSpan ConnectLatency { get; set; } = TimeSpan.Zero;
 

@@ -125,7 +125,8 @@ internal sealed class SimulatedConnection : IVoiceConnection
         var now = _clock.GetUtcNow();
         var started = _speechStartTicks == 0 ? now : new DateTimeOffset(_speechStartTicks, TimeSpan.Zero);
         _utterances++;
-        _events.OnTranscript(new Turn(ParticipantRole.Candidate, $"(candidate answer {_utterances}, {(now - started).TotalSeconds:0.0} s of speech)", started, now));
+        if (_options.TranscribeCandidate)
+            _events.OnTranscript(new Turn(ParticipantRole.Candidate, $"(candidate answer {_utterances}, {(now - started).TotalSeconds:0.0} s of speech)", started, now));
         if (_stalled) return;
 
         var roll = _random.NextDouble();
