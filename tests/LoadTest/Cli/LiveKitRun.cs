@@ -23,16 +23,7 @@ public static class LiveKitRun
             Console.Error.WriteLine($"The load test could not run: {e}");
             return LiveRun.CouldNotRun;
         }
-        var summary = report.ToMarkdown();
-        if (reportFile is not null)
-        {
-            reportFile.Directory?.Create();
-            await File.WriteAllTextAsync(reportFile.FullName, report.ToJson(), CancellationToken.None);
-            await File.WriteAllTextAsync(Path.ChangeExtension(reportFile.FullName, ".md"), summary, CancellationToken.None);
-        }
-        Console.WriteLine();
-        Console.WriteLine(summary);
-        if (reportFile is not null) Console.WriteLine($"Report: {reportFile.FullName} (summary: {Path.ChangeExtension(reportFile.FullName, ".md")})");
+        await LiveRun.WriteAsync(reportFile, report.ToJson(), report.ToMarkdown());
         return report.Thresholds.Passed ? 0 : LiveRun.ThresholdsMissed;
     }
 }
