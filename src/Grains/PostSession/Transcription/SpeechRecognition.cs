@@ -89,13 +89,12 @@ public sealed class OpenAiTranscriptionOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
 }
 
-public sealed class TranscriptionOptionsValidator : IValidateOptions<TranscriptionOptions>
+public sealed class TranscriptionOptionsValidator : OptionsValidator<TranscriptionOptions>
 {
     private static readonly string[] Recognizers = ["auto", "pocketsphinx", "openai", "none"];
 
-    public ValidateOptionsResult Validate(string? name, TranscriptionOptions o)
+    protected override void Check(string? name, TranscriptionOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (!Recognizers.Contains(o.Recognizer, StringComparer.OrdinalIgnoreCase))
             errors.Add($"PostSession:Transcription:Recognizer must be one of {string.Join(", ", Recognizers)} (was '{o.Recognizer}').");
         if (o.Prefer is not (TranscriptionOptions.PreferProviderThenRecording or TranscriptionOptions.PreferRecording))
@@ -111,6 +110,5 @@ public sealed class TranscriptionOptionsValidator : IValidateOptions<Transcripti
         if (o.OpenAI.Timeout <= TimeSpan.Zero) errors.Add("PostSession:Transcription:OpenAI:Timeout must be positive.");
         if (o.Recognizer.Equals("openai", StringComparison.OrdinalIgnoreCase) && string.IsNullOrWhiteSpace(o.OpenAI.ApiKey))
             errors.Add("PostSession:Transcription:OpenAI:ApiKey must be set when the recognizer is 'openai'.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
