@@ -28,6 +28,9 @@
  *     {"ev":"stats", counters…}                       every --stats-interval-ms
  *     {"ev":"ack","id","ok","error"?}
  *
+ * Data (LiveKit's DataPacket): what a client publishes on its publisher PC's `_reliable` / `_lossy` data channel is relayed
+ * to the others on their subscriber PC's channel of the same kind, stamped with the sender's sid and identity.
+ *
  * Signal protocol (LiveKit v0, livekit/livekit pkg/service/rtcservice.go): WebSocket on /rtc, binary protobuf
  * SignalRequest/SignalResponse. Token as ?access_token= or Authorization: Bearer; HS256 with the secret of the key in
  * `iss`; roomJoin grant required; an optional ?room= must equal the grant's room. GET /rtc/validate answers 200/401;
@@ -82,6 +85,7 @@ class Sfu {
     this.stats = {
       joins: 0, joins_refused: 0, auth_failures: 0, resumes_refused: 0, duplicate_identity: 0, tracks_published: 0,
       tracks_refused: 0, garbage_frames: 0, rate_limited: 0, signal_in: 0, signal_out: 0, rtp_in: 0, rtp_out: 0, errors: 0,
+      data_in: 0, data_out: 0, data_garbage: 0, data_refused: 0, data_rate_limited: 0, data_dropped: 0,
     };
   }
 

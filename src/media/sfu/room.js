@@ -9,6 +9,14 @@ const { answerableSdp } = require('./sdp');
 const SERVER_VERSION = '1.9.0';
 const PROTOCOL_VERSION = 16;
 const MAX_QUEUED_CANDIDATES = 64;
+// Data packets (LiveKit's DataPacket on the `_reliable` / `_lossy` data channels). LiveKit's clients refuse reliable messages
+// over 15 KiB; 64 KiB is what werift's SCTP carries in one message. Past the rate, packets are dropped and counted.
+const MAX_DATA_BYTES = 64 * 1024;
+const MAX_DATA_PER_S = 100;
+const MAX_DATA_BUFFERED = 1024 * 1024; // a receiver this far behind loses packets, the sender never waits for it
+const MAX_DATA_PENDING = 64; // reliable packets held for a receiver whose channel is not open yet
+// Kinds a client may send and LiveKit relays; `speaker` (and anything unknown) comes from servers only.
+const RELAYED_DATA = new Set(['user', 'chatMessage', 'rpcRequest', 'rpcAck', 'rpcResponse', 'streamHeader', 'streamChunk', 'streamTrailer', 'transcription', 'sipDtmf', 'metrics']);
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 function newId(prefix) {
@@ -104,9 +112,24 @@ class Participant {
     this.sub = this.newPeerConnection(proto.SignalTarget.SUBSCRIBER);
     this.pub.onTrack.subscribe((track) => this.onPublisherTrack(track));
     this.pub.ontrack = (event) => this.onPublisherTrack(event.track, event.transceiver);
-    // Data channels the clients look for on the subscriber side.
-    this.sub.createDataChannel('_reliable', { ordered: true });
-    this.sub.createDataChannel('_lossy', { ordered: false, maxRetransmits: 0 });
+    // Data channels the clients look for on the subscriber side: what others publish reaches this participant on them.
+    this.subReliable = this.sub.createDataChannel('_reliable', { ordered: true });
+    this.subLossy = this.sub.createDataChannel('_lossy', { ordered: false, maxRetransmits: 0 });
+    this.dataPending = [];
+    this.subReliable.stateChanged.subscribe((state) => {
+      if (state !== 'open') return;
+      const queued = this.dataPending;
+      this.dataPending = [];
+      for (const buf of queued) this.sendData(buf, true);
+    });
+    // What this participant publishes arrives on the data channels its client opens on the publisher PC.
+    this.dataWindowStart = 0;
+    this.dataInWindow = 0;
+    this.pub.onDataChannel.subscribe((channel) => {
+      if (channel.label !== '_reliable' && channel.label !== '_lossy') return; // `_data_track` and others: not relayed
+      const reliable = channel.label === '_reliable';
+      channel.onMessage.subscribe((data) => this.onData(data, reliable));
+    });
   }
 
   newPeerConnection(target) {
@@ -383,6 +406,83 @@ class Participant {
     if (fromServer) this.send('mute', new proto.MuteTrackRequest({ sid: trackSid, muted }));
     this.room.broadcastUpdate(this);
     return true;
+  }
+
+  /**
+   * A DataPacket from this participant, relayed as LiveKit does (participant.go, room.go): the sender's sid and identity are
+   * set by the server, never taken from the packet; `destination_identities` narrows the receivers. Garbage, an oversized
+   * or unknown packet, a participant without canPublishData and a flood are dropped and counted, never fatal.
+   */
+  onData(data, reliable) {
+    const stats = this.sfu.stats;
+    if (this.closed) return;
+    const now = Date.now();
+    if (now - this.dataWindowStart >= 1000) {
+      this.dataWindowStart = now;
+      this.dataInWindow = 0;
+    }
+    if (++this.dataInWindow > MAX_DATA_PER_S) {
+      stats.data_rate_limited++;
+      return;
+    }
+    if (typeof data === 'string' || !data || data.length === 0 || data.length > MAX_DATA_BYTES) {
+      stats.data_garbage++;
+      return;
+    }
+    let packet;
+    try {
+      packet = proto.DataPacket.fromBinary(new Uint8Array(data));
+    } catch {
+      stats.data_garbage++;
+      return;
+    }
+    const kind = packet.value && packet.value.case;
+    if (!RELAYED_DATA.has(kind)) {
+      stats.data_garbage++;
+      return;
+    }
+    if (!this.grant.canPublishData) {
+      stats.data_refused++;
+      return;
+    }
+    stats.data_in++;
+    packet.participantIdentity = this.identity;
+    packet.participantSid = this.sid;
+    let destinations = packet.destinationIdentities;
+    if (kind === 'user') {
+      const user = packet.value.value;
+      user.participantIdentity = this.identity;
+      user.participantSid = this.sid;
+      if (destinations.length === 0) destinations = user.destinationIdentities;
+    }
+    const only = destinations.length > 0 ? new Set(destinations) : null;
+    const buf = Buffer.from(packet.toBinary());
+    for (const other of this.room.participants.values()) {
+      if (other === this || other.closed || (only && !only.has(other.identity))) continue;
+      other.sendData(buf, reliable);
+    }
+  }
+
+  /** Sends a relayed DataPacket to this participant's client; a full or closed channel drops it (counted). */
+  sendData(buf, reliable) {
+    const stats = this.sfu.stats;
+    const channel = reliable ? this.subReliable : this.subLossy;
+    if (this.closed) return;
+    if (channel.readyState !== 'open') {
+      if (reliable && channel.readyState === 'connecting' && this.dataPending.length < MAX_DATA_PENDING) this.dataPending.push(buf);
+      else stats.data_dropped++;
+      return;
+    }
+    if (channel.bufferedAmount > MAX_DATA_BUFFERED) {
+      stats.data_dropped++;
+      return;
+    }
+    try {
+      channel.send(buf);
+      stats.data_out++;
+    } catch {
+      stats.data_dropped++;
+    }
   }
 
   /** Tells the client to leave (reason: a DisconnectReason) and closes everything of this participant. */

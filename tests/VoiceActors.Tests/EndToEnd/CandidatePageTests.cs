@@ -136,6 +136,10 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         // webhook path (the SFU reports joins to the stand-in, which signs webhooks the gateway routes to the session).
         await AudioSystem.Eventually(async () => (await system.GetInterviewAsync(id)).GetProperty("turns").GetInt32() >= 2,
             "the candidate's and the agent's turns in the session", seconds: 30);
+        // Transcript lines reach the page as LiveKit data (the bridge publishes them, the SFU relays them): no media socket is open.
+        await page.Locator("#transcript li[data-speaker='agent']").First.WaitForAsync(new() { Timeout = 30_000 });
+        Assert.StartsWith("Interviewer: ", await page.Locator("#transcript li[data-speaker='agent']").First.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Empty(system.Sockets.Of(id));
         var session = await system.GetInterviewAsync(id);
         Assert.Equal("Active", session.GetProperty("state").GetString());
         var standIn = system.Services.GetRequiredService<LiveKitStandIn>();

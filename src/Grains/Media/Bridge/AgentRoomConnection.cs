@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Text.Json;
 using System.Threading.Channels;
+using VoiceActors.LiveKit;
 
 namespace VoiceActors.Media.Bridge;
 
@@ -146,7 +148,44 @@ public sealed class AgentRoomConnection : IAgentRoomConnection, IAudioSink
         return Task.CompletedTask;
     }
 
-    Task IAudioSink.OnTranscript(Sessions.Turn turn) => Task.CompletedTask; // the room hears the agent; transcripts go elsewhere
+    /// <summary>
+    /// Each transcript line goes into the room as reliable LiveKit data on <see cref="TranscriptTopic"/>, the media socket's JSON,
+    /// so the candidate's page shows it on either transport. A line while the bridge restarts is dropped (the session keeps every turn).
+    /// </summary>
+    Task IAudioSink.OnTranscript(Sessions.Turn turn)
+    {
+        if (IsDisposed) return Task.CompletedTask;
+        var json = TranscriptJson(turn);
+        if (!_bridge.SendData(this, TranscriptTopic, json)) Interlocked.Increment(ref _transcriptsDropped);
+        else Interlocked.Increment(ref _transcriptsSent);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The data topic of transcript lines (the candidate page listens on it).</summary>
+    public const string TranscriptTopic = "voiceactors.transcript";
+
+    /// <summary>Text past this many characters is cut, so a line always fits one LiveKit data message (15 KiB).</summary>
+    public const int MaxTranscriptChars = 4000;
+
+    public static byte[] TranscriptJson(Sessions.Turn turn) => JsonSerializer.SerializeToUtf8Bytes(new
+    {
+        type = "transcript",
+        speaker = turn.Speaker == ParticipantRole.Agent ? "agent" : "candidate",
+        text = turn.Text.Length > MaxTranscriptChars ? string.Concat(turn.Text.AsSpan(0, MaxTranscriptChars), "…") : turn.Text,
+        startedAt = turn.StartedAt,
+        endedAt = turn.EndedAt,
+    });
+
+    private long _transcriptsSent;
+    private long _transcriptsDropped;
+
+    /// <summary>Transcript lines handed to the bridge, and those dropped because no bridge process carried the session.</summary>
+    public (long Sent, long Dropped) Transcripts => (Interlocked.Read(ref _transcriptsSent), Interlocked.Read(ref _transcriptsDropped));
+
+    /// <summary>Data packets the session's current bridge process published, and dropped, as of the last STATS.</summary>
+    public long BridgeDataSent { get; internal set; }
+
+    public long BridgeDataDropped { get; internal set; }
 
     /// <summary>Barge-in from the relay: everything queued is dropped here and in the bridge (AudioSource.clearQueue).</summary>
     Task IAudioSink.OnBargeIn(long lastSequence)

@@ -234,6 +234,16 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
         process.EnqueueControl(buffer, BridgeProtocol.WriteEmpty(buffer, type, connection.WireId));
     }
 
+    /// <summary>One DATA frame on the control path; false when the session has no process right now (between restarts).</summary>
+    internal bool SendData(AgentRoomConnection connection, string topic, ReadOnlySpan<byte> payload)
+    {
+        var process = connection.Process;
+        if (process is null) return false;
+        var buffer = ArrayPool<byte>.Shared.Rent(BridgeProtocol.DataBytes(topic, payload.Length));
+        process.EnqueueControl(buffer, BridgeProtocol.WriteData(buffer, connection.WireId, topic, payload, reliable: true));
+        return true;
+    }
+
     internal Task LeaveAsync(AgentRoomConnection connection)
     {
         _connections.TryRemove(connection.WireId, out _);
@@ -279,6 +289,8 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
             case BridgeFrameType.Stats:
                 c.OnBridgeStats((long)BridgeProtocol.StatAt(payload, 3), (long)BridgeProtocol.StatAt(payload, 5), (long)BridgeProtocol.StatAt(payload, 2));
                 c.BridgeClears = (long)BridgeProtocol.StatAt(payload, 7);
+                c.BridgeDataSent = (long)BridgeProtocol.StatAt(payload, 8);
+                c.BridgeDataDropped = (long)BridgeProtocol.StatAt(payload, 9);
                 break;
             case BridgeFrameType.Error:
                 if (BridgeProtocol.TryReadError(payload, out var code, out var message)) OnBridgeError(process, wireId, code, message);

@@ -205,6 +205,74 @@ test('after the server kills a signal socket the client reconnects and audio flo
   assert.ok(b.events.some((e) => e.e === 'reconnecting' || e.e === 'reconnected'), 'rtc-node noticed and reconnected');
 }));
 
+test('data packets reach the other participants with the sender\'s identity and topic, as LiveKit relays them', { timeout: 60_000 }, () => withSfu(async (sfu, peers) => {
+  const agent = new TonePeer('agent', A_HZ);
+  const cand = new TonePeer('cand', B_HZ);
+  const third = new TonePeer('third', 600);
+  peers.push(agent, cand, third);
+  await agent.connect(sfu.url, await sfu.token('agent', 'room-data', { kind: 'agent' }));
+  await cand.connect(sfu.url, await sfu.token('cand', 'room-data'));
+  await third.connect(sfu.url, await sfu.token('third', 'room-data'));
+  await agent.publish();
+  const lp = agent.room.localParticipant;
+  await lp.publishData(new TextEncoder().encode('{"n":1}'), { reliable: true, topic: 'transcript' });
+  await lp.publishData(new TextEncoder().encode('only for cand'), { reliable: true, topic: 'direct', destination_identities: ['cand'] });
+  await lp.publishData(new TextEncoder().encode('lossy'), { reliable: false, topic: 'lossy' });
+  await until(() => cand.data.length >= 3 && third.data.length >= 2, 'the data packets to arrive');
+  // reliable and lossy travel on different channels: no order between them
+  const seen = (peer) => peer.data.map((d) => [d.from, d.topic, d.text]).sort((x, y) => x[1].localeCompare(y[1]));
+  assert.deepEqual(seen(cand), [['agent', 'direct', 'only for cand'], ['agent', 'lossy', 'lossy'], ['agent', 'transcript', '{"n":1}']]);
+  assert.deepEqual(seen(third), [['agent', 'lossy', 'lossy'], ['agent', 'transcript', '{"n":1}']]);
+  assert.equal(agent.data.length, 0, 'the sender does not get its own packets back');
+
+  // A flood from one participant is cut at the SFU's rate and counted; the others keep receiving.
+  const before = cand.data.length;
+  await Promise.all(Array.from({ length: 300 }, (_, i) => lp.publishData(new TextEncoder().encode(`flood ${i}`), { reliable: true, topic: 'flood' })));
+  await until(async () => (await sfu.lastStats()).data_rate_limited > 0, 'the flood to be rate limited');
+  const stats = await until(async () => {
+    const s = await sfu.lastStats();
+    return s.data_in + s.data_rate_limited === 303 && s;
+  }, 'every packet of the flood to be counted');
+  await until(() => cand.data.length - before === stats.data_in - 3, 'every relayed packet of the flood to arrive', 10_000);
+  assert.ok(cand.data.length - before < 300, `a flood of 300 is cut (${cand.data.length - before} relayed)`);
+}));
+
+test('garbage, oversized, unknown and unauthorized data packets are dropped and counted, never relayed', { timeout: 30_000 }, () => withSfu(async (sfu) => {
+  const { Sfu } = require('../index');
+  const { Room, Participant } = require('../room');
+  // The SFU's own classes, without sockets: what a client's data channel delivers goes straight into onData.
+  const host = new Sfu({ host: '127.0.0.1', maxParticipantsPerRoom: 4, maxTracksPerParticipant: 2, maxConnections: 4 });
+  host.emit = () => undefined;
+  const room = new Room(host, 'room-junk');
+  const grant = (identity, canPublishData = true) => ({ identity, room: 'room-junk', name: identity, metadata: '', attributes: {}, kind: 'standard',
+    canPublish: true, canSubscribe: true, canPublishData, hidden: false });
+  const sender = new Participant(host, room, grant('sender'), null);
+  const mute = new Participant(host, room, grant('mute', false), null);
+  const receiver = new Participant(host, room, grant('receiver'), null);
+  for (const p of [sender, mute, receiver]) room.participants.set(p.identity, p);
+  const got = [];
+  receiver.sendData = (buf, reliable) => got.push({ packet: proto.DataPacket.fromBinary(new Uint8Array(buf)), reliable });
+  const user = (payload, extra = {}) => Buffer.from(new proto.DataPacket({ kind: proto.DataPacket_Kind.RELIABLE,
+    value: { case: 'user', value: new proto.UserPacket({ payload, topic: 't', participantIdentity: 'forged', ...extra }) } }).toBinary());
+
+  sender.onData(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), true); // not a DataPacket
+  sender.onData('{"text":"frame"}', true); // a text message
+  sender.onData(Buffer.alloc(65 * 1024, 1), true); // too big
+  sender.onData(Buffer.from(new proto.DataPacket({ value: { case: 'speaker', value: new proto.ActiveSpeakerUpdate({}) } }).toBinary()), true); // server-only kind
+  sender.onData(Buffer.from(new proto.DataPacket({}).toBinary()), true); // no value
+  mute.onData(user(new Uint8Array([1])), true); // no canPublishData
+  sender.onData(user(new TextEncoder().encode('fine')), true);
+  assert.equal(got.length, 1, 'only the well-formed, authorized packet is relayed');
+  assert.equal(got[0].packet.participantIdentity, 'sender', 'the server stamps the sender, a forged identity is overwritten');
+  assert.equal(got[0].packet.value.value.participantIdentity, 'sender');
+  assert.equal(new TextDecoder().decode(got[0].packet.value.value.payload), 'fine');
+  assert.deepEqual({ garbage: host.stats.data_garbage, refused: host.stats.data_refused, relayed: host.stats.data_in },
+    { garbage: 5, refused: 1, relayed: 1 });
+  for (let i = 0; i < 150; i++) sender.onData(user(new Uint8Array([i])), false);
+  assert.equal(host.stats.data_rate_limited, 150 + 1 - 100 + 5, 'beyond 100 packets a second, counted and dropped');
+  for (const p of [sender, mute, receiver]) p.close();
+}));
+
 test('removing a participant and closing a room from the control channel evict with the reason', { timeout: 30_000 }, () => withSfu(async (sfu, peers) => {
   const a = new TonePeer('alice', A_HZ);
   const b = new TonePeer('bob', B_HZ);
