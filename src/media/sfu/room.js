@@ -108,6 +108,8 @@ class Participant {
     this.subNegotiating = false;
     this.subNeedsNegotiation = false;
     this.offerId = 0;
+    this.lastSubOffer = null; // resent on a resume when its answer never came
+    this.graceTimer = null;
     this.pub = this.newPeerConnection(proto.SignalTarget.PUBLISHER);
     this.sub = this.newPeerConnection(proto.SignalTarget.SUBSCRIBER);
     this.pub.onTrack.subscribe((track) => this.onPublisherTrack(track));
@@ -140,6 +142,7 @@ class Participant {
       iceUseIpv6: false,
       iceAdditionalHostAddresses: this.sfu.iceHosts,
     });
+    if (this.sfu.debug) pc.iceConnectionStateChange.subscribe((st) => this.sfu.log(`${this.sid} ${target === proto.SignalTarget.PUBLISHER ? 'publisher' : 'subscriber'} ICE ${st}`));
     pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate || this.closed) return;
       this.send('trickle', new proto.TrickleRequest({ candidateInit: JSON.stringify(candidate.toJSON()), target }));
@@ -207,6 +210,18 @@ class Participant {
     // Subscribe to what the others already publish, then offer the subscriber PC (data channels + those tracks).
     if (this.grant.canSubscribe) for (const p of this.room.visibleOthers(this)) for (const t of p.tracks.values()) this.subscribe(p, t, false);
     this.enqueue(() => this.negotiateSubscriber());
+  }
+
+  /**
+   * Back on a new signal socket within the grace period (LiveKit's resume): ReconnectResponse first (rtc-node requires it),
+   * then what the client may have missed meanwhile: the others as they are now, and a subscriber offer still unanswered.
+   * The client then sends an ICE-restart publisher offer, answered as any other.
+   */
+  resume() {
+    this.send('reconnect', new proto.ReconnectResponse({ iceServers: [] }));
+    const others = this.room.visibleOthers(this).map((p) => p.info());
+    if (others.length > 0) this.send('update', new proto.ParticipantUpdate({ participants: others }));
+    if (this.subNegotiating && this.lastSubOffer) this.send('offer', this.lastSubOffer);
   }
 
   handle(req) {
@@ -293,6 +308,21 @@ class Participant {
     const answer = await this.pub.createAnswer();
     await this.pub.setLocalDescription(answer);
     this.send('answer', new proto.SessionDescription({ type: 'answer', sdp: answerableSdp(this.pub.localDescription.sdp), id: offer.id }));
+    this.restartIceIfNeeded(this.pub);
+  }
+
+  /**
+   * An ICE-restart offer (a resumed client's) makes werift restart its ICE agent, but its connect() skips any transport whose
+   * DTLS is still up, so the new ICE session never starts checks and media stops. Start it here; DTLS rides on it unchanged.
+   */
+  restartIceIfNeeded(pc) {
+    for (const dtls of pc.dtlsTransports ?? []) {
+      const ice = dtls.iceTransport;
+      if (!ice || !(ice.iceRestarts > (ice.voiceactorsStarted ?? 0)) || dtls.state !== 'connected') continue;
+      ice.voiceactorsStarted = ice.iceRestarts;
+      this.sfu.stats.ice_restarts++;
+      ice.start().catch((e) => this.sfu.log(`participant ${this.sid}: ICE restart failed: ${e && e.message}`));
+    }
   }
 
   /** A media track from the client: the first pending add_track of the same type is the one it publishes (participant.go). */
@@ -387,7 +417,8 @@ class Participant {
     this.subNeedsNegotiation = false;
     const offer = await this.sub.createOffer();
     await this.sub.setLocalDescription(offer);
-    this.send('offer', new proto.SessionDescription({ type: 'offer', sdp: this.sub.localDescription.sdp, id: ++this.offerId }));
+    this.lastSubOffer = new proto.SessionDescription({ type: 'offer', sdp: this.sub.localDescription.sdp, id: ++this.offerId });
+    this.send('offer', this.lastSubOffer);
   }
 
   async onSubscriberAnswer(answer) {

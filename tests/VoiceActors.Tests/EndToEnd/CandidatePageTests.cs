@@ -158,6 +158,54 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Candidate_page_resumes_after_its_signal_socket_is_killed_without_leaving_the_room()
+    {
+        using var system = new AudioSystem(new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "true" });
+        using var api = system.Api();
+        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-resume", jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
+        var id = created.GetProperty("sessionId").GetString()!;
+        var room = SessionIds.RoomName(id);
+        var candidate = LiveKitIdentities.Candidate("cand-resume");
+        var page = await _browser.NewPageAsync();
+        var console = new List<string>();
+        page.Console += (_, m) => { lock (console) console.Add(System.Text.RegularExpressions.Regex.Replace(m.Text, "access_token=[^&' ]+", "access_token=<redacted>")); };
+        await page.GotoAsync(created.GetProperty("candidateUrl").GetString()!);
+        await page.WaitForFunctionAsync("() => { const s = document.getElementById('stats').dataset; return s.transport === 'livekit' && s.agent === 'present' && +s.heard >= 10; }",
+            null, new() { Timeout = 60_000 });
+        var standIn = system.Services.GetRequiredService<LiveKitStandIn>();
+        var sid = Assert.Single(standIn.ParticipantsOf(room), p => p.Identity == candidate).Sid;
+
+        // The SFU kills the candidate's signal socket. LiveKit keeps the participant for a grace period: livekit-client resumes.
+        system.Services.GetRequiredService<VoiceActors.LiveKit.StandInSfu>().DropSignal(room, candidate);
+        await page.WaitForFunctionAsync("() => +(document.getElementById('banner').dataset.shown ?? 0) >= 1", null, new() { Timeout = 10_000 });
+        await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Hidden, Timeout = 20_000 });
+        // Both ways again: the agent hears the candidate (a new turn), and the page hears the agent's answer.
+        var turns = (await system.GetInterviewAsync(id)).GetProperty("turns").GetInt32();
+        var heardBefore = int.Parse((await page.Locator("#stats").GetAttributeAsync("data-heard"))!, System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            await AudioSystem.Eventually(async () => (await system.GetInterviewAsync(id)).GetProperty("turns").GetInt32() > turns,
+                "the agent to hear the candidate again and answer", seconds: 30);
+            await page.WaitForFunctionAsync($"() => +document.getElementById('stats').dataset.heard > {heardBefore + 10}", null, new() { Timeout = 30_000 });
+        }
+        catch (TimeoutException e)
+        {
+            string log;
+            lock (console) log = string.Join(" | ", console.TakeLast(15));
+            throw new TimeoutException($"{e.Message}; SFU: {system.Services.GetRequiredService<VoiceActors.LiveKit.StandInSfu>().Stats}; console: {log}", e);
+        }
+
+        // Never left: the same participant (sid) is in the room, and no participant_left webhook reached the session.
+        Assert.Equal(sid, Assert.Single(standIn.ParticipantsOf(room), p => p.Identity == candidate).Sid);
+        using var timeline = JsonDocument.Parse(await api.GetStringAsync($"/v1/interviews/{id}/timeline"));
+        var events = timeline.RootElement.GetProperty("events").EnumerateArray().ToList();
+        Assert.Contains(events, e => e.GetProperty("kind").GetString() == TimelineKinds.ParticipantJoined && (e.GetProperty("detail").GetString() ?? "").Contains(candidate, StringComparison.Ordinal));
+        Assert.DoesNotContain(events, e => e.GetProperty("kind").GetString() == TimelineKinds.ParticipantLeft);
+        Assert.Equal("Active", (await system.GetInterviewAsync(id)).GetProperty("state").GetString());
+        Assert.True(await page.Locator("#error").IsHiddenAsync());
+    }
+
+    [Fact]
     public async Task Candidate_page_falls_back_to_the_media_socket_when_livekit_is_unreachable()
     {
         var (id, token) = await _system.CreateInterviewAsync();

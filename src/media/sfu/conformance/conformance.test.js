@@ -185,7 +185,7 @@ test('a second connection with the same identity evicts the older one', { timeou
   assert.equal(bob.room.remoteParticipants.get('agent-1').sid, joins[1].sid);
 }));
 
-test('after the server kills a signal socket the client reconnects and audio flows again both ways', { timeout: 60_000 }, () => withSfu(async (sfu, peers) => {
+test('after the server kills a signal socket the client resumes within the grace period and audio flows again both ways', { timeout: 60_000 }, () => withSfu(async (sfu, peers) => {
   const a = new TonePeer('alice', A_HZ);
   const b = new TonePeer('bob', B_HZ);
   peers.push(a, b);
@@ -193,17 +193,52 @@ test('after the server kills a signal socket the client reconnects and audio flo
   await b.connect(sfu.url, await sfu.token('bob', 'room-r'));
   await Promise.all([a.publish(), b.publish()]);
   await until(() => hears(a, 'bob', B_HZ, A_HZ) && hears(b, 'alice', A_HZ, B_HZ), 'audio both ways');
+  const sid = a.room.remoteParticipants.get('bob').sid;
 
   const ack = await sfu.control({ op: 'drop_signal', room: 'room-r', identity: 'bob' });
   assert.equal(ack.ok, true);
-  a.heard.delete('bob');
-  b.heard.delete('alice');
-  const rejoined = await sfu.waitFor((e) => e.ev === 'participant_joined' && e.identity === 'bob' && e !== sfu.events.find((x) => x.ev === 'participant_joined' && x.identity === 'bob'), 'bob to join again', 20_000);
+  await until(async () => (await sfu.lastStats()).resumes >= 1, 'bob to resume', 20_000);
+  // A resume keeps the subscriptions: what was heard so far is forgotten, the streams go on.
+  for (const [peer, identity] of [[a, 'bob'], [b, 'alice']]) {
+    const entry = peer.heard.get(identity);
+    entry.filled = 0;
+    entry.samples.fill(0);
+  }
   await until(() => hears(a, 'bob', B_HZ, A_HZ), 'alice to hear bob again', 20_000);
   await until(() => hears(b, 'alice', A_HZ, B_HZ), 'bob to hear alice again', 20_000);
-  assert.equal(a.room.remoteParticipants.get('bob').sid, rejoined.sid);
-  assert.ok(b.events.some((e) => e.e === 'reconnecting' || e.e === 'reconnected'), 'rtc-node noticed and reconnected');
+  // A resume, not a new participation: same sid, one join, no leave, and alice never saw bob go.
+  assert.equal(a.room.remoteParticipants.get('bob').sid, sid);
+  assert.equal(sfu.events.filter((e) => e.ev === 'participant_joined' && e.identity === 'bob').length, 1);
+  assert.equal(sfu.events.filter((e) => e.ev === 'participant_left').length, 0);
+  assert.ok(!a.events.some((e) => e.e === 'participantDisconnected'), 'alice never saw bob leave');
+  const stats = await sfu.lastStats();
+  assert.deepEqual([stats.signal_lost, stats.resumes, stats.grace_expired], [1, 1, 0], JSON.stringify(stats));
+  assert.ok(stats.ice_restarts >= 1, 'the resumed client restarted ICE on its publisher and the SFU followed');
+  await until(() => b.events.some((e) => e.e === 'reconnecting') && b.events.some((e) => e.e === 'reconnected'), 'rtc-node to report the resume');
 }));
+
+test('a participant whose signal stays down leaves when its grace runs out, and a late resume is sent to a full reconnect', { timeout: 30_000 }, () => withSfu(async (sfu) => {
+  const token = await sfu.token('gone', 'room-grace');
+  const first = rawSignal(sfu, token);
+  await first.opened;
+  const join = (await until(() => first.messages.find((m) => m.case === 'join'), 'the JoinResponse')).value;
+  const dropped = Date.now();
+  assert.equal((await sfu.control({ op: 'drop_signal', room: 'room-grace', identity: 'gone' })).ok, true);
+  await first.closed;
+  // Within the grace: still there (the control channel finds it), no participant_left yet.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(sfu.events.filter((e) => e.ev === 'participant_left').length, 0);
+  const left = await sfu.waitFor((e) => e.ev === 'participant_left' && e.identity === 'gone', 'the grace to run out', 10_000);
+  assert.equal(left.reason, 'signal_closed');
+  assert.ok(Date.now() - dropped >= 1000, `left after the 1 s grace, not before (${Date.now() - dropped} ms)`);
+  const late = rawSignal(sfu, token, `&reconnect=1&sid=${join.participant.sid}`);
+  await late.opened;
+  await late.closed;
+  assert.equal(late.messages[0].case, 'leave');
+  assert.equal(late.messages[0].value.action, proto.LeaveRequest_Action.RECONNECT);
+  const stats = await sfu.lastStats();
+  assert.deepEqual([stats.signal_lost, stats.grace_expired, stats.resumes, stats.resumes_refused], [1, 1, 0, 1]);
+}, ['--signal-grace-ms', '1000']));
 
 test('data packets reach the other participants with the sender\'s identity and topic, as LiveKit relays them', { timeout: 60_000 }, () => withSfu(async (sfu, peers) => {
   const agent = new TonePeer('agent', A_HZ);
@@ -324,8 +359,8 @@ test('garbage, floods and limits are refused and counted; the process and the ot
   const second = rawSignal(sfu, await sfu.token('second', 'room-g'));
   await second.opened;
   await assert.rejects(rawSignal(sfu, await sfu.token('third', 'room-g')).opened, (e) => e.status === 429);
-  // A resume is answered with a leave asking for a full reconnect.
-  const resume = rawSignal(sfu, await sfu.token('keeper', 'room-g'), `&reconnect=1&sid=${join.participant.sid}`);
+  // A resume naming another sid than the participant's is answered with a leave asking for a full reconnect.
+  const resume = rawSignal(sfu, await sfu.token('keeper', 'room-g'), '&reconnect=1&sid=PA_notthekeeper');
   await resume.opened;
   await resume.closed;
   assert.equal(resume.messages[0].case, 'leave');
