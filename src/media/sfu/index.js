@@ -31,6 +31,8 @@
  * Data (LiveKit's DataPacket): what a client publishes on its publisher PC's `_reliable` / `_lossy` data channel is relayed
  * to the others on their subscriber PC's channel of the same kind, stamped with the sender's sid and identity.
  *
+ * Each participant gets a refresh token (its own claims re-signed, 10 min) at join and every 5 min, as LiveKit sends them.
+ *
  * Signal protocol (LiveKit v0, livekit/livekit pkg/service/rtcservice.go): WebSocket on /rtc, binary protobuf
  * SignalRequest/SignalResponse. Token as ?access_token= or Authorization: Bearer; HS256 with the secret of the key in
  * `iss`; roomJoin grant required; an optional ?room= must equal the grant's room. GET /rtc/validate answers 200/401;
@@ -44,7 +46,7 @@
 const http = require('http');
 const { WebSocketServer } = require('ws');
 const proto = require('@livekit/protocol');
-const { verifyToken, tokenOf, AuthError } = require('./auth');
+const { verifyToken, tokenOf, refreshToken, AuthError } = require('./auth');
 const { Room, Participant, newId } = require('./room');
 
 const REASONS = {
@@ -57,6 +59,9 @@ const REASONS = {
 const MAX_SIGNAL_BYTES = 256 * 1024;
 const MAX_SIGNAL_MESSAGES_PER_S = 200;
 const PING_TIMEOUT_MS = 15_000;
+// LiveKit sends each participant a refresh token at join and every 5 minutes, valid for 10 (participant.go).
+const REFRESH_TOKEN_TTL_S = 600;
+const REFRESH_INTERVAL_MS = 5 * 60_000;
 const PROTOCOL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009]);
 
 function parseArgs(argv) {
@@ -215,12 +220,21 @@ class Sfu {
     this.stats.joins++;
     this.attachSignal(p, ws);
     p.sendJoin();
+    this.sendRefreshToken(p);
+    p.refreshTimer = setInterval(() => this.sendRefreshToken(p), REFRESH_INTERVAL_MS);
+    p.refreshTimer.unref();
     this.emit({
       ev: 'participant_joined', room: room.name, roomSid: room.sid, sid: p.sid, identity: p.identity, name: p.name,
       kind: p.kindName, metadata: p.metadata, hidden: p.hidden, joinedAt: p.joinedAt, attributes: p.attributes,
       canPublish: p.grant.canPublish, canSubscribe: p.grant.canSubscribe, canPublishData: p.grant.canPublishData,
     });
     room.broadcastUpdate(p);
+  }
+
+  sendRefreshToken(p) {
+    if (p.closed) return clearInterval(p.refreshTimer);
+    const token = refreshToken(p.grant, this.keys, REFRESH_TOKEN_TTL_S);
+    if (token) p.send('refreshToken', token); // a participant without a socket (in its grace) gets the next one
   }
 
   /** Makes `ws` the participant's signal socket: its messages are handled, and its loss starts the grace period. */
@@ -292,6 +306,7 @@ class Sfu {
       clearTimeout(p.graceTimer);
       p.graceTimer = null;
     }
+    clearInterval(p.refreshTimer);
     const room = p.room;
     p.close(reason === 'signal_closed' ? undefined : REASONS[reason]);
     if (room.participants.get(p.identity) === p) room.participants.delete(p.identity);

@@ -6,9 +6,29 @@ using VoiceActors.LiveKit;
 namespace VoiceActors.Media.Bridge;
 
 /// <summary>How the agent joins one LiveKit room: where, with which token (never logged), as whom, and whom to listen to.</summary>
+/// <param name="Token">The token of the first join.</param>
 /// <param name="CandidateIdentity">The participant whose microphone the agent hears; null: any non-agent microphone.</param>
-public sealed record AgentJoin(string Url, string Token, string Identity, string? CandidateIdentity = null)
+/// <param name="MintToken">
+/// Mints a fresh token for every later join (a bridge restart re-joins long after <paramref name="Token"/> was minted, maybe
+/// after it expired); null: <paramref name="Token"/> is reused.
+/// </param>
+public sealed record AgentJoin(string Url, string Token, string Identity, string? CandidateIdentity = null, Func<string>? MintToken = null)
 {
+    /// <summary>The join to send now: the first one as given, every later one with a freshly minted token.</summary>
+    internal AgentJoin ForRejoin(Action<Exception> mintFailed)
+    {
+        if (MintToken is null) return this;
+        try
+        {
+            return this with { Token = MintToken() };
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or Microsoft.Extensions.Options.OptionsValidationException)
+        {
+            mintFailed(e);
+            return this; // the old token may still be valid; the SFU refuses it plainly if not
+        }
+    }
+
     /// <summary>The token stays out of logs and exception messages.</summary>
     public override string ToString() => $"AgentJoin {{ Url = {Url}, Identity = {Identity}, CandidateIdentity = {CandidateIdentity} }}";
 }
@@ -108,7 +128,16 @@ public sealed class AgentRoomConnection : IAgentRoomConnection, IAudioSink
     }
 
     internal uint WireId { get; }
-    internal AgentJoin Join { get; }
+    internal AgentJoin Join { get; private set; }
+
+    private int _joins;
+
+    /// <summary>The join for the next JOIN frame: as given the first time, with a fresh token on every re-join.</summary>
+    internal AgentJoin NextJoin(Action<Exception> mintFailed)
+    {
+        if (_joins++ > 0) Join = Join.ForRejoin(mintFailed);
+        return Join;
+    }
     internal IAgentMediaTarget Target { get; }
     internal BridgeProcess? Process { get; set; }
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;

@@ -122,8 +122,9 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
         process.Sessions++;
         process.SessionsEver++;
         if (process.SessionsEver >= _options.RecycleAfterSessions) MarkDrainingLocked(process, $"{process.SessionsEver} sessions joined");
-        var buffer = ArrayPool<byte>.Shared.Rent(BridgeProtocol.JoinBytes(connection.Join, connection.SessionId));
-        var n = BridgeProtocol.WriteJoin(buffer, connection.WireId, connection.Join, connection.SessionId, _options.SourceQueueMilliseconds, _options.AutoSubscribe);
+        var join = connection.NextJoin(e => LogMintFailed(connection.SessionId, e.GetType().Name));
+        var buffer = ArrayPool<byte>.Shared.Rent(BridgeProtocol.JoinBytes(join, connection.SessionId));
+        var n = BridgeProtocol.WriteJoin(buffer, connection.WireId, join, connection.SessionId, _options.SourceQueueMilliseconds, _options.AutoSubscribe);
         process.EnqueueControl(buffer, n);
         connection.Unschedule();
         if (connection.HasOut) connection.Schedule(); // audio that waited for the (re)join follows it
@@ -378,6 +379,9 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId}: agent room {State}: {Reason}")]
     private partial void LogRoomState(string sessionId, AgentRoomState state, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: no fresh agent token for the re-join ({Error}); the previous one is used")]
+    private partial void LogMintFailed(string sessionId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: the media target threw")]
     private partial void LogTargetFailed(string sessionId, Exception exception);

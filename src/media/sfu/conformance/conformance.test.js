@@ -240,6 +240,24 @@ test('a participant whose signal stays down leaves when its grace runs out, and 
   assert.deepEqual([stats.signal_lost, stats.grace_expired, stats.resumes, stats.resumes_refused], [1, 1, 0, 1]);
 }, ['--signal-grace-ms', '1000']));
 
+test('a joined participant gets a refresh token: its own grants, re-signed with its key, valid for 10 minutes', { timeout: 30_000 }, () => withSfu(async (sfu) => {
+  const { verifyToken } = require('../auth');
+  const original = await sfu.token('refreshed', 'room-refresh', { kind: 'agent', ttl: '2m' });
+  const client = rawSignal(sfu, original);
+  await client.opened;
+  const refresh = (await until(() => client.messages.find((m) => m.case === 'refreshToken'), 'a refresh token')).value;
+  sfu.tokens.push(refresh); // it must never be printed either
+  assert.notEqual(refresh, original);
+  const keys = new Map([[sfu.apiKey, sfu.apiSecret]]);
+  const before = verifyToken(original, keys);
+  const after = verifyToken(refresh, keys);
+  for (const field of ['identity', 'room', 'kind', 'canPublish', 'canSubscribe', 'canPublishData', 'hidden', 'apiKey']) assert.equal(after[field], before[field], field);
+  assert.ok(Math.abs(after.exp - (Date.now() / 1000 + 600)) < 30, 'valid for 10 minutes from now');
+  assert.ok(after.exp > before.exp);
+  assert.throws(() => verifyToken(refresh, new Map([[sfu.apiKey, 'another secret of at least thirty-two bytes']])), /signature/);
+  client.ws.close();
+}));
+
 test('data packets reach the other participants with the sender\'s identity and topic, as LiveKit relays them', { timeout: 60_000 }, () => withSfu(async (sfu, peers) => {
   const agent = new TonePeer('agent', A_HZ);
   const cand = new TonePeer('cand', B_HZ);
