@@ -113,14 +113,21 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         Assert.True(await page.Locator("#error").IsHiddenAsync());
     }
 
+    private static AudioSystem WithMediaPlane() => new(new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "true" });
+
+    private static async Task<(string Id, JsonElement Created)> CreateAsync(HttpClient api, string candidateId)
+    {
+        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId, jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
+        return (created.GetProperty("sessionId").GetString()!, created);
+    }
+
     [Fact]
     public async Task Candidate_page_on_embedded_defaults_hears_the_agent_the_silo_puts_in_the_room_and_is_heard_by_it()
     {
         // The real embedded system with its media plane: the stand-in's SFU and the silo's agent bridge, both Node children of the silo.
-        using var system = new AudioSystem(new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "true" });
+        using var system = WithMediaPlane();
         using var api = system.Api();
-        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-room", jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
-        var id = created.GetProperty("sessionId").GetString()!;
+        var (id, created) = await CreateAsync(api, "cand-room");
         var url = created.GetProperty("livekit").GetProperty("url").GetString()!;
         Assert.StartsWith("ws://127.0.0.1:", url, StringComparison.Ordinal);
         Assert.NotEqual(system.BaseAddress.Port, new Uri(url).Port); // where the SFU really listens, not the gateway
@@ -160,10 +167,9 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
     [Fact]
     public async Task Candidate_page_resumes_after_its_signal_socket_is_killed_without_leaving_the_room()
     {
-        using var system = new AudioSystem(new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "true" });
+        using var system = WithMediaPlane();
         using var api = system.Api();
-        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-resume", jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
-        var id = created.GetProperty("sessionId").GetString()!;
+        var (id, created) = await CreateAsync(api, "cand-resume");
         var room = SessionIds.RoomName(id);
         var candidate = LiveKitIdentities.Candidate("cand-resume");
         var page = await _browser.NewPageAsync();
