@@ -189,7 +189,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderFailover, to, $"{from} -> {to}: {Truncate(reason)}"));
 
     void IVoiceEvents.OnProviderRotated(string provider, string reason, int verbatimTurns, int condensedTurns) =>
-        _control.Writer.TryWrite(new ProviderEvent(ProviderRotation.RotatedKind, provider, $"{reason}: fresh session, replayed {verbatimTurns} turns verbatim, {condensedTurns} condensed"));
+        _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderRotated, provider, $"{reason}: fresh session, replayed {verbatimTurns} turns verbatim, {condensedTurns} condensed"));
 
     private IReadOnlyList<Turn> ConversationSoFar()
     {

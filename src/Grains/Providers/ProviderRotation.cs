@@ -12,9 +12,6 @@ public static class ProviderRotation
         "voice_provider_rotations",
         description: "Provider sessions replaced by a fresh one of the same provider (reason: planned before the cap, expired at it); not failures.");
 
-    /// <summary>Timeline kind of a rotation (free text like the others; this is the name operators grep for).</summary>
-    public const string RotatedKind = "provider.rotated";
-
     /// <summary>Before the session cap, at a turn boundary (or at the last safe moment); <see cref="Expired"/>: the provider ended it at its cap.</summary>
     public const string Planned = "planned";
     public const string Expired = "expired";

@@ -57,7 +57,7 @@ public sealed class RotationPathTests
         }
 
         var timeline = await grain.GetTimeline("tenant");
-        var rotations = timeline.Where(e => e.Kind == ProviderRotation.RotatedKind).ToArray();
+        var rotations = timeline.Where(e => e.Kind == TimelineKinds.ProviderRotated).ToArray();
         Assert.True(rotations.Length >= 3, $"only {rotations.Length} rotations in {exchanges} exchanges");
         Assert.All(rotations, r => Assert.StartsWith("simulated: planned: fresh session, replayed ", r.Detail)); // before the cap, every time
         Assert.DoesNotContain(timeline, e => e.Kind is TimelineKinds.ProviderFailed or TimelineKinds.ProviderFailover);
@@ -88,7 +88,7 @@ public sealed class RotationPathTests
         await PushAsync(silo, grain, Silence(), 100); // past the cap
 
         var rotated = await Eventually.ValueAsync(
-            async () => (await grain.GetTimeline("tenant")).Where(e => e.Kind == ProviderRotation.RotatedKind).ToArray(), e => e.Length > 0,
+            async () => (await grain.GetTimeline("tenant")).Where(e => e.Kind == TimelineKinds.ProviderRotated).ToArray(), e => e.Length > 0,
             TimeSpan.FromSeconds(10), _ => "a rotation on the timeline");
         Assert.Equal("simulated: expired: fresh session, replayed 2 turns verbatim, 0 condensed", rotated[0].Detail);
         var snapshot = await grain.Get("tenant");
