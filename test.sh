@@ -13,6 +13,11 @@ command -v pgbouncer >/dev/null || missing+=(pgbouncer)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs npm)
+# Speech for the transcription tests (flite speaks, sox resamples) and the offline recognizer with its US English model.
+command -v pocketsphinx_continuous >/dev/null || missing+=(pocketsphinx)
+[ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)
+command -v flite >/dev/null || missing+=(flite)
+command -v sox >/dev/null || missing+=(sox)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   # Debian's packages start their daemons on install (prometheus, postgresql, redis, pgbouncer); the tests start their own

@@ -32,13 +32,17 @@ function clip(s, max) {
   return s.length > max ? s.slice(0, max) : s;
 }
 
-function encodeState(session, state, reason) {
-  reason = clip(reason, 500);
-  const buf = frame(Up.STATE, session, 1 + 2 + Buffer.byteLength(reason));
-  buf.writeUInt8(state, HEADER);
-  writeString(buf, HEADER + 1, reason);
+/** A payload of one unsigned little-endian number (`bytes` wide) and then a string clipped to `max` characters. */
+function numberAndText(type, session, bytes, number, text, max) {
+  text = clip(text, max);
+  const buf = frame(type, session, bytes + 2 + Buffer.byteLength(text));
+  buf.writeUIntLE(number, HEADER, bytes);
+  writeString(buf, HEADER + bytes, text);
   return buf;
 }
+
+/** state u8 | reason */
+const encodeState = (session, state, reason) => numberAndText(Up.STATE, session, 1, state, reason, 500);
 
 function encodeTrack(session, subscribed, identity, trackSid) {
   identity = clip(identity, 500);
@@ -66,13 +70,8 @@ function encodeStats(session, values) {
   return buf;
 }
 
-function encodeError(session, code, message) {
-  message = clip(message, 1000);
-  const buf = frame(Up.ERROR, session, 2 + 2 + Buffer.byteLength(message));
-  buf.writeUInt16LE(code, HEADER);
-  writeString(buf, HEADER + 2, message);
-  return buf;
-}
+/** code u16 | message */
+const encodeError = (session, code, message) => numberAndText(Up.ERROR, session, 2, code, message, 1000);
 
 function encodePong(session, payload) {
   const buf = frame(Up.PONG, session, payload.length);
