@@ -27,23 +27,20 @@ public sealed partial class SessionFailover(
     private readonly CancellationTokenSource _stopping = new();
     private Task _watch = Task.CompletedTask;
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(SessionFailover), ServiceLifecycleStage.Active, StartAsync, StopAsync);
-
-    private Task StartAsync(CancellationToken ct)
-    {
-        _watch = Task.Run(() => WatchAsync(_stopping.Token), CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task StopAsync(CancellationToken ct)
-    {
-        await _stopping.CancelAsync();
-        Task[] pending;
-        lock (_wakes) pending = [_watch, .. _wakes];
-        try { await Task.WhenAll(pending).WaitAsync(ct); }
-        catch (OperationCanceledException) { }
-    }
+    /// <summary>Watches from Active on; on stop, waits for the watch and any wake in progress (bounded by the stop token).</summary>
+    public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe(nameof(SessionFailover), ServiceLifecycleStage.Active,
+        _ =>
+        {
+            _watch = Task.Run(() => WatchAsync(_stopping.Token), CancellationToken.None);
+            return Task.CompletedTask;
+        },
+        async ct =>
+        {
+            await _stopping.CancelAsync();
+            Task[] pending;
+            lock (_wakes) pending = [_watch, .. _wakes];
+            await Task.WhenAll(pending).WaitAsync(ct).ContinueWith(static _ => { }, TaskScheduler.Default); // stopping: outcomes are logged where they happen
+        });
 
     /// <summary>Each membership snapshot (the first one included: a silo that died while no one watched) is checked for new dead silos.</summary>
     private async Task WatchAsync(CancellationToken ct)

@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging;
-using StackExchange.Redis;
 using VoiceActors.Tests.Fixtures;
 using Xunit.Abstractions;
+using static Microsoft.Extensions.Logging.LogLevel;
 
 namespace VoiceActors.Tests.Cluster;
 
@@ -22,7 +21,7 @@ public sealed class PausedSiloTests(RedisServer redis, ITestOutputHelper output)
         var silos = await FailoverTimingTests.StartSilosAsync(redis.ConnectionString, cluster, 3);
         try
         {
-            await using var client = await ClusterClient.ConnectAsync(redis.ConnectionString, cluster, logLevel: LogLevel.Error);
+            await using var client = await ClusterClient.ConnectAsync(redis.ConnectionString, cluster, logLevel: Error);
             await FailoverTimingTests.WaitForActiveSilosAsync(client.Client, 3);
             var ids = await FailoverProbe.CreateLiveSessionsAsync(client.Client, Sessions);
             var before = await FailoverProbe.LocateAsync(client.Client, ids);
