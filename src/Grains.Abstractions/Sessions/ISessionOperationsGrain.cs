@@ -11,4 +11,8 @@ public interface ISessionOperationsGrain : IGrainWithStringKey
     /// <summary>Its region went down: the session moves to the target region and publishes a reconnect directive (null if it was not in that region).</summary>
     [Alias("FailOver")]
     Task<Regions.ReconnectDirective?> FailOver(Regions.RegionFailover failover);
+
+    /// <summary>Wake-on-death: its silo was declared dead; the call activates the session on a survivor, which resumes it from storage.</summary>
+    [Alias("Wake")]
+    Task Wake();
 }

@@ -7,7 +7,7 @@ public sealed class DrainOptions
 {
     public const string Section = "Drain";
 
-    /// <summary>The silo exits after this even if sessions remain; those resume elsewhere from storage on their next call or watchdog tick.</summary>
+    /// <summary>The silo exits after this even if sessions remain; survivors wake those from storage once it is dead (<see cref="Sessions.SessionFailover"/>).</summary>
     public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Sessions migrated at once.</summary>

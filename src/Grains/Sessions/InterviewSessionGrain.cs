@@ -427,6 +427,9 @@ public sealed partial class InterviewSessionGrain(
         return State.Reconnect;
     }
 
+    /// <summary>Wake-on-death (<see cref="SessionFailover"/>): the call is the point; activation resumed a live session already.</summary>
+    Task ISessionOperationsGrain.Wake() => Task.CompletedTask;
+
     void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context) => Media.Dehydrate(context);
 
     void IGrainMigrationParticipant.OnRehydrate(IRehydrationContext context)

@@ -16,8 +16,11 @@ public sealed class InterviewSessionOptions
     /// <summary>How long a provisioned session waits for its first participant.</summary>
     public TimeSpan JoinTimeout { get; set; } = TimeSpan.FromMinutes(15);
 
-    /// <summary>Period of the watchdog reminder; it bounds how long a crashed session waits to be re-activated.</summary>
-    public TimeSpan WatchdogPeriod { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// Period of the watchdog reminder: it enforces the deadlines and is the safety net of failover (a crashed silo's sessions are woken
+    /// by <see cref="SessionFailover"/> as soon as it is declared dead; the tick catches any it missed). 15 s: 667 ticks/s at 10,000 sessions, not 5,000.
+    /// </summary>
+    public TimeSpan WatchdogPeriod { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Stored state outlives the longest session by this much, then Redis drops it.</summary>
     public TimeSpan StorageExpiryBuffer { get; set; } = TimeSpan.FromMinutes(15);

@@ -31,9 +31,10 @@ public sealed class SiloCapacityOptionsValidator : IValidateOptions<SiloCapacity
 /// <summary>
 /// The live sessions activated on this silo, kept by the session grains themselves. It is the per-silo source of the
 /// autoscaling signals (active sessions, utilization, rooms still waiting for an agent), of placement decisions, and of
-/// region failover (which needs each session's own region: a silo may host sessions of another region).
+/// region failover (which needs each session's own region: a silo may host sessions of another region). Each id entering or
+/// leaving the set is also told to the <see cref="ILiveSessionRegistry"/>, so survivors know what to wake if this silo dies.
 /// </summary>
-public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options)
+public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options, ILiveSessionRegistry? registry = null)
 {
     private readonly ConcurrentDictionary<string, LiveSession> _live = new(StringComparer.Ordinal);
     private int _count; // ConcurrentDictionary.Count takes every bucket lock, and placement and admission read this on each create
@@ -65,13 +66,19 @@ public sealed class SiloSessionLoad(IOptions<SiloCapacityOptions> options)
             return;
         }
         var session = new LiveSession(!hasAgent, region);
-        if (_live.TryAdd(sessionId, session)) Interlocked.Increment(ref _count);
+        if (_live.TryAdd(sessionId, session))
+        {
+            Interlocked.Increment(ref _count);
+            registry?.Added(sessionId); // once per session per silo, not on every update
+        }
         else _live[sessionId] = session;
     }
 
     public void Remove(string sessionId)
     {
-        if (_live.TryRemove(sessionId, out _)) Interlocked.Decrement(ref _count);
+        if (!_live.TryRemove(sessionId, out _)) return;
+        Interlocked.Decrement(ref _count);
+        registry?.Removed(sessionId);
     }
 
     /// <summary>The ids of the live sessions on this silo right now (drain walks them).</summary>

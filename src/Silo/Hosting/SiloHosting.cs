@@ -43,7 +43,7 @@ public static class SiloHosting
             o.ClusterId = config["Orleans:ClusterId"] ?? "voiceactors";
             o.ServiceId = config["Orleans:ServiceId"] ?? "voiceactors";
         });
-        silo.ConfigureFastFailureDetection();
+        silo.ConfigureFastFailureDetection(config);
         if (config.GetConnectionString("Redis") is { Length: > 0 } redis)
         {
             var advertised = config["Orleans:AdvertisedIP"] is { } ip ? IPAddress.Parse(ip) : IPAddress.Loopback;
@@ -65,6 +65,12 @@ public static class SiloHosting
         services.AddValidatedOptions<InterviewSessionOptions, InterviewSessionOptionsValidator>(InterviewSessionOptions.Section);
         services.AddValidatedOptions<SiloCapacityOptions, SiloCapacityOptionsValidator>(SiloCapacityOptions.Section);
         services.AddSingleton<SiloSessionLoad>();
+        if (config.GetConnectionString("Redis") is { Length: > 0 } registry)
+            services.AddSingleton<ILiveSessionRegistry>(sp => ActivatorUtilities.CreateInstance<RedisLiveSessionRegistry>(sp, registry));
+        else
+            services.AddSingleton<ILiveSessionRegistry, NoLiveSessionRegistry>();
+        services.AddSingleton<SessionFailover>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionFailover>());
         services.AddLiveKitStandIn();
         services.TryAddSingleton<ILiveKitEventHandler, SessionWebhookRouter>(); // the stand-in delivers in process before HTTP listens
         services.AddMediaBridge();
@@ -103,17 +109,32 @@ public static class SiloHosting
     private static IGrainStorageSerializer SessionStateSerializer(Serializer serializer) => new OrleansGrainStorageSerializer(serializer);
 
     /// <summary>
-    /// A hard-killed silo is declared dead in about two seconds instead of the default tens of seconds:
-    /// one-second probes, two misses, and one vote, because probes are direct checks of the suspect.
+    /// Failure detection (issue #14). A SIGKILLed silo is declared dead within about a second, also when most of the cluster dies at
+    /// once, and a silo that is only paused (GC, SIGSTOP, a stalled VM) is not evicted if it speaks again within the silent window of
+    /// <c>MaxProbeTimeout × NumMissedProbesLimit</c> = 4 s. Trade-off: a machine that vanishes without closing its sockets (power, network)
+    /// is declared dead only after that window, and a pause longer than it evicts the silo (it restarts). README "Failure detection" has the measurements. <c>Orleans:Membership:*</c> overrides
+    /// any of these (<see cref="ClusterMembershipOptions"/> property names), for experiments and unusual networks.
     /// </summary>
-    public static ISiloBuilder ConfigureFastFailureDetection(this ISiloBuilder silo) =>
+    public static ISiloBuilder ConfigureFastFailureDetection(this ISiloBuilder silo, IConfiguration? config = null)
+    {
         silo.Configure<ClusterMembershipOptions>(o =>
         {
-            o.ProbeTimeout = TimeSpan.FromSeconds(1);
-            o.NumMissedProbesLimit = 2;
-            o.NumVotesForDeathDeclaration = 1;
+            o.ProbeTimeout = TimeSpan.FromSeconds(1); // the adaptive timeout's floor is half of it: a probe every 0.5-1 s on a healthy network
+            // One failed probe is conclusive only without a sign of life: a refused connection (the process is gone), or, with a connection
+            // open, no message on it for the silent window MaxProbeTimeout x NumMissedProbesLimit = 4 s (see EnableConnectionLivenessCheck).
+            o.MaxProbeTimeout = TimeSpan.FromSeconds(4);
+            o.NumMissedProbesLimit = 1;
+            // The 15 s of #14: after a failed direct probe Orleans probes through a random other silo; with two of three dead the only one
+            // is the other dead silo, whose failure is "unknown" and counts nothing, until its IAmAlive goes stale (3 x 5 s). Direct only.
+            o.EnableIndirectProbes = false;
+            o.NumVotesForDeathDeclaration = 1; // when a majority dies no second vote can come; one direct observer decides
+            // What keeps a paused (GC, SIGSTOP) or slow silo in: no vote while any connection from it carried a message within the window.
+            o.EnableConnectionLivenessCheck = true;
             o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
             o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
             o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(10);
         });
+        if (config is not null) silo.Services.Configure<ClusterMembershipOptions>(config.GetSection("Orleans:Membership"));
+        return silo;
+    }
 }

@@ -23,6 +23,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     private readonly List<Task> _sessionTasks = [];
     private readonly List<WindowSample> _timeline = [];
     private readonly List<(string Kind, double AtS)> _chaos = [];
+    private readonly ChaosAudioGaps _audioGaps = new();
     private SimulatedSession[] _pumped = [];
     private long _runStart;
     private volatile bool _pumping;
@@ -86,7 +87,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         _runStart = Stopwatch.GetTimestamp();
         _stats.Now = () => Stopwatch.GetElapsedTime(_runStart).TotalSeconds;
         var frames = new SpeechFrames(options.SampleRate, options.FrameLength, options.Seed);
-        var context = new SessionContext(cluster.Client, options, _stats, frames, clock, _runStart);
+        var context = new SessionContext(cluster.Client, options, _stats, frames, clock, _runStart, _audioGaps);
         using var siloLatency = options.SiloLatency ? new SiloLatencyProbe(() => _stats.InSteadyState) : null;
         var pump = new Thread(Pump) { IsBackground = true, Name = "loadtest-audio-pump", Priority = ThreadPriority.AboveNormal };
         _pumping = true;
@@ -115,7 +116,8 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             s.CloseEpoch();
             s.ReleaseSink();
         }
-        return BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize() };
+        try { await Task.WhenAll(_audioTasks); } catch (OperationCanceledException) { }
+        return BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize(), ChaosAudio = _audioGaps.Summarize() };
     }
 
     /// <summary>Starts and stops sessions so the live count follows the ramp profile, within the create rate.</summary>
@@ -237,12 +239,15 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         {
             var wait = at - Stopwatch.GetElapsedTime(_runStart);
             if (wait > TimeSpan.Zero) await Task.Delay(wait, clock, ct);
+            // Where each session is, just before the event: the ones it moves are the ones it interrupted (a Redis restart moves none).
+            var audio = kind == "restart-redis" ? null : await _audioGaps.BeforeAsync(kind, cluster.Client, options.TenantId, LiveSessionIds());
             var atS = Stopwatch.GetElapsedTime(_runStart).TotalSeconds;
             log?.Invoke($"chaos: {kind} at {atS:0.0} s");
             lock (_chaos) _chaos.Add((kind, atS));
             try
             {
                 await act();
+                if (audio is not null) _audioTasks.Add(AfterChaosAsync(audio, cluster, ct));
             }
             catch (Exception e) when (e is InvalidOperationException or TimeoutException or StackExchange.Redis.RedisException)
             {
@@ -252,6 +257,18 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             }
         }
     }
+
+    /// <summary>The sessions that are streaming right now (the ones a chaos event can interrupt).</summary>
+    private string[] LiveSessionIds() => [.. _pumped.Where(p => p.IsStreaming).Select(p => p.SessionId)];
+
+    /// <summary>Once the event has had time to settle (past the 5 s "still silent" mark), finds which sessions it moved.</summary>
+    private async Task AfterChaosAsync(ChaosAudioGaps.EventAudio audio, ClusterUnderTest cluster, CancellationToken ct)
+    {
+        await Task.Delay(ChaosAudioGaps.SilentAfter + TimeSpan.FromSeconds(1), clock, ct);
+        await _audioGaps.AfterAsync(audio, cluster.Client, options.TenantId);
+    }
+
+    private readonly List<Task> _audioTasks = [];
 
     private LoadReport BuildReport(string command, DateTimeOffset startedAt, ClusterUnderTest cluster, CeilingResult? ceiling, AdmissionCeilingResult? admission, ResourceSample? idle)
     {

@@ -3,6 +3,7 @@ using VoiceActors.Regions;
 using System.Diagnostics;
 using VoiceActors.Media;
 using VoiceActors.Sessions;
+using VoiceActors.LoadTest.Metrics;
 
 namespace VoiceActors.LoadTest.Load;
 
@@ -312,6 +313,7 @@ public sealed class SimulatedSession : IAudioSink
         var nowTicks = _run.Clock.GetUtcNow().UtcTicks;
         Interlocked.Increment(ref stats.FramesReceived);
         stats.RecordAudioLatency(stats.Outbound, (nowTicks - frame.SentAtUtcTicks) / 10);
+        _run.AudioGaps?.OnProviderFrame(SessionId);
         lock (_audioLock)
         {
             // A new provider connection (resume, reconnect, failover) numbers its audio from 1 again.
@@ -360,8 +362,10 @@ public sealed class SimulatedSession : IAudioSink
 }
 
 /// <summary>What every session of one run shares.</summary>
-public sealed class SessionContext(IClusterClient client, LoadOptions options, RunStats stats, SpeechFrames frames, TimeProvider clock, long runStartTimestamp)
+public sealed class SessionContext(IClusterClient client, LoadOptions options, RunStats stats, SpeechFrames frames, TimeProvider clock, long runStartTimestamp,
+    ChaosAudioGaps? audioGaps = null)
 {
+    public ChaosAudioGaps? AudioGaps { get; } = audioGaps;
     public IClusterClient Client { get; } = client;
     public LoadOptions Options { get; } = options;
     public RunStats Stats { get; } = stats;

@@ -35,7 +35,8 @@ public sealed record LoadReport(
     IReadOnlyList<WindowSample> Timeline,
     ThresholdFigures Thresholds,
     IReadOnlyList<string> Notes,
-    IReadOnlyDictionary<string, LatencySummary>? SiloLatencyMs = null)
+    IReadOnlyDictionary<string, LatencySummary>? SiloLatencyMs = null,
+    IReadOnlyList<VoiceActors.LoadTest.Metrics.ChaosAudioFigures>? ChaosAudio = null)
 {
     public static readonly JsonSerializerOptions Json = new()
     {

@@ -14,8 +14,11 @@ public sealed class CrashRecoveryTests(RedisServer redis, ITestOutputHelper outp
 {
     private const int Sessions = 50;
 
-    /// <summary>Failure detection (~2 s) plus one watchdog period (2 s) plus activation; the target is 5 s.</summary>
-    private static readonly TimeSpan RecoveryBound = TimeSpan.FromSeconds(8);
+    /// <summary>
+    /// Failure detection (about a second) plus the directory's 0.5 s lease plus the survivors' wake of the dead silo's sessions, with
+    /// no watchdog tick (every 15 s) in between; measured 2.4 s on a contended machine (#14), bound with room for a loaded CI runner.
+    /// </summary>
+    private static readonly TimeSpan RecoveryBound = TimeSpan.FromSeconds(4);
 
     [Fact]
     public async Task Sessions_resume_on_a_survivor_after_their_silo_is_killed_without_any_client_call()
