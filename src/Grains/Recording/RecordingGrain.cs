@@ -14,6 +14,7 @@ public sealed partial class RecordingGrain(RecordingVault vault, ILogger<Recordi
     private const int MaxRead = 1 << 20;
     private ServedRecording? _served;
     private string? _servedTenant;
+    private string? _servedVersion;
 
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -25,10 +26,14 @@ public sealed partial class RecordingGrain(RecordingVault vault, ILogger<Recordi
         if (status is null || !status.Consent.Recording || status.DeletedAt is not null) return Forget();
         try
         {
-            if (_served is null || _servedTenant != tenantId)
+            // One listing per open: any object whose bytes changed since the file was laid out is authenticated again.
+            var listing = await vault.ListAsync(tenantId, SessionId, CancellationToken.None);
+            var version = string.Join('|', listing.OrderBy(o => o.Name, StringComparer.Ordinal).Select(o => $"{o.Name}:{o.Size}:{o.Version}"));
+            if (_served is null || _servedTenant != tenantId || _servedVersion != version)
             {
+                _served = null;
                 _served = await ServedRecording.OpenAsync(vault, tenantId, SessionId, CancellationToken.None);
-                _servedTenant = tenantId;
+                (_servedTenant, _servedVersion) = (tenantId, version);
             }
             if (_served is null) return Forget();
         }

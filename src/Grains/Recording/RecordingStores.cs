@@ -14,11 +14,14 @@ public interface IRecordingStore
     /// <summary>Null when there is no such object.</summary>
     Task<byte[]?> GetAsync(string name, CancellationToken ct);
 
-    /// <summary>Names and sizes under a prefix.</summary>
-    Task<IReadOnlyList<(string Name, long Size)>> ListAsync(string prefix, CancellationToken ct);
+    /// <summary>Names, sizes and versions (ETag, or modification time) under a prefix.</summary>
+    Task<IReadOnlyList<StoredObject>> ListAsync(string prefix, CancellationToken ct);
 
     Task DeleteAsync(string name, CancellationToken ct);
 }
+
+/// <summary>One stored object as a listing shows it; <see cref="Version"/> changes whenever its bytes do.</summary>
+public sealed record StoredObject(string Name, long Size, string Version);
 
 /// <summary>S3-compatible storage through the official SDK (tested against Ceph RADOS Gateway).</summary>
 public sealed class S3RecordingStore : IRecordingStore, IDisposable
@@ -67,9 +70,9 @@ public sealed class S3RecordingStore : IRecordingStore, IDisposable
         }
     }
 
-    public async Task<IReadOnlyList<(string Name, long Size)>> ListAsync(string prefix, CancellationToken ct)
+    public async Task<IReadOnlyList<StoredObject>> ListAsync(string prefix, CancellationToken ct)
     {
-        var found = new List<(string, long)>();
+        var found = new List<StoredObject>();
         var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix };
         try
         {
@@ -77,7 +80,7 @@ public sealed class S3RecordingStore : IRecordingStore, IDisposable
             do
             {
                 page = await _s3.ListObjectsV2Async(request, ct);
-                foreach (var o in page.S3Objects ?? []) found.Add((o.Key, o.Size ?? 0));
+                foreach (var o in page.S3Objects ?? []) found.Add(new StoredObject(o.Key, o.Size ?? 0, o.ETag ?? ""));
                 request.ContinuationToken = page.NextContinuationToken;
             }
             while (page.IsTruncated == true);
@@ -146,19 +149,20 @@ public sealed class DirectoryRecordingStore(IOptions<RecordingOptions> options) 
         }
     }
 
-    public Task<IReadOnlyList<(string Name, long Size)>> ListAsync(string prefix, CancellationToken ct)
+    public Task<IReadOnlyList<StoredObject>> ListAsync(string prefix, CancellationToken ct)
     {
-        var found = new List<(string, long)>();
+        var found = new List<StoredObject>();
         if (Directory.Exists(_root))
         {
             foreach (var file in Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories))
             {
                 if (file.EndsWith(".partial", StringComparison.Ordinal)) continue;
                 var name = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
-                if (name.StartsWith(prefix, StringComparison.Ordinal)) found.Add((name, new FileInfo(file).Length));
+                                var info = new FileInfo(file);
+                if (name.StartsWith(prefix, StringComparison.Ordinal)) found.Add(new StoredObject(name, info.Length, info.LastWriteTimeUtc.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
         }
-        return Task.FromResult<IReadOnlyList<(string, long)>>(found);
+        return Task.FromResult<IReadOnlyList<StoredObject>>(found);
     }
 
     public Task DeleteAsync(string name, CancellationToken ct)

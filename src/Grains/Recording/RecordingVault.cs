@@ -90,7 +90,7 @@ public sealed class RecordingVault(IRecordingStore store, RecordingKeys keys, IO
         return sealedBytes is null ? null : keys.OpenObject(key.DataKey, name, sealedBytes);
     }
 
-    public Task<IReadOnlyList<(string Name, long Size)>> ListAsync(string tenantId, string sessionId, CancellationToken ct) =>
+    public Task<IReadOnlyList<StoredObject>> ListAsync(string tenantId, string sessionId, CancellationToken ct) =>
         Bounded(c => store.ListAsync(Prefix(tenantId, sessionId), c), ct);
 
     /// <summary>
@@ -104,10 +104,10 @@ public sealed class RecordingVault(IRecordingStore store, RecordingKeys keys, IO
         var hadKey = objects.Any(o => o.Name == keyName);
         if (hadKey) await Bounded(c => store.DeleteAsync(keyName, c), ct);
         var deleted = hadKey ? 1 : 0;
-        foreach (var (name, _) in objects)
+        foreach (var o in objects)
         {
-            if (name == keyName) continue;
-            await Bounded(c => store.DeleteAsync(name, c), ct);
+            if (o.Name == keyName) continue;
+            await Bounded(c => store.DeleteAsync(o.Name, c), ct);
             deleted++;
         }
         return (deleted, hadKey);
