@@ -15,8 +15,10 @@ public static class RecordingCodec
     /// </summary>
     public static IOpusMultiStreamEncoder Encoder()
     {
-        var encoder = OpusCodecFactory.CreateMultiStreamEncoder(SampleRate, 2, 255, out var streams, out var coupled, [0, 1], OpusApplication.OPUS_APPLICATION_VOIP);
+        var encoder = OpusCodecFactory.CreateMultiStreamEncoder(SampleRate, 2, 255, out var streams, out var coupled, [0, 1], OpusApplication.OPUS_APPLICATION_AUDIO);
         if (streams != 2 || coupled != 0) throw new InvalidOperationException($"expected 2 uncoupled streams, got {streams} with {coupled} coupled");
+        // CELT only: Concentus' SILK path at 24 kHz decodes to near silence (a 440 Hz tone at 8000 came back at peak 64), CELT round-trips.
+        encoder.ForceMode = OpusMode.MODE_CELT_ONLY;
         return encoder;
     }
 
