@@ -18,6 +18,11 @@ command -v radosgw >/dev/null || missing+=(radosgw)
 command -v ceph-mon >/dev/null || missing+=(ceph-mon)
 command -v ceph-osd >/dev/null || missing+=(ceph-osd)
 command -v opusinfo >/dev/null || missing+=(opus-tools)
+# Speech for the transcription tests (flite speaks, sox resamples) and the offline recognizer with its US English model.
+command -v pocketsphinx_continuous >/dev/null || missing+=(pocketsphinx)
+[ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)
+command -v flite >/dev/null || missing+=(flite)
+command -v sox >/dev/null || missing+=(sox)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   # Debian's packages start their daemons on install (prometheus, postgresql, redis, pgbouncer); the tests start their own

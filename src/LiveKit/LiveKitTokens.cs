@@ -51,6 +51,9 @@ public sealed class LiveKitTokens
         }
     }
 
+    /// <summary>Now, on the clock tokens are issued by (their <c>nbf</c>/<c>exp</c> are counted from it).</summary>
+    public DateTimeOffset Now => _clock.GetUtcNow();
+
     public LiveKitTokens(string apiKey, string apiSecret, TimeProvider? clock = null)
     {
         if (string.IsNullOrWhiteSpace(apiKey)) throw new ArgumentException("A LiveKit API key is required.", nameof(apiKey));

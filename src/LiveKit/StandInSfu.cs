@@ -77,6 +77,7 @@ public sealed partial class StandInSfu : IHostedService, IStandInMediaPlane, IAs
                 script, "--host", _options.Host, "--port", _options.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--max-participants-per-room", _options.MaxParticipantsPerRoom.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--max-tracks-per-participant", _options.MaxTracksPerParticipant.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--signal-grace-ms", ((long)_options.SignalGrace.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
             },
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -311,6 +312,12 @@ public sealed class StandInSfuOptions
 
     public int MaxTracksPerParticipant { get; set; } = 4;
 
+    /// <summary>
+    /// How long a participant whose signal socket dropped stays in its room so its client can resume without a leave (LiveKit keeps
+    /// it until its 15 s ping timeout). Only past it does the SFU report <c>participant_left</c>. Zero: at once.
+    /// </summary>
+    public TimeSpan SignalGrace { get; set; } = TimeSpan.FromSeconds(15);
+
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
 }
 
@@ -323,6 +330,7 @@ public sealed class StandInSfuOptionsValidator : IValidateOptions<StandInSfuOpti
         if (o.Port is < 0 or > 65535) errors.Add($"{StandInSfuOptions.Section}:Port must be 0 (any free port) to 65535.");
         if (o.MaxParticipantsPerRoom < 2) errors.Add($"{StandInSfuOptions.Section}:MaxParticipantsPerRoom must be at least 2: a candidate and an agent.");
         if (o.MaxTracksPerParticipant < 1) errors.Add($"{StandInSfuOptions.Section}:MaxTracksPerParticipant must be at least 1.");
+        if (o.SignalGrace < TimeSpan.Zero || o.SignalGrace > TimeSpan.FromMinutes(5)) errors.Add($"{StandInSfuOptions.Section}:SignalGrace must be between 0 and 5 minutes.");
         if (o.StartTimeout <= TimeSpan.Zero) errors.Add($"{StandInSfuOptions.Section}:StartTimeout must be positive.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -20,15 +20,13 @@ public sealed class MediaSocketOptions
     public int MaxInvalidMessages { get; set; } = 50;
 }
 
-public sealed class MediaSocketOptionsValidator : IValidateOptions<MediaSocketOptions>
+public sealed class MediaSocketOptionsValidator : OptionsValidator<MediaSocketOptions>
 {
-    public ValidateOptionsResult Validate(string? name, MediaSocketOptions o)
+    protected override void Check(string? name, MediaSocketOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.ClientQueueFrames is < 1 or > 500) errors.Add("MediaSocket:ClientQueueFrames must be 1..500: it bounds memory per client.");
         if (o.ClientSendTimeout <= TimeSpan.Zero) errors.Add("MediaSocket:ClientSendTimeout must be positive.");
         if (o.BurstMilliseconds is < 20 or > 10_000) errors.Add("MediaSocket:BurstMilliseconds must be 20..10000.");
         if (o.MaxInvalidMessages < 1) errors.Add("MediaSocket:MaxInvalidMessages must be at least 1.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -63,8 +63,9 @@ public sealed record EvaluationResponse(
 
 public sealed record TranscriptTurnResponse(int Sequence, ParticipantRole Speaker, string Text, DateTimeOffset StartedAt, DateTimeOffset EndedAt);
 
-public sealed record TranscriptResponse(string SessionId, IReadOnlyList<TranscriptTurnResponse> Turns, DateTimeOffset StoredAt)
+/// <summary><c>Source</c>: <c>provider</c>, or <c>recording:&lt;recognizer&gt;</c> when it was recognized from the recording.</summary>
+public sealed record TranscriptResponse(string SessionId, IReadOnlyList<TranscriptTurnResponse> Turns, DateTimeOffset StoredAt, string Source)
 {
     public static TranscriptResponse From(TranscriptView t) => new(
-        t.SessionId, t.Turns.Select(x => new TranscriptTurnResponse(x.Sequence, x.Speaker, x.Text, x.StartedAt, x.EndedAt)).ToArray(), t.StoredAt);
+        t.SessionId, t.Turns.Select(x => new TranscriptTurnResponse(x.Sequence, x.Speaker, x.Text, x.StartedAt, x.EndedAt)).ToArray(), t.StoredAt, t.Source);
 }

@@ -7,11 +7,9 @@ namespace VoiceActors.Media;
 /// <see cref="SentAtUtcTicks"/> is stamped by whoever produced the frame (the client for candidate audio,
 /// the provider adapter for provider audio) so each hop can measure the latency it adds.
 /// </summary>
+// Sent, never stored: implicit ids (the rule: OrleansCodeGeneration.cs).
 [GenerateSerializer, Immutable, Alias("va.AudioFrame")]
-public readonly record struct AudioFrame(
-    [property: Id(0)] long Sequence,
-    [property: Id(1)] long SentAtUtcTicks,
-    [property: Id(2)] byte[] Pcm);
+public readonly record struct AudioFrame(long Sequence, long SentAtUtcTicks, byte[] Pcm);
 
 /// <summary>Where a session sends provider audio and live transcript: the gateway's media socket, an RTC bridge, or a load tester.</summary>
 [Alias("va.IAudioSink")]

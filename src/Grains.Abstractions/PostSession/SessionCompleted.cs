@@ -2,6 +2,8 @@ using VoiceActors.Sessions;
 
 namespace VoiceActors.PostSession;
 
+// Stored in InterviewSessionState's outbox: these records keep their explicit ids (the rule: OrleansCodeGeneration.cs).
+
 /// <summary>
 /// The <c>session.completed</c> event: emitted once when a session reaches Completed, Failed or Expired, kept in the
 /// session's outbox and re-delivered until every consumer in <see cref="PostSessionConsumers.All"/> has acknowledged it.

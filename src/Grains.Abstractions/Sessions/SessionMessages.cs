@@ -1,6 +1,8 @@
 using VoiceActors.LiveKit;
 namespace VoiceActors.Sessions;
 
+// Stored in InterviewSessionState: these records keep their explicit ids (the rule: OrleansCodeGeneration.cs).
+
 [GenerateSerializer, Immutable, Alias("va.ConsentFlags")]
 public sealed record ConsentFlags(
     [property: Id(0)] bool Recording,
@@ -34,18 +36,6 @@ public sealed record Rubric(
     [property: Id(0)] IReadOnlyList<RubricCriterion> Criteria,
     [property: Id(1)] int ScaleMax = 5);
 
-/// <summary>Everything needed to open an interview. The gateway fills <see cref="TenantId"/> from the caller's key.</summary>
-[GenerateSerializer, Immutable, Alias("va.CreateSession")]
-public sealed record CreateSession(
-    [property: Id(0)] string TenantId,
-    [property: Id(1)] string CandidateId,
-    [property: Id(2)] string JobId,
-    [property: Id(3)] ProviderSettings Provider,
-    [property: Id(4)] ConsentFlags Consent,
-    [property: Id(5)] string Region,
-    [property: Id(6)] Rubric? Rubric = null,
-    [property: Id(7)] string? CandidateName = null);
-
 /// <summary>One utterance of the conversation.</summary>
 [GenerateSerializer, Immutable, Alias("va.Turn")]
 public sealed record Turn(
@@ -60,30 +50,51 @@ public sealed record ParticipantPresence(
     [property: Id(1)] ParticipantRole Role,
     [property: Id(2)] DateTimeOffset JoinedAt);
 
+// Sent, never stored: the records here take implicit ids (the rule: OrleansCodeGeneration.cs).
+
+/// <summary>Everything needed to open an interview. The gateway fills <see cref="TenantId"/> from the caller's key.</summary>
+[GenerateSerializer, Immutable, Alias("va.CreateSession")]
+public sealed record CreateSession(
+    string TenantId,
+    string CandidateId,
+    string JobId,
+    ProviderSettings Provider,
+    ConsentFlags Consent,
+    string Region,
+    Rubric? Rubric = null,
+    string? CandidateName = null);
+
 /// <summary>A read-only view of one session, as callers see it.</summary>
 [GenerateSerializer, Immutable, Alias("va.SessionSnapshot")]
 public sealed record SessionSnapshot(
-    [property: Id(0)] string SessionId,
-    [property: Id(1)] string TenantId,
-    [property: Id(2)] string CandidateId,
-    [property: Id(3)] string JobId,
-    [property: Id(4)] SessionStatus Status,
-    [property: Id(5)] string Region,
-    [property: Id(6)] string RoomName,
-    [property: Id(7)] IReadOnlyList<ParticipantPresence> Participants,
-    [property: Id(8)] int TurnCount,
-    [property: Id(9)] ConsentFlags Consent,
-    [property: Id(10)] ProviderSettings Provider,
-    [property: Id(11)] DateTimeOffset CreatedAt,
-    [property: Id(12)] DateTimeOffset? StartedAt,
-    [property: Id(13)] DateTimeOffset? EndedAt,
-    [property: Id(14)] string? EndReason,
-    [property: Id(15)] string? Silo,
-    [property: Id(16)] string? LiveKitUrl = null,
-    [property: Id(17)] string? CandidateToken = null,
-    [property: Id(20)] string? ActiveProvider = null,
-    [property: Id(21)] Media.MediaStats? Media = null,
-    [property: Id(22)] int ProviderFailovers = 0,
-    [property: Id(28)] Regions.ReconnectDirective? Reconnect = null,
-    [property: Id(24)] IReadOnlyList<string>? PostSessionPending = null,
-    [property: Id(25)] DateTimeOffset? ErasedAt = null);
+    string SessionId,
+    string TenantId,
+    string CandidateId,
+    string JobId,
+    SessionStatus Status,
+    string Region,
+    string RoomName,
+    IReadOnlyList<ParticipantPresence> Participants,
+    int TurnCount,
+    ConsentFlags Consent,
+    ProviderSettings Provider,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? EndedAt,
+    string? EndReason,
+    string? Silo,
+    string? LiveKitUrl = null,
+    string? CandidateToken = null,
+    string? ActiveProvider = null,
+    Media.MediaStats? Media = null,
+    int ProviderFailovers = 0,
+    Regions.ReconnectDirective? Reconnect = null,
+    IReadOnlyList<string>? PostSessionPending = null,
+    DateTimeOffset? ErasedAt = null);
+
+/// <summary>
+/// Where the candidate connects: the session's LiveKit URL and room, and after a region failover the reconnect directive
+/// (the backup region's URL and a freshly minted candidate token). Read by the candidate page with its own room token.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("va.CandidateConnection")]
+public sealed record CandidateConnection(SessionStatus Status, string? LiveKitUrl, string Room, Regions.ReconnectDirective? Reconnect);

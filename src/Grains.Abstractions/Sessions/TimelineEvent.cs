@@ -1,5 +1,6 @@
 namespace VoiceActors.Sessions;
 
+// Stored in InterviewSessionState: explicit ids (the rule: OrleansCodeGeneration.cs).
 /// <summary>One significant thing that happened to a session, where and when (the operator's record of a complaint).</summary>
 [GenerateSerializer, Immutable, Alias("va.TimelineEvent")]
 public sealed record TimelineEvent(

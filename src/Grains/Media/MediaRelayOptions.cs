@@ -29,11 +29,10 @@ public sealed class MediaRelayOptions
     public TimeSpan SpikeReportInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
-public sealed class MediaRelayOptionsValidator : IValidateOptions<MediaRelayOptions>
+public sealed class MediaRelayOptionsValidator : OptionsValidator<MediaRelayOptions>
 {
-    public ValidateOptionsResult Validate(string? name, MediaRelayOptions o)
+    protected override void Check(string? name, MediaRelayOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.MaxRealTimeRatio is < 1 or > 10) errors.Add("Media:MaxRealTimeRatio must be 1..10: below 1 drops honest real-time audio, above 10 is no limit.");
         if (o.BurstMilliseconds is < 20 or > 10_000) errors.Add("Media:BurstMilliseconds must be 20..10000 (one frame to ten seconds).");
         if (o.SpeechLevel is < 1 or > 32767) errors.Add("Media:SpeechLevel must be a PCM16 level, 1..32767.");
@@ -41,6 +40,5 @@ public sealed class MediaRelayOptionsValidator : IValidateOptions<MediaRelayOpti
         if (o.BargeInPlayoutAllowance < TimeSpan.Zero || o.BargeInPlayoutAllowance > TimeSpan.FromSeconds(2))
             errors.Add("Media:BargeInPlayoutAllowance must be 0..2 s.");
         if (o.SpikeReportInterval <= TimeSpan.Zero) errors.Add("Media:SpikeReportInterval must be positive.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

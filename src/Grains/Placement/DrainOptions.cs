@@ -14,14 +14,12 @@ public sealed class DrainOptions
     public int Parallelism { get; set; } = 64;
 }
 
-public sealed class DrainOptionsValidator : IValidateOptions<DrainOptions>
+public sealed class DrainOptionsValidator : OptionsValidator<DrainOptions>
 {
-    public ValidateOptionsResult Validate(string? name, DrainOptions o)
+    protected override void Check(string? name, DrainOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.Deadline < TimeSpan.FromSeconds(1) || o.Deadline > TimeSpan.FromMinutes(30))
             errors.Add($"Drain:Deadline must be between 1s and 30min (got {o.Deadline}).");
         if (o.Parallelism is < 1 or > 10_000) errors.Add($"Drain:Parallelism must be between 1 and 10000 (got {o.Parallelism}).");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

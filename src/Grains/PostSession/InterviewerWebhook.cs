@@ -25,18 +25,16 @@ public sealed class WebhookOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
-public sealed class WebhookOptionsValidator : IValidateOptions<WebhookOptions>
+public sealed class WebhookOptionsValidator : OptionsValidator<WebhookOptions>
 {
-    public ValidateOptionsResult Validate(string? name, WebhookOptions o)
+    protected override void Check(string? name, WebhookOptions o, List<string> errors)
     {
-        if (o.Url is null) return ValidateOptionsResult.Success;
-        var errors = new List<string>();
+        if (o.Url is null) return;
         if (!o.Url.IsAbsoluteUri || o.Url.Scheme is not ("http" or "https")) errors.Add("PostSession:Webhook:Url must be an absolute http(s) URL.");
         if (string.IsNullOrEmpty(o.Secret) || o.Secret.Length < 16) errors.Add("PostSession:Webhook:Secret must be at least 16 characters: it signs every delivery.");
         if (o.MaxAttempts is < 1 or > 20) errors.Add("PostSession:Webhook:MaxAttempts must be between 1 and 20.");
         if (o.InitialBackoff < TimeSpan.Zero) errors.Add("PostSession:Webhook:InitialBackoff cannot be negative.");
         if (o.Timeout <= TimeSpan.Zero) errors.Add("PostSession:Webhook:Timeout must be positive.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 

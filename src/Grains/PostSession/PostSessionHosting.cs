@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using VoiceActors.PostSession;
 using VoiceActors.PostSession.Persistence;
+using VoiceActors.PostSession.Transcription;
 
 namespace Orleans.Hosting;
 
@@ -23,6 +24,8 @@ public static class PostSessionHosting
         services.AddValidatedOptions<LlmEvaluatorOptions, LlmEvaluatorOptionsValidator>(LlmEvaluatorOptions.Section);
         services.AddValidatedOptions<RetentionOptions, RetentionOptionsValidator>(RetentionOptions.Section);
         services.AddValidatedOptions<WebhookOptions, WebhookOptionsValidator>(WebhookOptions.Section);
+        services.AddValidatedOptions<TranscriptionOptions, TranscriptionOptionsValidator>(TranscriptionOptions.Section);
+        services.AddSingleton<RecordingTranscription>();
 
         services.AddKeyedSingleton<IInterviewEvaluator, RubricCoverageEvaluator>(RubricCoverageEvaluator.EvaluatorName);
         services.AddKeyedSingleton<IInterviewEvaluator, LlmEvaluator>(LlmEvaluator.EvaluatorName);

@@ -45,18 +45,16 @@ public sealed class EvaluationOptions
     ]);
 }
 
-public sealed class EvaluationOptionsValidator(IServiceProviderIsKeyedService? registered = null) : IValidateOptions<EvaluationOptions>
+public sealed class EvaluationOptionsValidator(IServiceProviderIsKeyedService? registered = null) : OptionsValidator<EvaluationOptions>
 {
-    public ValidateOptionsResult Validate(string? name, EvaluationOptions o)
+    protected override void Check(string? name, EvaluationOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(o.Evaluator)) errors.Add("PostSession:Evaluation:Evaluator must name an evaluator ('rubric-coverage' or 'llm').");
         else if (registered is not null && !registered.IsKeyedService(typeof(IInterviewEvaluator), o.Evaluator))
             errors.Add($"PostSession:Evaluation:Evaluator '{o.Evaluator}' is not a registered evaluator ('rubric-coverage', 'llm', or your own keyed IInterviewEvaluator).");
         if (o.MaxAttempts is < 1 or > 10) errors.Add("PostSession:Evaluation:MaxAttempts must be between 1 and 10.");
         if (o.AttemptTimeout <= TimeSpan.Zero) errors.Add("PostSession:Evaluation:AttemptTimeout must be positive.");
         if (o.RetryBackoff < TimeSpan.Zero) errors.Add("PostSession:Evaluation:RetryBackoff cannot be negative.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -76,15 +74,13 @@ public sealed class RetentionOptions
     public TimeSpan For(string tenantId) => Tenants.TryGetValue(tenantId, out var t) ? t : Default;
 }
 
-public sealed class RetentionOptionsValidator : IValidateOptions<RetentionOptions>
+public sealed class RetentionOptionsValidator : OptionsValidator<RetentionOptions>
 {
-    public ValidateOptionsResult Validate(string? name, RetentionOptions o)
+    protected override void Check(string? name, RetentionOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.Default <= TimeSpan.Zero) errors.Add("PostSession:Retention:Default must be positive.");
         foreach (var (tenant, t) in o.Tenants)
             if (t <= TimeSpan.Zero) errors.Add($"PostSession:Retention:Tenants:{tenant} must be positive.");
         if (o.CheckPeriod < TimeSpan.FromSeconds(1)) errors.Add("PostSession:Retention:CheckPeriod must be at least 1s: reminders cannot tick faster.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -1,15 +1,18 @@
+using VoiceActors.LiveKit;
 using Microsoft.Extensions.Logging;
 using VoiceActors.PostSession.Persistence;
+using VoiceActors.PostSession.Transcription;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.PostSession;
 
 /// <summary>
-/// Assembles the final transcript (speaker, text, start and end of every turn, in order) from the session's recorded turns and
-/// stores it once. Stored only with the candidate's consent to transcription.
+/// Assembles the final transcript (speaker, text, start and end of every turn, in order) and stores it once, saying where it
+/// came from: the provider's turns, or, when the provider gave no transcript (or the deployment prefers it) and the candidate
+/// consented to recording, speech recognition on the recording. Stored only with the candidate's consent to transcription.
 /// </summary>
 [ImplicitStreamSubscription(PostSessionConsumers.StreamNamespace)]
-public sealed partial class TranscriptGrain(IPostSessionRepository repository, TimeProvider clock, ILogger<TranscriptGrain> logger)
+public sealed partial class TranscriptGrain(IPostSessionRepository repository, RecordingTranscription recordings, TimeProvider clock, ILogger<TranscriptGrain> logger)
     : PostSessionConsumerGrain(PostSessionConsumers.Transcript), ITranscriptGrain
 {
     protected override async Task HandleAsync(SessionCompleted completed)
@@ -18,15 +21,33 @@ public sealed partial class TranscriptGrain(IPostSessionRepository repository, T
         var snapshot = await session.Get(completed.TenantId);
         if (snapshot.ErasedAt is null && completed.Consent.Transcription)
         {
-            var turns = await session.GetTurns(completed.TenantId);
-            var transcript = new TranscriptView(SessionId, Assemble(turns, completed.Transcript.TurnCount), clock.GetUtcNow());
+            var turns = Assemble(await session.GetTurns(completed.TenantId), completed.Transcript.TurnCount);
+            var transcript = await ChooseAsync(completed, turns);
             if (await repository.SaveTranscriptAsync(completed, transcript))
             {
                 await repository.AppendAuditAsync(new AuditEntry(SessionId, completed.TenantId, AuditActions.TranscriptStored, "transcript",
-                    $"{transcript.Turns.Count} turns", clock.GetUtcNow()));
-                LogStored(SessionId, transcript.Turns.Count);
+                    $"{transcript.Turns.Count} turns from {transcript.Source}", clock.GetUtcNow()));
+                LogStored(SessionId, transcript.Turns.Count, transcript.Source);
             }
         }
+    }
+
+    /// <summary>The provider's turns, unless the recording's transcript is wanted and there is one to make.</summary>
+    private async Task<TranscriptView> ChooseAsync(SessionCompleted completed, IReadOnlyList<TranscriptTurn> fromProvider)
+    {
+        var options = recordings.Options;
+        // The provider always knows what the agent said; whether it transcribed the candidate is what decides.
+        var providerGaveOne = fromProvider.Any(t => t.Speaker == ParticipantRole.Candidate && !string.IsNullOrWhiteSpace(t.Text));
+        var transcriber = completed.Consent.Recording ? recordings.Transcriber : null;
+        if (transcriber is null || (providerGaveOne && options.Prefer == TranscriptionOptions.PreferProviderThenRecording))
+            return new TranscriptView(SessionId, fromProvider, clock.GetUtcNow(), TranscriptSources.Provider);
+
+        if (await transcriber.TranscribeAsync(completed.TenantId, SessionId) is { } fromRecording)
+            return new TranscriptView(SessionId, fromRecording, clock.GetUtcNow(), transcriber.Source);
+        // The last chunk may still be on its way to the store: not acknowledging brings the event back (PostSession:RedeliveryPeriod).
+        if (clock.GetUtcNow() - completed.EndedAt < options.RecordingWait) throw new RecordingNotReadyException(SessionId);
+        LogNoRecording(SessionId, options.RecordingWait);
+        return new TranscriptView(SessionId, fromProvider, clock.GetUtcNow(), TranscriptSources.Provider);
     }
 
     Task<TranscriptView?> ITranscriptGrain.Get(string tenantId, string actor) =>
@@ -40,6 +61,9 @@ public sealed partial class TranscriptGrain(IPostSessionRepository repository, T
         return ordered.Select((x, seq) => new TranscriptTurn(seq, x.Turn.Speaker, x.Turn.Text, x.Turn.StartedAt, x.Turn.EndedAt)).ToArray();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Transcript of {SessionId} stored: {Turns} turns")]
-    private partial void LogStored(string sessionId, int turns);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Transcript of {SessionId} stored: {Turns} turns from {Source}")]
+    private partial void LogStored(string sessionId, int turns, string source);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No readable recording of {SessionId} within {Wait} of its end; the provider's transcript is stored")]
+    private partial void LogNoRecording(string sessionId, TimeSpan wait);
 }

@@ -25,15 +25,13 @@ public sealed class RealtimeProviderOptions
     public static RealtimeProviderOptions GrokDefaults() => new() { Endpoint = new Uri("https://api.x.ai/v1"), Model = "grok-voice-latest", Voice = "Ara" };
 }
 
-public sealed class RealtimeProviderOptionsValidator : IValidateOptions<RealtimeProviderOptions>
+public sealed class RealtimeProviderOptionsValidator : OptionsValidator<RealtimeProviderOptions>
 {
-    public ValidateOptionsResult Validate(string? name, RealtimeProviderOptions o)
+    protected override void Check(string? name, RealtimeProviderOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.Endpoint is null || !o.Endpoint.IsAbsoluteUri) errors.Add($"Providers:{name}:Endpoint must be an absolute URL (the provider's API base).");
         if (string.IsNullOrWhiteSpace(o.Model)) errors.Add($"Providers:{name}:Model must name the realtime model.");
         if (o.SendQueueFrames is < 1 or > 500) errors.Add($"Providers:{name}:SendQueueFrames must be 1..500: the queue bounds memory per session.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -61,6 +59,12 @@ public sealed class SimulatedProviderOptions
     /// <summary>Speech shorter than this is noise, not an utterance.</summary>
     public TimeSpan MinSpeech { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Whether the candidate's words are transcribed. Off is a Realtime session without <c>input_audio_transcription</c>:
+    /// only the agent's turns are reported, and the candidate's side of the transcript has to come from the recording.
+    /// </summary>
+    public bool TranscribeCandidate { get; set; } = true;
+
     /// <summary>Simulated connect time.</summary>
     public TimeSpan ConnectLatency { get; set; } = TimeSpan.Zero;
 
@@ -77,11 +81,10 @@ public sealed class SimulatedProviderOptions
     public int DropAfterFrames { get; set; }
 }
 
-public sealed class SimulatedProviderOptionsValidator : IValidateOptions<SimulatedProviderOptions>
+public sealed class SimulatedProviderOptionsValidator : OptionsValidator<SimulatedProviderOptions>
 {
-    public ValidateOptionsResult Validate(string? name, SimulatedProviderOptions o)
+    protected override void Check(string? name, SimulatedProviderOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.ResponseLatency < TimeSpan.Zero || o.ResponseJitter < TimeSpan.Zero || o.ConnectLatency < TimeSpan.Zero)
             errors.Add($"Providers:{name}: latencies cannot be negative.");
         if (o.ResponseDuration < TimeSpan.FromMilliseconds(20)) errors.Add($"Providers:{name}:ResponseDuration must be at least one 20 ms frame.");
@@ -89,7 +92,6 @@ public sealed class SimulatedProviderOptionsValidator : IValidateOptions<Simulat
         foreach (var (rate, field) in new[] { (o.ConnectFailureRate, "ConnectFailureRate"), (o.DropRate, "DropRate"), (o.ErrorRate, "ErrorRate"), (o.StallRate, "StallRate") })
             if (rate is < 0 or > 1) errors.Add($"Providers:{name}:{field} is a probability: 0..1.");
         if (o.FailFirstConnects < 0 || o.DropAfterFrames < 0) errors.Add($"Providers:{name}: FailFirstConnects and DropAfterFrames cannot be negative.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -122,11 +124,10 @@ public sealed class ProviderFailoverOptions
     public TimeSpan LatencySpikeThreshold { get; set; } = TimeSpan.FromMilliseconds(50);
 }
 
-public sealed class ProviderFailoverOptionsValidator : IValidateOptions<ProviderFailoverOptions>
+public sealed class ProviderFailoverOptionsValidator : OptionsValidator<ProviderFailoverOptions>
 {
-    public ValidateOptionsResult Validate(string? name, ProviderFailoverOptions o)
+    protected override void Check(string? name, ProviderFailoverOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.ConnectTimeout <= TimeSpan.Zero) errors.Add("Providers:Failover:ConnectTimeout must be positive.");
         if (o.InitialBackoff <= TimeSpan.Zero || o.MaxBackoff < o.InitialBackoff) errors.Add("Providers:Failover: InitialBackoff must be positive and MaxBackoff at least InitialBackoff.");
         if (o.FailuresBeforeFailover < 1) errors.Add("Providers:Failover:FailuresBeforeFailover must be at least 1.");
@@ -134,6 +135,5 @@ public sealed class ProviderFailoverOptionsValidator : IValidateOptions<Provider
         if (o.ErrorThreshold < 1 || o.ErrorWindow <= TimeSpan.Zero) errors.Add("Providers:Failover: ErrorThreshold must be at least 1 and ErrorWindow positive.");
         if (o.StallTimeout <= TimeSpan.Zero) errors.Add("Providers:Failover:StallTimeout must be positive.");
         if (o.LatencySpikeThreshold <= TimeSpan.Zero) errors.Add("Providers:Failover:LatencySpikeThreshold must be positive.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -34,7 +34,8 @@ public sealed class SimulatedVoiceProvider(string name, SimulatedProviderOptions
     }
 }
 
-internal sealed class SimulatedConnection : IVoiceConnection
+internal sealed class SimulatedConnection(
+    string provider, SimulatedProviderOptions options, TimeProvider clock, IVoiceEvents events, Random random, int replayedTurns) : IVoiceConnection
 {
     private static readonly string[] Questions =
     [
@@ -46,39 +47,22 @@ internal sealed class SimulatedConnection : IVoiceConnection
         "What would you do differently if you started that project again?",
     ];
 
-    private readonly string _provider;
-    private readonly SimulatedProviderOptions _options;
-    private readonly TimeProvider _clock;
-    private readonly IVoiceEvents _events;
-    private readonly Random _random;
-    private readonly Channel<AudioFrame> _inbound;
-    private readonly SpeechDetector _detector;
+    private readonly Channel<AudioFrame> _inbound = Channel.CreateBounded<AudioFrame>(
+        new BoundedChannelOptions(50) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+        static _ => MediaMetrics.Dropped("provider_backlog"));
+    private readonly SpeechDetector _detector = new(options.SpeechLevel, Frames(options.MinSpeech), Frames(options.EndOfSpeechSilence));
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private CancellationTokenSource? _speaking;
     private bool _audible; // the answer in _speaking has started to sound (guarded by _gate)
-    private int _utterances;
+    private int _utterances = replayedTurns; // a replayed conversation continues with the next question, not the first
     private long _received;
     private long _sequence;
     private long _speechStartTicks;
     private bool _stalled;
 
-    public SimulatedConnection(string provider, SimulatedProviderOptions options, TimeProvider clock, IVoiceEvents events, Random random, int replayedTurns)
-    {
-        _provider = provider;
-        _options = options;
-        _clock = clock;
-        _events = events;
-        _random = random;
-        _utterances = replayedTurns; // a replayed conversation continues with the next question, not the first
-        _inbound = Channel.CreateBounded<AudioFrame>(
-            new BoundedChannelOptions(50) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
-            static _ => MediaMetrics.Dropped("provider_backlog"));
-        _detector = new SpeechDetector(options.SpeechLevel, Frames(options.MinSpeech), Frames(options.EndOfSpeechSilence));
-    }
-
-    public string Provider => _provider;
+    public string Provider => provider;
 
     public Task Completion => _completion.Task;
 
@@ -99,8 +83,8 @@ internal sealed class SimulatedConnection : IVoiceConnection
             while (reader.TryRead(out var frame))
             {
                 if (_stop.IsCancellationRequested) return;
-                _events.OnCandidateAudioSent(frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
-                if (_options.DropAfterFrames > 0 && ++_received >= _options.DropAfterFrames)
+                events.OnCandidateAudioSent(frame.SentAtUtcTicks, clock.GetUtcNow().UtcTicks);
+                if (options.DropAfterFrames > 0 && ++_received >= options.DropAfterFrames)
                 {
                     Fail("connection dropped (injected fault)");
                     return;
@@ -108,9 +92,9 @@ internal sealed class SimulatedConnection : IVoiceConnection
                 switch (_detector.Feed(frame.Pcm))
                 {
                     case SpeechEdge.Started:
-                        _speechStartTicks = _clock.GetUtcNow().UtcTicks;
+                        _speechStartTicks = clock.GetUtcNow().UtcTicks;
                         DropPendingAnswer();
-                        _events.OnCandidateSpeechStarted(_provider); // talking over an audible answer: the relay interrupts it
+                        events.OnCandidateSpeechStarted(provider); // talking over an audible answer: the relay interrupts it
                         break;
                     case SpeechEdge.Ended:
                         OnCandidateFinished();
@@ -122,22 +106,23 @@ internal sealed class SimulatedConnection : IVoiceConnection
 
     private void OnCandidateFinished()
     {
-        var now = _clock.GetUtcNow();
+        var now = clock.GetUtcNow();
         var started = _speechStartTicks == 0 ? now : new DateTimeOffset(_speechStartTicks, TimeSpan.Zero);
         _utterances++;
-        _events.OnTranscript(new Turn(ParticipantRole.Candidate, $"(candidate answer {_utterances}, {(now - started).TotalSeconds:0.0} s of speech)", started, now));
+        if (options.TranscribeCandidate)
+            events.OnTranscript(new Turn(ParticipantRole.Candidate, $"(candidate answer {_utterances}, {(now - started).TotalSeconds:0.0} s of speech)", started, now));
         if (_stalled) return;
 
-        var roll = _random.NextDouble();
-        if (roll < _options.StallRate)
+        var roll = random.NextDouble();
+        if (roll < options.StallRate)
         {
             _stalled = true; // a stalled provider keeps the socket open and never answers again
             return;
         }
-        roll -= _options.StallRate;
-        if (roll < _options.ErrorRate) _events.OnProviderError(_provider, "server_error", "injected error event");
-        var dropMidway = _random.NextDouble() < _options.DropRate;
-        var jitter = _options.ResponseJitter.Ticks == 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(_random.NextDouble() * _options.ResponseJitter.Ticks));
+        roll -= options.StallRate;
+        if (roll < options.ErrorRate) events.OnProviderError(provider, "server_error", "injected error event");
+        var dropMidway = random.NextDouble() < options.DropRate;
+        var jitter = options.ResponseJitter.Ticks == 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(random.NextDouble() * options.ResponseJitter.Ticks));
         var text = Questions[(_utterances - 1) % Questions.Length];
 
         CancellationTokenSource speaking;
@@ -147,7 +132,7 @@ internal sealed class SimulatedConnection : IVoiceConnection
             speaking = _speaking = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             _audible = false;
         }
-        _ = Task.Run(() => SpeakAsync(_options.ResponseLatency + jitter, text, dropMidway, speaking.Token));
+        _ = Task.Run(() => SpeakAsync(options.ResponseLatency + jitter, text, dropMidway, speaking.Token));
     }
 
     /// <summary>Streams the answer at real time: frame i is due at start + i × 20 ms; a late timer catches up instead of drifting.</summary>
@@ -155,20 +140,20 @@ internal sealed class SimulatedConnection : IVoiceConnection
     {
         try
         {
-            await Task.Delay(latency, _clock, ct);
+            await Task.Delay(latency, clock, ct);
             lock (_gate)
             {
                 if (ct.IsCancellationRequested) return;
                 _audible = true;
             }
-            var frames = Frames(_options.ResponseDuration);
-            var start = _clock.GetTimestamp();
-            var started = _clock.GetUtcNow();
+            var frames = Frames(options.ResponseDuration);
+            var start = clock.GetTimestamp();
+            var started = clock.GetUtcNow();
             var sent = 0;
-            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(AudioFormat.FrameMilliseconds), _clock);
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(AudioFormat.FrameMilliseconds), clock);
             while (sent < frames)
             {
-                var due = Math.Min(frames, 1 + (int)(_clock.GetElapsedTime(start).Ticks / (AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond)));
+                var due = Math.Min(frames, 1 + (int)(clock.GetElapsedTime(start).Ticks / (AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond)));
                 for (; sent < due; sent++)
                 {
                     if (ct.IsCancellationRequested) return; // interrupted: not one more frame
@@ -177,11 +162,11 @@ internal sealed class SimulatedConnection : IVoiceConnection
                         Fail("connection dropped mid-answer (injected fault)");
                         return;
                     }
-                    _events.OnProviderAudio(new AudioFrame(Interlocked.Increment(ref _sequence), _clock.GetUtcNow().UtcTicks, SyntheticVoice.Frame(sent)));
+                    events.OnProviderAudio(new AudioFrame(Interlocked.Increment(ref _sequence), clock.GetUtcNow().UtcTicks, SyntheticVoice.Frame(sent)));
                 }
                 if (sent < frames && !await timer.WaitForNextTickAsync(ct)) return;
             }
-            _events.OnTranscript(new Turn(ParticipantRole.Agent, text, started, _clock.GetUtcNow()));
+            events.OnTranscript(new Turn(ParticipantRole.Agent, text, started, clock.GetUtcNow()));
         }
         catch (OperationCanceledException)
         {
@@ -211,7 +196,7 @@ internal sealed class SimulatedConnection : IVoiceConnection
 
     private void Fail(string reason)
     {
-        if (!_completion.TrySetException(new ProviderException(_provider, reason))) return;
+        if (!_completion.TrySetException(new ProviderException(provider, reason))) return;
         _stop.Cancel();
         _inbound.Writer.TryComplete();
     }

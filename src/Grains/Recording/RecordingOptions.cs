@@ -56,11 +56,10 @@ public sealed class S3RecordingOptions
     public string Region { get; set; } = "us-east-1";
 }
 
-public sealed class RecordingOptionsValidator : IValidateOptions<RecordingOptions>
+public sealed class RecordingOptionsValidator : OptionsValidator<RecordingOptions>
 {
-    public ValidateOptionsResult Validate(string? name, RecordingOptions o)
+    protected override void Check(string? name, RecordingOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.ChunkDuration < TimeSpan.FromSeconds(1) || o.ChunkDuration > TimeSpan.FromMinutes(5))
             errors.Add("Recordings:ChunkDuration must be between 00:00:01 and 00:05:00.");
         if (o.FrameQueue is < 50 or > 100_000) errors.Add("Recordings:FrameQueue must be between 50 and 100000 frames.");
@@ -87,7 +86,6 @@ public sealed class RecordingOptionsValidator : IValidateOptions<RecordingOption
             if (o.MasterKeys.Count == 0)
                 errors.Add("Recordings:MasterKeys and Recordings:CurrentKeyId are required with an object store: a generated local key would not reach the other silos.");
         }
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
     private static bool IsKey(string value)

@@ -60,11 +60,10 @@ public sealed class RegionsOptions
     }
 }
 
-public sealed class RegionsOptionsValidator : IValidateOptions<RegionsOptions>
+public sealed class RegionsOptionsValidator : OptionsValidator<RegionsOptions>
 {
-    public ValidateOptionsResult Validate(string? name, RegionsOptions o)
+    protected override void Check(string? name, RegionsOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         var primaries = 0;
         var tenants = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (region, r) in o.Regions)
@@ -82,7 +81,6 @@ public sealed class RegionsOptionsValidator : IValidateOptions<RegionsOptions>
                 errors.Add($"Regions:{region}:LiveKit:Url '{url}' is not an absolute URL.");
         }
         if (primaries > 1) errors.Add("More than one region is marked Primary; mark exactly one (or none: the first is primary).");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -107,16 +105,14 @@ public sealed class RegionHealthOptions
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 }
 
-public sealed class RegionHealthOptionsValidator : IValidateOptions<RegionHealthOptions>
+public sealed class RegionHealthOptionsValidator : OptionsValidator<RegionHealthOptions>
 {
-    public ValidateOptionsResult Validate(string? name, RegionHealthOptions o)
+    protected override void Check(string? name, RegionHealthOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.ProbePeriod < TimeSpan.FromMilliseconds(100)) errors.Add("RegionHealth:ProbePeriod must be at least 100ms.");
         if (o.ProbeTimeout <= TimeSpan.Zero || o.ProbeTimeout > o.ProbePeriod) errors.Add("RegionHealth:ProbeTimeout must be positive and at most ProbePeriod, or probes pile up.");
         if (o.ViewRefreshPeriod < TimeSpan.FromMilliseconds(50)) errors.Add("RegionHealth:ViewRefreshPeriod must be at least 50ms.");
         if (o.SiloReportExpiry <= o.ViewRefreshPeriod) errors.Add("RegionHealth:SiloReportExpiry must exceed ViewRefreshPeriod, or live silos would expire between reports.");
         if (o.RetryAfter < TimeSpan.FromSeconds(1)) errors.Add("RegionHealth:RetryAfter must be at least 1s (Retry-After has second resolution).");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

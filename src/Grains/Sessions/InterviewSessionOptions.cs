@@ -25,16 +25,14 @@ public sealed class InterviewSessionOptions
     public TimeSpan StorageExpiry => MaxDuration + StorageExpiryBuffer;
 }
 
-public sealed class InterviewSessionOptionsValidator : IValidateOptions<InterviewSessionOptions>
+public sealed class InterviewSessionOptionsValidator : OptionsValidator<InterviewSessionOptions>
 {
-    public ValidateOptionsResult Validate(string? name, InterviewSessionOptions o)
+    protected override void Check(string? name, InterviewSessionOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (o.MaxDuration <= TimeSpan.Zero) errors.Add("Sessions:MaxDuration must be positive: a session needs time to happen.");
         if (o.EmptyTimeout <= TimeSpan.Zero) errors.Add("Sessions:EmptyTimeout must be positive, or an empty room would end the session at once.");
         if (o.JoinTimeout <= TimeSpan.Zero) errors.Add("Sessions:JoinTimeout must be positive.");
         if (o.WatchdogPeriod < TimeSpan.FromSeconds(1)) errors.Add("Sessions:WatchdogPeriod must be at least 1s: reminders cannot tick faster.");
         if (o.StorageExpiryBuffer < TimeSpan.Zero) errors.Add("Sessions:StorageExpiryBuffer cannot be negative: state must outlive the session.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -1,6 +1,9 @@
 namespace VoiceActors.Sessions;
 
-/// <summary>The persisted state of one interview (storage provider <c>sessions</c>, Redis key with a TTL).</summary>
+/// <summary>
+/// The persisted state of one interview (storage provider <c>sessions</c>, Redis key with a TTL). It and every record it holds
+/// keep their explicit ids, the layout stored sessions were written with (the rule: Grains.Abstractions/OrleansCodeGeneration.cs).
+/// </summary>
 [GenerateSerializer, Alias("va.InterviewSessionState")]
 public sealed class InterviewSessionState
 {

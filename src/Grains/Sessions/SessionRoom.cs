@@ -73,9 +73,17 @@ internal sealed partial class SessionRoom(string sessionId, LiveKitDirectory liv
         var regional = livekit.For(region);
         if (!regional.HasMedia) return null;
         if (ttl > LiveKitTokens.MaxTtl) ttl = LiveKitTokens.MaxTtl;
-        var token = regional.Tokens.ForParticipant(roomName, identity, ParticipantRole.Agent, ttl);
-        return new AgentJoin(regional.PublicUrl, token, identity, candidateIdentity);
+        var tokens = regional.Tokens;
+        var expires = tokens.Now + ttl;
+        // Every re-join (a bridge restart) mints anew, valid until the session's own end, never reusing an expired token.
+        string Mint() => tokens.ForParticipant(roomName, identity, ParticipantRole.Agent, Clamp(expires - tokens.Now));
+        return new AgentJoin(regional.PublicUrl, Mint(), identity, candidateIdentity, Mint);
     }
+
+    /// <summary>A re-join after the session's planned end still gets a short-lived token: the session decides when it ends.</summary>
+    private static TimeSpan Clamp(TimeSpan ttl) => ttl < MinAgentTtl ? MinAgentTtl : ttl > LiveKitTokens.MaxTtl ? LiveKitTokens.MaxTtl : ttl;
+
+    private static readonly TimeSpan MinAgentTtl = TimeSpan.FromMinutes(5);
 
     public LiveKitJoin ObserverJoin(string region, string roomName, string? roomUrl, string observerId, TimeSpan ttl, DateTimeOffset now)
     {

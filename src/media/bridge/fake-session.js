@@ -14,6 +14,8 @@ class FakeSession {
     this.framesOut = 0;
     this.dropsOut = 0;
     this.clears = 0;
+    this.dataSent = 0;
+    this.dataDropped = 0;
     this.closed = false;
     this.seq = 0;
   }
@@ -39,6 +41,7 @@ class FakeSession {
   }
 
   clear() { this.clears++; }
+  publishData() { this.dataSent++; }
   queuedMs() { return 0; }
 
   async close(reason) {

@@ -7,7 +7,7 @@ const wire = process.stdout;
 Object.defineProperty(process, 'stdout', { configurable: true, enumerable: true, get: () => process.stderr });
 console.log = console.info = console.debug = console.error;
 
-const { Down, ErrorCode, PCM_BYTES, FrameReader, PayloadReader, encodeError, encodePong, encodeStats } = require('./protocol');
+const { Down, ErrorCode, PCM_BYTES, FrameReader, PayloadReader, encodeError, encodePong, encodeStats, decodeData } = require('./protocol');
 const { Uplink } = require('./uplink');
 
 const env = (name, fallback) => {
@@ -18,6 +18,7 @@ const STATS_MS = env('BRIDGE_STATS_MS', 1000);
 const OUT_QUEUE_FRAMES = env('BRIDGE_OUT_QUEUE_FRAMES', 500); // 10 s of agent audio ahead of the AudioSource: providers send faster than real time
 const IN_QUEUE_FRAMES = env('BRIDGE_IN_QUEUE_FRAMES', 25); // 500 ms of candidate audio waiting for a slow silo
 const DEFAULT_QUEUE_MS = env('BRIDGE_SOURCE_QUEUE_MS', 1000);
+const MAX_DATA_BYTES = 15 * 1024; // livekit-client refuses bigger reliable messages
 const FAKE_ROOMS = process.env.BRIDGE_FAKE_ROOMS === '1'; // tests of the pipe and the supervisor, no SFU
 
 const log = (msg) => process.stderr.write(`[bridge ${process.pid}] ${msg}\n`);
@@ -51,6 +52,19 @@ function onFrame(type, id, payload) {
       return;
     }
     case Down.PING: return uplink.control(encodePong(id, payload));
+    case Down.DATA: {
+      let d;
+      try {
+        d = decodeData(payload);
+      } catch (e) {
+        counters.garbage++;
+        return report(id, ErrorCode.BAD_PAYLOAD, `DATA payload: ${e.message}`);
+      }
+      if (d.data.length === 0 || d.data.length > MAX_DATA_BYTES) return report(id, ErrorCode.BAD_PAYLOAD, `DATA of ${d.data.length} bytes (1 to ${MAX_DATA_BYTES})`);
+      const s = sessions.get(id);
+      if (!s) { counters.unknownSession++; return; }
+      return s.publishData(d.topic, d.data, d.reliable);
+    }
     default:
       counters.garbage++;
       return report(id, ErrorCode.UNKNOWN_TYPE, `unknown frame type 0x${type.toString(16)} (${payload.length} bytes)`);
@@ -97,10 +111,10 @@ function stats() {
   // process (session 0): rss, heapUsed, cpuUserMicros, cpuSystemMicros, sessions, garbage, errors, unknownSession, framesDown, controlDrops
   uplink.control(encodeStats(0, [mem.rss, mem.heapUsed, cpu.user, cpu.system, sessions.size, counters.garbage, counters.errors,
     counters.unknownSession, counters.framesDown, uplink.controlDrops]));
-  // session: framesIn, framesOut, outQueueDepth, dropsOut, inQueueDepth, dropsIn, sourceQueuedMs, clears
+  // session: framesIn, framesOut, outQueueDepth, dropsOut, inQueueDepth, dropsIn, sourceQueuedMs, clears, dataSent, dataDropped
   for (const s of sessions.values()) {
     uplink.control(encodeStats(s.id, [s.framesIn, s.framesOut, s.outQueue.length, s.dropsOut, uplink.depthOf(s.id),
-      uplink.dropsOf(s.id), s.queuedMs(), s.clears]));
+      uplink.dropsOf(s.id), s.queuedMs(), s.clears, s.dataSent, s.dataDropped]));
   }
 }
 

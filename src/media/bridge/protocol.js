@@ -8,7 +8,7 @@ const MAX_LENGTH = 64 * 1024; // a JOIN with a long token is the largest legal f
 const SAMPLES = 480; // 20 ms at 24 kHz mono
 const PCM_BYTES = SAMPLES * 2;
 
-const Down = Object.freeze({ JOIN: 0x01, LEAVE: 0x02, AUDIO_OUT: 0x03, CLEAR: 0x04, PING: 0x05 });
+const Down = Object.freeze({ JOIN: 0x01, LEAVE: 0x02, AUDIO_OUT: 0x03, CLEAR: 0x04, PING: 0x05, DATA: 0x06 });
 const Up = Object.freeze({ STATE: 0x81, TRACK: 0x82, AUDIO_IN: 0x83, STATS: 0x84, ERROR: 0x85, PONG: 0x86 });
 const State = Object.freeze({ CONNECTING: 0, CONNECTED: 1, RECONNECTING: 2, DISCONNECTED: 3, FAILED: 4 });
 const ErrorCode = Object.freeze({ BAD_LENGTH: 1, UNKNOWN_TYPE: 2, BAD_PAYLOAD: 3, UNKNOWN_SESSION: 4, INTERNAL: 5 });
@@ -32,13 +32,17 @@ function clip(s, max) {
   return s.length > max ? s.slice(0, max) : s;
 }
 
-function encodeState(session, state, reason) {
-  reason = clip(reason, 500);
-  const buf = frame(Up.STATE, session, 1 + 2 + Buffer.byteLength(reason));
-  buf.writeUInt8(state, HEADER);
-  writeString(buf, HEADER + 1, reason);
+/** A payload of one unsigned little-endian number (`bytes` wide) and then a string clipped to `max` characters. */
+function numberAndText(type, session, bytes, number, text, max) {
+  text = clip(text, max);
+  const buf = frame(type, session, bytes + 2 + Buffer.byteLength(text));
+  buf.writeUIntLE(number, HEADER, bytes);
+  writeString(buf, HEADER + bytes, text);
   return buf;
 }
+
+/** state u8 | reason */
+const encodeState = (session, state, reason) => numberAndText(Up.STATE, session, 1, state, reason, 500);
 
 function encodeTrack(session, subscribed, identity, trackSid) {
   identity = clip(identity, 500);
@@ -54,7 +58,9 @@ function encodeTrack(session, subscribed, identity, trackSid) {
 function encodeAudioIn(session, seq, captureMicros, samples /* Int16Array(480) */) {
   const buf = frame(Up.AUDIO_IN, session, 4 + 8 + PCM_BYTES);
   buf.writeUInt32LE(seq >>> 0, HEADER);
-  buf.writeBigInt64LE(BigInt(Math.round(captureMicros)), HEADER + 4);
+  const micros = Math.round(captureMicros); // unix µs < 2^53: two u32 halves, no BigInt per frame
+  buf.writeUInt32LE(micros % 0x100000000, HEADER + 4);
+  buf.writeInt32LE(Math.floor(micros / 0x100000000), HEADER + 8);
   Buffer.from(samples.buffer, samples.byteOffset, PCM_BYTES).copy(buf, HEADER + 12);
   return buf;
 }
@@ -66,13 +72,8 @@ function encodeStats(session, values) {
   return buf;
 }
 
-function encodeError(session, code, message) {
-  message = clip(message, 1000);
-  const buf = frame(Up.ERROR, session, 2 + 2 + Buffer.byteLength(message));
-  buf.writeUInt16LE(code, HEADER);
-  writeString(buf, HEADER + 2, message);
-  return buf;
-}
+/** code u16 | message */
+const encodeError = (session, code, message) => numberAndText(Up.ERROR, session, 2, code, message, 1000);
 
 function encodePong(session, payload) {
   const buf = frame(Up.PONG, session, payload.length);
@@ -103,8 +104,17 @@ function plausibleDown(type, length) {
     case Down.LEAVE: case Down.CLEAR: return length === MIN_LENGTH;
     case Down.AUDIO_OUT: return length === MIN_LENGTH + 4 + PCM_BYTES;
     case Down.PING: return length <= MIN_LENGTH + 64;
+    case Down.DATA: return length >= MIN_LENGTH + 3; // flags, topic (may be empty), payload
     default: return false;
   }
+}
+
+/** DATA: u8 flags (bit 0: reliable) | topic | payload (the rest). Throws RangeError on a truncated one. */
+function decodeData(payload) {
+  const r = new PayloadReader(payload);
+  const reliable = (r.u8() & 1) === 1;
+  const topic = r.string();
+  return { reliable, topic, data: payload.subarray(r.offset) };
 }
 
 /** The same check for bridge -> silo frames (used by the tests and tools that read the bridge's output). */
@@ -176,5 +186,5 @@ class FrameReader {
 
 module.exports = {
   HEADER, MIN_LENGTH, MAX_LENGTH, SAMPLES, PCM_BYTES, Down, Up, State, ErrorCode,
-  plausibleDown, plausibleUp, frame, writeString, encodeState, encodeTrack, encodeAudioIn, encodeStats, encodeError, encodePong, PayloadReader, FrameReader,
+  plausibleDown, plausibleUp, frame, writeString, encodeState, encodeTrack, encodeAudioIn, encodeStats, encodeError, encodePong, decodeData, PayloadReader, FrameReader,
 };

@@ -6,6 +6,7 @@ const {
 const { SAMPLES, State, encodeState, encodeTrack, encodeAudioIn } = require('./protocol');
 
 const SAMPLE_RATE = 24000;
+const MAX_DATA_IN_FLIGHT = 32; // publishData calls not yet settled; past it a packet is dropped and counted, the pipe never waits
 
 class Session {
   /**
@@ -31,6 +32,9 @@ class Session {
     this.framesOut = 0;
     this.dropsOut = 0;
     this.clears = 0;
+    this.dataSent = 0;
+    this.dataDropped = 0;
+    this.dataInFlight = 0;
     this.state = -1;
   }
 
@@ -122,6 +126,12 @@ class Session {
       for await (const frame of c.stream) {
         if (this.candidate !== c) break;
         const data = frame.data;
+        if (filled === 0 && data.length === SAMPLES) {
+          // the stream yields 20 ms frames (frameSizeMs): encode straight from them, no re-chunking copy
+          this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, (performance.timeOrigin + performance.now()) * 1000, data));
+          this.framesIn++;
+          continue;
+        }
         let i = 0;
         while (i < data.length) {
           const n = Math.min(SAMPLES - filled, data.length - i);
@@ -175,6 +185,25 @@ class Session {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * DATA: one packet into the room (the transcript lines the candidate's page shows). Before the join completes, or with
+   * too many in flight, it is dropped and counted: the session keeps every turn, the page's copy is best effort.
+   */
+  publishData(topic, data, reliable) {
+    if (this.closed || !this.source || this.dataInFlight >= MAX_DATA_IN_FLIGHT) {
+      this.dataDropped++;
+      return;
+    }
+    this.dataInFlight++;
+    const bytes = new Uint8Array(data); // a copy: the pipe's buffer is reused after this call
+    this.room.localParticipant.publishData(bytes, { reliable, topic }).then(() => {
+      this.dataSent++;
+    }, (e) => {
+      this.dataDropped++;
+      if (!this.closed) this.log(`session ${this.name}: publishData failed: ${e && e.message}`);
+    }).finally(() => this.dataInFlight--);
   }
 
   /** Barge-in: nothing queued here or in the source is played. */

@@ -76,7 +76,22 @@ function verifyToken(token, keys, nowMs = Date.now()) {
     recorder: video.recorder === true,
     agent: video.agent === true,
     exp: claims.exp,
+    claims,
   };
+}
+
+/**
+ * LiveKit's refresh token (rtcservice.go, participant.go): the participant's own claims, re-signed with its key, valid for
+ * `ttlS` from now, so a client that reconnects after its original token expired still gets in.
+ */
+function refreshToken(grant, keys, ttlS, nowMs = Date.now()) {
+  const secret = keys.get(grant.apiKey);
+  if (secret === undefined) return null; // the key was withdrawn: no refresh
+  const now = Math.floor(nowMs / 1000);
+  const claims = { ...grant.claims, nbf: now, exp: now + ttlS };
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = enc({ alg: 'HS256', typ: 'JWT' }) + '.' + enc(claims);
+  return body + '.' + crypto.createHmac('sha256', secret).update(body).digest('base64url');
 }
 
 function stringMap(o) {
@@ -94,4 +109,4 @@ function tokenOf(url, headers) {
   return '';
 }
 
-module.exports = { verifyToken, tokenOf, AuthError };
+module.exports = { verifyToken, tokenOf, refreshToken, AuthError };

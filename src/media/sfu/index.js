@@ -7,7 +7,7 @@
  * process only carries media and reports what happens.
  *
  * Usage: node src/media/sfu/index.js [--port 0] [--host 127.0.0.1] [--max-participants-per-room 16]
- *          [--max-tracks-per-participant 4] [--max-connections 512] [--stats-interval-ms 5000]
+ *          [--max-tracks-per-participant 4] [--max-connections 512] [--stats-interval-ms 5000] [--signal-grace-ms 15000]
  *
  * Control channel: newline-delimited JSON on stdio. Logs go to stderr only. The process exits when stdin closes.
  *   Parent → SFU (stdin). Any op may carry "id"; the SFU then answers {"ev":"ack","id":..,"ok":bool}.
@@ -28,16 +28,25 @@
  *     {"ev":"stats", counters…}                       every --stats-interval-ms
  *     {"ev":"ack","id","ok","error"?}
  *
+ * Data (LiveKit's DataPacket): what a client publishes on its publisher PC's `_reliable` / `_lossy` data channel is relayed
+ * to the others on their subscriber PC's channel of the same kind, stamped with the sender's sid and identity.
+ *
+ * Each participant gets a refresh token (its own claims re-signed, 10 min) at join and every 5 min, as LiveKit sends them.
+ *
  * Signal protocol (LiveKit v0, livekit/livekit pkg/service/rtcservice.go): WebSocket on /rtc, binary protobuf
  * SignalRequest/SignalResponse. Token as ?access_token= or Authorization: Bearer; HS256 with the secret of the key in
  * `iss`; roomJoin grant required; an optional ?room= must equal the grant's room. GET /rtc/validate answers 200/401;
  * /rtc/v1 and /rtc/v1/validate answer 404 so the clients fall back to v0. CORS allows every origin, as LiveKit does.
- * A resume (reconnect=1) is answered with LeaveRequest{action: RECONNECT}: the client does a full reconnect.
+ * A signal socket that drops without a leave does not end the participation: the participant stays in its room (its media
+ * keeps flowing) for --signal-grace-ms, and a resume (reconnect=1&sid=PA_…, same identity and room) within it takes the
+ * participant back: ReconnectResponse, then the client's ICE-restart offer is answered; no participant_left, no new join.
+ * Past the grace the participant leaves with reason signal_closed. A resume of an unknown or expired participant is answered
+ * with LeaveRequest{action: RECONNECT}: the client then does a full reconnect (a new join).
  */
 const http = require('http');
 const { WebSocketServer } = require('ws');
 const proto = require('@livekit/protocol');
-const { verifyToken, tokenOf, AuthError } = require('./auth');
+const { verifyToken, tokenOf, refreshToken, AuthError } = require('./auth');
 const { Room, Participant, newId } = require('./room');
 
 const REASONS = {
@@ -50,11 +59,19 @@ const REASONS = {
 const MAX_SIGNAL_BYTES = 256 * 1024;
 const MAX_SIGNAL_MESSAGES_PER_S = 200;
 const PING_TIMEOUT_MS = 15_000;
+// LiveKit sends each participant a refresh token at join and every 5 minutes, valid for 10 (participant.go).
+const REFRESH_TOKEN_TTL_S = 600;
+const REFRESH_INTERVAL_MS = 5 * 60_000;
+const PROTOCOL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009]);
 
 function parseArgs(argv) {
-  const o = { port: 0, host: '127.0.0.1', maxParticipantsPerRoom: 16, maxTracksPerParticipant: 4, maxConnections: 512, statsIntervalMs: 5000 };
+  // signalGraceMs: how long a participant whose signal socket dropped stays in its room for the client to resume; LiveKit
+  // keeps it until its ping timeout (15 s) runs out, so that is the default. 0 removes it at once.
+  const o = { port: 0, host: '127.0.0.1', maxParticipantsPerRoom: 16, maxTracksPerParticipant: 4, maxConnections: 512, statsIntervalMs: 5000,
+    signalGraceMs: PING_TIMEOUT_MS };
   const names = { '--port': 'port', '--host': 'host', '--max-participants-per-room': 'maxParticipantsPerRoom',
-    '--max-tracks-per-participant': 'maxTracksPerParticipant', '--max-connections': 'maxConnections', '--stats-interval-ms': 'statsIntervalMs' };
+    '--max-tracks-per-participant': 'maxTracksPerParticipant', '--max-connections': 'maxConnections', '--stats-interval-ms': 'statsIntervalMs',
+    '--signal-grace-ms': 'signalGraceMs' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--debug') {
       o.debug = true; // logs each signal message kind (never its content)
@@ -80,8 +97,9 @@ class Sfu {
     this.connections = 0;
     this.debug = options.debug;
     this.stats = {
-      joins: 0, joins_refused: 0, auth_failures: 0, resumes_refused: 0, duplicate_identity: 0, tracks_published: 0,
+      joins: 0, joins_refused: 0, auth_failures: 0, resumes: 0, resumes_refused: 0, signal_lost: 0, grace_expired: 0, ice_restarts: 0, duplicate_identity: 0, tracks_published: 0,
       tracks_refused: 0, garbage_frames: 0, rate_limited: 0, signal_in: 0, signal_out: 0, rtp_in: 0, rtp_out: 0, errors: 0,
+      data_in: 0, data_out: 0, data_garbage: 0, data_refused: 0, data_rate_limited: 0, data_dropped: 0,
     };
   }
 
@@ -146,6 +164,7 @@ class Sfu {
     if (!url || url.pathname !== '/rtc') return refuse(404, 'not found');
     const { grant, error } = this.authorize(url, req.headers);
     if (error) return refuse(error.status, error.message);
+    const sid = url.searchParams.get('sid') || '';
     if (this.connections >= this.options.maxConnections) {
       this.stats.joins_refused++;
       return refuse(503, 'too many connections');
@@ -158,13 +177,21 @@ class Sfu {
       this.log(`join refused: room full (${this.limits.maxParticipantsPerRoom})`);
       return refuse(429, 'room is full');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, grant, reconnect));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, grant, reconnect, sid));
   }
 
-  onSocket(ws, grant, reconnect) {
+  onSocket(ws, grant, reconnect, sid) {
     this.connections++;
     ws.on('close', () => this.connections--);
     ws.on('error', () => undefined);
+    const resumable = reconnect && this.rooms.get(grant.room)?.participants.get(grant.identity);
+    if (resumable && !resumable.closed && resumable.sid === sid) {
+      // The same participant, back within its grace: its PCs, tracks and subscriptions are where it left them.
+      this.stats.resumes++;
+      this.attachSignal(resumable, ws);
+      resumable.resume();
+      return;
+    }
     if (reconnect) {
       // No resume here: the client then does a full reconnect (a new join with the same identity).
       this.stats.resumes_refused++;
@@ -191,10 +218,43 @@ class Sfu {
     const p = new Participant(this, room, grant, ws);
     room.participants.set(p.identity, p);
     this.stats.joins++;
+    this.attachSignal(p, ws);
+    p.sendJoin();
+    this.sendRefreshToken(p);
+    p.refreshTimer = setInterval(() => this.sendRefreshToken(p), REFRESH_INTERVAL_MS);
+    p.refreshTimer.unref();
+    this.emit({
+      ev: 'participant_joined', room: room.name, roomSid: room.sid, sid: p.sid, identity: p.identity, name: p.name,
+      kind: p.kindName, metadata: p.metadata, hidden: p.hidden, joinedAt: p.joinedAt, attributes: p.attributes,
+      canPublish: p.grant.canPublish, canSubscribe: p.grant.canSubscribe, canPublishData: p.grant.canPublishData,
+    });
+    room.broadcastUpdate(p);
+  }
+
+  sendRefreshToken(p) {
+    if (p.closed) return clearInterval(p.refreshTimer);
+    const token = refreshToken(p.grant, this.keys, REFRESH_TOKEN_TTL_S);
+    if (token) p.send('refreshToken', token); // a participant without a socket (in its grace) gets the next one
+  }
+
+  /** Makes `ws` the participant's signal socket: its messages are handled, and its loss starts the grace period. */
+  attachSignal(p, ws) {
+    const older = p.ws;
+    p.ws = ws;
+    p.lastSeen = Date.now();
+    if (p.graceTimer) {
+      clearTimeout(p.graceTimer);
+      p.graceTimer = null;
+    }
+    if (older && older !== ws) older.terminate(); // a resume while the old socket still looked open
+    let violated = false;
+    ws.on('error', (e) => {
+      if (e && typeof e.code === 'string' && e.code.startsWith('WS_ERR_')) violated = true; // too big, bad framing: not a lost network
+    });
     let windowStart = Date.now();
     let inWindow = 0;
     ws.on('message', (data, isBinary) => {
-      if (p.closed) return;
+      if (p.closed || p.ws !== ws) return;
       const now = Date.now();
       if (now - windowStart >= 1000) {
         windowStart = now;
@@ -222,21 +282,31 @@ class Sfu {
         this.log(`participant ${p.sid}: ${e.message}`);
       }
     });
-    ws.on('close', () => {
-      if (!p.closed) this.removeParticipant(p, 'signal_closed');
+    ws.on('close', (code) => {
+      if (p.closed || p.ws !== ws) return; // a socket replaced by a resume, or a participant already gone
+      p.ws = null;
+      // A socket closed for a protocol violation (oversized, malformed) ends the participation; a lost one gets the grace.
+      if (this.options.signalGraceMs <= 0 || violated || PROTOCOL_CLOSE_CODES.has(code)) return this.removeParticipant(p, 'signal_closed');
+      this.stats.signal_lost++;
+      p.graceTimer = setTimeout(() => {
+        p.graceTimer = null;
+        if (!p.ws && !p.closed) {
+          this.stats.grace_expired++;
+          this.removeParticipant(p, 'signal_closed');
+        }
+      }, this.options.signalGraceMs);
+      p.graceTimer.unref();
     });
-    p.sendJoin();
-    this.emit({
-      ev: 'participant_joined', room: room.name, roomSid: room.sid, sid: p.sid, identity: p.identity, name: p.name,
-      kind: p.kindName, metadata: p.metadata, hidden: p.hidden, joinedAt: p.joinedAt, attributes: p.attributes,
-      canPublish: p.grant.canPublish, canSubscribe: p.grant.canSubscribe, canPublishData: p.grant.canPublishData,
-    });
-    room.broadcastUpdate(p);
   }
 
   /** Removes `p` from its room: the client is told why, the others get its DISCONNECTED update and lose its tracks. */
   removeParticipant(p, reason) {
     if (p.closed) return;
+    if (p.graceTimer) {
+      clearTimeout(p.graceTimer);
+      p.graceTimer = null;
+    }
+    clearInterval(p.refreshTimer);
     const room = p.room;
     p.close(reason === 'signal_closed' ? undefined : REASONS[reason]);
     if (room.participants.get(p.identity) === p) room.participants.delete(p.identity);
@@ -309,7 +379,7 @@ class Sfu {
   pingSweep() {
     const now = Date.now();
     for (const room of [...this.rooms.values()])
-      for (const p of [...room.participants.values()]) if (now - p.lastSeen > PING_TIMEOUT_MS) this.removeParticipant(p, 'ping_timeout');
+      for (const p of [...room.participants.values()]) if (p.ws && now - p.lastSeen > PING_TIMEOUT_MS) this.removeParticipant(p, 'ping_timeout'); // no socket: the grace timer decides
   }
 
   snapshot() {

@@ -9,6 +9,14 @@ const { answerableSdp } = require('./sdp');
 const SERVER_VERSION = '1.9.0';
 const PROTOCOL_VERSION = 16;
 const MAX_QUEUED_CANDIDATES = 64;
+// Data packets (LiveKit's DataPacket on the `_reliable` / `_lossy` data channels). LiveKit's clients refuse reliable messages
+// over 15 KiB; 64 KiB is what werift's SCTP carries in one message. Past the rate, packets are dropped and counted.
+const MAX_DATA_BYTES = 64 * 1024;
+const MAX_DATA_PER_S = 100;
+const MAX_DATA_BUFFERED = 1024 * 1024; // a receiver this far behind loses packets, the sender never waits for it
+const MAX_DATA_PENDING = 64; // reliable packets held for a receiver whose channel is not open yet
+// Kinds a client may send and LiveKit relays; `speaker` (and anything unknown) comes from servers only.
+const RELAYED_DATA = new Set(['user', 'chatMessage', 'rpcRequest', 'rpcAck', 'rpcResponse', 'streamHeader', 'streamChunk', 'streamTrailer', 'transcription', 'sipDtmf', 'metrics']);
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 function newId(prefix) {
@@ -100,13 +108,30 @@ class Participant {
     this.subNegotiating = false;
     this.subNeedsNegotiation = false;
     this.offerId = 0;
+    this.lastSubOffer = null; // resent on a resume when its answer never came
+    this.graceTimer = null;
     this.pub = this.newPeerConnection(proto.SignalTarget.PUBLISHER);
     this.sub = this.newPeerConnection(proto.SignalTarget.SUBSCRIBER);
     this.pub.onTrack.subscribe((track) => this.onPublisherTrack(track));
     this.pub.ontrack = (event) => this.onPublisherTrack(event.track, event.transceiver);
-    // Data channels the clients look for on the subscriber side.
-    this.sub.createDataChannel('_reliable', { ordered: true });
-    this.sub.createDataChannel('_lossy', { ordered: false, maxRetransmits: 0 });
+    // Data channels the clients look for on the subscriber side: what others publish reaches this participant on them.
+    this.subReliable = this.sub.createDataChannel('_reliable', { ordered: true });
+    this.subLossy = this.sub.createDataChannel('_lossy', { ordered: false, maxRetransmits: 0 });
+    this.dataPending = [];
+    this.subReliable.stateChanged.subscribe((state) => {
+      if (state !== 'open') return;
+      const queued = this.dataPending;
+      this.dataPending = [];
+      for (const buf of queued) this.sendData(buf, true);
+    });
+    // What this participant publishes arrives on the data channels its client opens on the publisher PC.
+    this.dataWindowStart = 0;
+    this.dataInWindow = 0;
+    this.pub.onDataChannel.subscribe((channel) => {
+      if (channel.label !== '_reliable' && channel.label !== '_lossy') return; // `_data_track` and others: not relayed
+      const reliable = channel.label === '_reliable';
+      channel.onMessage.subscribe((data) => this.onData(data, reliable));
+    });
   }
 
   newPeerConnection(target) {
@@ -117,6 +142,7 @@ class Participant {
       iceUseIpv6: false,
       iceAdditionalHostAddresses: this.sfu.iceHosts,
     });
+    if (this.sfu.debug) pc.iceConnectionStateChange.subscribe((st) => this.sfu.log(`${this.sid} ${target === proto.SignalTarget.PUBLISHER ? 'publisher' : 'subscriber'} ICE ${st}`));
     pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate || this.closed) return;
       this.send('trickle', new proto.TrickleRequest({ candidateInit: JSON.stringify(candidate.toJSON()), target }));
@@ -184,6 +210,18 @@ class Participant {
     // Subscribe to what the others already publish, then offer the subscriber PC (data channels + those tracks).
     if (this.grant.canSubscribe) for (const p of this.room.visibleOthers(this)) for (const t of p.tracks.values()) this.subscribe(p, t, false);
     this.enqueue(() => this.negotiateSubscriber());
+  }
+
+  /**
+   * Back on a new signal socket within the grace period (LiveKit's resume): ReconnectResponse first (rtc-node requires it),
+   * then what the client may have missed meanwhile: the others as they are now, and a subscriber offer still unanswered.
+   * The client then sends an ICE-restart publisher offer, answered as any other.
+   */
+  resume() {
+    this.send('reconnect', new proto.ReconnectResponse({ iceServers: [] }));
+    const others = this.room.visibleOthers(this).map((p) => p.info());
+    if (others.length > 0) this.send('update', new proto.ParticipantUpdate({ participants: others }));
+    if (this.subNegotiating && this.lastSubOffer) this.send('offer', this.lastSubOffer);
   }
 
   handle(req) {
@@ -270,6 +308,21 @@ class Participant {
     const answer = await this.pub.createAnswer();
     await this.pub.setLocalDescription(answer);
     this.send('answer', new proto.SessionDescription({ type: 'answer', sdp: answerableSdp(this.pub.localDescription.sdp), id: offer.id }));
+    this.restartIceIfNeeded(this.pub);
+  }
+
+  /**
+   * An ICE-restart offer (a resumed client's) makes werift restart its ICE agent, but its connect() skips any transport whose
+   * DTLS is still up, so the new ICE session never starts checks and media stops. Start it here; DTLS rides on it unchanged.
+   */
+  restartIceIfNeeded(pc) {
+    for (const dtls of pc.dtlsTransports ?? []) {
+      const ice = dtls.iceTransport;
+      if (!ice || !(ice.iceRestarts > (ice.voiceactorsStarted ?? 0)) || dtls.state !== 'connected') continue;
+      ice.voiceactorsStarted = ice.iceRestarts;
+      this.sfu.stats.ice_restarts++;
+      ice.start().catch((e) => this.sfu.log(`participant ${this.sid}: ICE restart failed: ${e && e.message}`));
+    }
   }
 
   /** A media track from the client: the first pending add_track of the same type is the one it publishes (participant.go). */
@@ -364,7 +417,8 @@ class Participant {
     this.subNeedsNegotiation = false;
     const offer = await this.sub.createOffer();
     await this.sub.setLocalDescription(offer);
-    this.send('offer', new proto.SessionDescription({ type: 'offer', sdp: this.sub.localDescription.sdp, id: ++this.offerId }));
+    this.lastSubOffer = new proto.SessionDescription({ type: 'offer', sdp: this.sub.localDescription.sdp, id: ++this.offerId });
+    this.send('offer', this.lastSubOffer);
   }
 
   async onSubscriberAnswer(answer) {
@@ -383,6 +437,83 @@ class Participant {
     if (fromServer) this.send('mute', new proto.MuteTrackRequest({ sid: trackSid, muted }));
     this.room.broadcastUpdate(this);
     return true;
+  }
+
+  /**
+   * A DataPacket from this participant, relayed as LiveKit does (participant.go, room.go): the sender's sid and identity are
+   * set by the server, never taken from the packet; `destination_identities` narrows the receivers. Garbage, an oversized
+   * or unknown packet, a participant without canPublishData and a flood are dropped and counted, never fatal.
+   */
+  onData(data, reliable) {
+    const stats = this.sfu.stats;
+    if (this.closed) return;
+    const now = Date.now();
+    if (now - this.dataWindowStart >= 1000) {
+      this.dataWindowStart = now;
+      this.dataInWindow = 0;
+    }
+    if (++this.dataInWindow > MAX_DATA_PER_S) {
+      stats.data_rate_limited++;
+      return;
+    }
+    if (typeof data === 'string' || !data || data.length === 0 || data.length > MAX_DATA_BYTES) {
+      stats.data_garbage++;
+      return;
+    }
+    let packet;
+    try {
+      packet = proto.DataPacket.fromBinary(new Uint8Array(data));
+    } catch {
+      stats.data_garbage++;
+      return;
+    }
+    const kind = packet.value && packet.value.case;
+    if (!RELAYED_DATA.has(kind)) {
+      stats.data_garbage++;
+      return;
+    }
+    if (!this.grant.canPublishData) {
+      stats.data_refused++;
+      return;
+    }
+    stats.data_in++;
+    packet.participantIdentity = this.identity;
+    packet.participantSid = this.sid;
+    let destinations = packet.destinationIdentities;
+    if (kind === 'user') {
+      const user = packet.value.value;
+      user.participantIdentity = this.identity;
+      user.participantSid = this.sid;
+      if (destinations.length === 0) destinations = user.destinationIdentities;
+    }
+    const only = destinations.length > 0 ? new Set(destinations) : null;
+    const buf = Buffer.from(packet.toBinary());
+    for (const other of this.room.participants.values()) {
+      if (other === this || other.closed || (only && !only.has(other.identity))) continue;
+      other.sendData(buf, reliable);
+    }
+  }
+
+  /** Sends a relayed DataPacket to this participant's client; a full or closed channel drops it (counted). */
+  sendData(buf, reliable) {
+    const stats = this.sfu.stats;
+    const channel = reliable ? this.subReliable : this.subLossy;
+    if (this.closed) return;
+    if (channel.readyState !== 'open') {
+      if (reliable && channel.readyState === 'connecting' && this.dataPending.length < MAX_DATA_PENDING) this.dataPending.push(buf);
+      else stats.data_dropped++;
+      return;
+    }
+    if (channel.bufferedAmount > MAX_DATA_BUFFERED) {
+      stats.data_dropped++;
+      return;
+    }
+    try {
+      channel.send(buf);
+      stats.data_out++;
+    } catch {
+      stats.data_dropped++;
+    }
   }
 
   /** Tells the client to leave (reason: a DisconnectReason) and closes everything of this participant. */

@@ -20,6 +20,7 @@ public static class LiveRun
             foreach (var e in errors) Console.Error.WriteLine(e);
             return CouldNotRun;
         }
+        if (options.Transport == LoadTransport.LiveKit) return await LiveKitRun.RunAsync(options, reportFile, command, ct);
         LoadReport report;
         try
         {
@@ -38,17 +39,22 @@ public static class LiveRun
             return CouldNotRun;
         }
 
-        var summary = MarkdownSummary.Render(report);
+        await WriteAsync(reportFile, report.ToJson(), MarkdownSummary.Render(report));
+        return report.Thresholds.Passed ? 0 : ThresholdsMissed;
+    }
+
+    /// <summary>The JSON report to <paramref name="reportFile"/> and its summary next to it (.md), and the summary to the console.</summary>
+    public static async Task WriteAsync(FileInfo? reportFile, string json, string summary)
+    {
         if (reportFile is not null)
         {
             reportFile.Directory?.Create();
-            await File.WriteAllTextAsync(reportFile.FullName, report.ToJson(), CancellationToken.None);
+            await File.WriteAllTextAsync(reportFile.FullName, json, CancellationToken.None);
             await File.WriteAllTextAsync(Path.ChangeExtension(reportFile.FullName, ".md"), summary, CancellationToken.None);
         }
         Console.WriteLine();
         Console.WriteLine(summary);
         if (reportFile is not null) Console.WriteLine($"Report: {reportFile.FullName} (summary: {Path.ChangeExtension(reportFile.FullName, ".md")})");
-        return report.Thresholds.Passed ? 0 : ThresholdsMissed;
     }
 
     private static Task<LoadReport> RunPlainAsync(LoadOptions options, string command, CancellationToken ct)

@@ -83,6 +83,9 @@ public sealed record LoadOptions
     /// </summary>
     public bool SiloLatency { get; init; }
 
+    /// <summary>How candidates reach the silo: grain calls with an in-silo sink (the default), or rtc-node participants in real LiveKit rooms.</summary>
+    public LoadTransport Transport { get; init; } = LoadTransport.Grain;
+
     public bool UsesSiloProcesses => SiloProcesses > 0 || KillSiloAt is not null || DrainSiloAt is not null || RestartRedisAt is not null;
 
     public int EffectiveSiloProcesses => SiloProcesses > 0 ? SiloProcesses : UsesSiloProcesses ? 3 : 0;
@@ -121,6 +124,7 @@ public sealed record LoadOptions
             errors.Add("--silo-latency reads the silo's histogram in this process: use it with the in-process silo (no --silos, --redis or chaos).");
         if (MaxP99Ms is <= 0) errors.Add("--max-p99-ms must be positive.");
         if (MaxLost is < 0) errors.Add("--max-lost cannot be negative.");
+        if (Transport == LoadTransport.LiveKit) errors.AddRange(LiveKit.LiveKitLoadRunner.Validate(this));
         return errors;
     }
 
@@ -135,4 +139,15 @@ public sealed record LoadOptions
         var down = (elapsed - Ramp - Duration) / Ramp;
         return (int)Math.Round(Sessions * (1 - down));
     }
+}
+
+/// <summary>
+/// <c>grain</c>: each session pushes frames with grain calls through an Orleans client and takes provider audio on an attached sink
+/// (the path the media socket feeds). <c>livekit</c>: each candidate is an rtc-node participant in a real room of the silo's
+/// stand-in SFU, and the agent joins through the silo's media bridge (<see cref="LiveKit.LiveKitLoadRunner"/>).
+/// </summary>
+public enum LoadTransport
+{
+    Grain,
+    LiveKit,
 }

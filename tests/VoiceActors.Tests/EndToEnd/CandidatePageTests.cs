@@ -113,14 +113,21 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         Assert.True(await page.Locator("#error").IsHiddenAsync());
     }
 
+    private static AudioSystem WithMediaPlane() => new(new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "true" });
+
+    private static async Task<(string Id, JsonElement Created)> CreateAsync(HttpClient api, string candidateId)
+    {
+        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId, jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
+        return (created.GetProperty("sessionId").GetString()!, created);
+    }
+
     [Fact]
     public async Task Candidate_page_on_embedded_defaults_hears_the_agent_the_silo_puts_in_the_room_and_is_heard_by_it()
     {
         // The real embedded system with its media plane: the stand-in's SFU and the silo's agent bridge, both Node children of the silo.
-        using var system = new AudioSystem(new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "true" });
+        using var system = WithMediaPlane();
         using var api = system.Api();
-        var created = await (await api.PostAsJsonAsync("/v1/interviews", new { candidateId = "cand-room", jobId = "job-1" })).Content.ReadFromJsonAsync<JsonElement>();
-        var id = created.GetProperty("sessionId").GetString()!;
+        var (id, created) = await CreateAsync(api, "cand-room");
         var url = created.GetProperty("livekit").GetProperty("url").GetString()!;
         Assert.StartsWith("ws://127.0.0.1:", url, StringComparison.Ordinal);
         Assert.NotEqual(system.BaseAddress.Port, new Uri(url).Port); // where the SFU really listens, not the gateway
@@ -136,6 +143,10 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         // webhook path (the SFU reports joins to the stand-in, which signs webhooks the gateway routes to the session).
         await AudioSystem.Eventually(async () => (await system.GetInterviewAsync(id)).GetProperty("turns").GetInt32() >= 2,
             "the candidate's and the agent's turns in the session", seconds: 30);
+        // Transcript lines reach the page as LiveKit data (the bridge publishes them, the SFU relays them): no media socket is open.
+        await page.Locator("#transcript li[data-speaker='agent']").First.WaitForAsync(new() { Timeout = 30_000 });
+        Assert.StartsWith("Interviewer: ", await page.Locator("#transcript li[data-speaker='agent']").First.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Empty(system.Sockets.Of(id));
         var session = await system.GetInterviewAsync(id);
         Assert.Equal("Active", session.GetProperty("state").GetString());
         var standIn = system.Services.GetRequiredService<LiveKitStandIn>();
@@ -151,6 +162,53 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         Assert.Equal(1, bridge.SessionCount);
         await api.PostAsync($"/v1/interviews/{id}/complete", null);
         await AudioSystem.Eventually(() => Task.FromResult(bridge.SessionCount == 0), "the agent to leave the room");
+    }
+
+    [Fact]
+    public async Task Candidate_page_resumes_after_its_signal_socket_is_killed_without_leaving_the_room()
+    {
+        using var system = WithMediaPlane();
+        using var api = system.Api();
+        var (id, created) = await CreateAsync(api, "cand-resume");
+        var room = SessionIds.RoomName(id);
+        var candidate = LiveKitIdentities.Candidate("cand-resume");
+        var page = await _browser.NewPageAsync();
+        var console = new List<string>();
+        page.Console += (_, m) => { lock (console) console.Add(System.Text.RegularExpressions.Regex.Replace(m.Text, "access_token=[^&' ]+", "access_token=<redacted>")); };
+        await page.GotoAsync(created.GetProperty("candidateUrl").GetString()!);
+        await page.WaitForFunctionAsync("() => { const s = document.getElementById('stats').dataset; return s.transport === 'livekit' && s.agent === 'present' && +s.heard >= 10; }",
+            null, new() { Timeout = 60_000 });
+        var standIn = system.Services.GetRequiredService<LiveKitStandIn>();
+        var sid = Assert.Single(standIn.ParticipantsOf(room), p => p.Identity == candidate).Sid;
+
+        // The SFU kills the candidate's signal socket. LiveKit keeps the participant for a grace period: livekit-client resumes.
+        system.Services.GetRequiredService<VoiceActors.LiveKit.StandInSfu>().DropSignal(room, candidate);
+        await page.WaitForFunctionAsync("() => +(document.getElementById('banner').dataset.shown ?? 0) >= 1", null, new() { Timeout = 10_000 });
+        await page.Locator("#banner").WaitForAsync(new() { State = WaitForSelectorState.Hidden, Timeout = 20_000 });
+        // Both ways again: the agent hears the candidate (a new turn), and the page hears the agent's answer.
+        var turns = (await system.GetInterviewAsync(id)).GetProperty("turns").GetInt32();
+        var heardBefore = int.Parse((await page.Locator("#stats").GetAttributeAsync("data-heard"))!, System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            await AudioSystem.Eventually(async () => (await system.GetInterviewAsync(id)).GetProperty("turns").GetInt32() > turns,
+                "the agent to hear the candidate again and answer", seconds: 30);
+            await page.WaitForFunctionAsync($"() => +document.getElementById('stats').dataset.heard > {heardBefore + 10}", null, new() { Timeout = 30_000 });
+        }
+        catch (TimeoutException e)
+        {
+            string log;
+            lock (console) log = string.Join(" | ", console.TakeLast(15));
+            throw new TimeoutException($"{e.Message}; SFU: {system.Services.GetRequiredService<VoiceActors.LiveKit.StandInSfu>().Stats}; console: {log}", e);
+        }
+
+        // Never left: the same participant (sid) is in the room, and no participant_left webhook reached the session.
+        Assert.Equal(sid, Assert.Single(standIn.ParticipantsOf(room), p => p.Identity == candidate).Sid);
+        using var timeline = JsonDocument.Parse(await api.GetStringAsync($"/v1/interviews/{id}/timeline"));
+        var events = timeline.RootElement.GetProperty("events").EnumerateArray().ToList();
+        Assert.Contains(events, e => e.GetProperty("kind").GetString() == TimelineKinds.ParticipantJoined && (e.GetProperty("detail").GetString() ?? "").Contains(candidate, StringComparison.Ordinal));
+        Assert.DoesNotContain(events, e => e.GetProperty("kind").GetString() == TimelineKinds.ParticipantLeft);
+        Assert.Equal("Active", (await system.GetInterviewAsync(id)).GetProperty("state").GetString());
+        Assert.True(await page.Locator("#error").IsHiddenAsync());
     }
 
     [Fact]

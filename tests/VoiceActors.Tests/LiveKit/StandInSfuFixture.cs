@@ -109,7 +109,7 @@ public sealed class NodePeer : IAsyncDisposable
     }
 
     /// <summary>Joins <paramref name="url"/> with <paramref name="token"/>; publishes a tone of <paramref name="freq"/> Hz unless null.</summary>
-    public static NodePeer Start(string url, string token, int? freq)
+    public static NodePeer Start(string url, string token, int? freq, (string Topic, string Text)? data = null)
     {
         var info = new ProcessStartInfo("node")
         {
@@ -121,7 +121,7 @@ public sealed class NodePeer : IAsyncDisposable
             UseShellExecute = false,
         };
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start node");
-        process.StandardInput.WriteLine(JsonSerializer.Serialize(new { url, token, freq }));
+        process.StandardInput.WriteLine(JsonSerializer.Serialize(new { url, token, freq, data = data is { } d ? new { topic = d.Topic, text = d.Text } : null }));
         process.StandardInput.Flush();
         return new NodePeer(process);
     }

@@ -20,7 +20,10 @@ public sealed class SfuConformanceTests
     [InlineData("wrong, expired, other-room and grantless tokens get 401 at /rtc/validate and on the upgrade")]
     [InlineData("a hidden participant is not listed to others and its track is not delivered")]
     [InlineData("a second connection with the same identity evicts the older one")]
-    [InlineData("after the server kills a signal socket the client reconnects and audio flows again both ways")]
+    [InlineData("after the server kills a signal socket the client resumes within the grace period and audio flows again both ways")]
+    [InlineData("a participant whose signal stays down leaves when its grace runs out, and a late resume is sent to a full reconnect")]
+    [InlineData("data packets reach the other participants with the sender's identity and topic, as LiveKit relays them")]
+    [InlineData("garbage, oversized, unknown and unauthorized data packets are dropped and counted, never relayed")]
     [InlineData("removing a participant and closing a room from the control channel evict with the reason")]
     [InlineData("garbage, floods and limits are refused and counted; the process and the other sockets survive")]
     public async Task Sfu_conforms_with_rtc_node(string test)
@@ -220,11 +223,12 @@ public sealed class StandInSfuBrowserTests(StandInSfuFixture fixture) : IAsyncLi
     }
 
     [Fact]
-    public async Task Browser_and_rtc_node_hear_each_other_through_the_SFU()
+    public async Task Browser_and_rtc_node_hear_each_other_through_the_SFU_and_the_browser_gets_rtc_nodes_data()
     {
         var room = "interview-web-" + Guid.NewGuid().ToString("N")[..8];
         var url = fixture.StandIn.PublicUrl;
-        await using var agent = NodePeer.Start(url, fixture.Tokens.ForParticipant(room, "voice-agent", ParticipantRole.Candidate, TimeSpan.FromMinutes(5)), freq: 440);
+        await using var agent = NodePeer.Start(url, fixture.Tokens.ForParticipant(room, "voice-agent", ParticipantRole.Candidate, TimeSpan.FromMinutes(5)), freq: 440,
+            data: ("voiceactors.transcript", "line"));
         await agent.WaitForAsync(e => NodePeer.Is(e, "published"), "the rtc-node participant to publish");
 
         var page = await _browser.NewPageAsync();
@@ -241,6 +245,11 @@ public sealed class StandInSfuBrowserTests(StandInSfuFixture fixture) : IAsyncLi
                 null, new() { Timeout = 30_000, PollingInterval = 200 });
             // The agent hears the browser's fake microphone (Chromium's beep).
             await agent.WaitForAsync(e => NodePeer.Heard(e, "candidate-web", 300), "rtc-node to hear the browser's microphone", 30);
+            // rtc-node's publishData arrives as livekit-client's RoomEvent.DataReceived: payload, sender, topic.
+            await page.WaitForFunctionAsync("() => window.lk.data.length >= 3", null, new() { Timeout = 15_000 });
+            var data = await page.EvaluateAsync<string[][]>("() => window.lk.data.slice(0, 3)");
+            Assert.All(data, d => Assert.Equal(["voice-agent", "voiceactors.transcript"], d[..2]));
+            Assert.Equal(data.Select(d => int.Parse(d[2].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)).Order(), data.Select(d => int.Parse(d[2].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)));
         }
         catch (Exception e) when (e is TimeoutException or PlaywrightException)
         {
@@ -255,11 +264,13 @@ public sealed class StandInSfuBrowserTests(StandInSfuFixture fixture) : IAsyncLi
         <!doctype html><html><body>
         <script src="/livekit-client.umd.js"></script>
         <script>
-          window.lk = { tracks: {} };
+          window.lk = { tracks: {}, data: [] };
           window.run = async (url, token) => {
             const { Room, RoomEvent } = LivekitClient;
             const room = new Room();
             window.lk.room = room;
+            room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) =>
+              window.lk.data.push([participant ? participant.identity : '', topic ?? '', new TextDecoder().decode(payload)]));
             room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => {
               if (track.kind !== 'audio') return;
               window.lk.tracks[participant.identity] = track;

@@ -83,6 +83,7 @@ public sealed class PostSessionGatewayTests : IClassFixture<PostSessionGatewayTe
         var transcript = await acme.GetFromJsonAsync<JsonElement>($"/v1/interviews/{id}/transcript");
         Assert.Equal(2, transcript.GetProperty("turns").GetArrayLength());
         Assert.Equal("Candidate", transcript.GetProperty("turns")[1].GetProperty("speaker").GetString());
+        Assert.Equal("provider", transcript.GetProperty("source").GetString()); // the provider transcribed the candidate: its words are kept
 
         var globex = _silo.ClientFor("key-globex");
         Assert.Equal(HttpStatusCode.NotFound, (await globex.GetAsync($"/v1/interviews/{id}/evaluation")).StatusCode);

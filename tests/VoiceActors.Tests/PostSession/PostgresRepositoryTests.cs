@@ -64,7 +64,7 @@ public sealed class PostgresRepositoryTests(PostgresFixture db)
 
         await repository.RecordInterviewAsync(completed, At.AddDays(30));
         var transcript = new TranscriptView(completed.SessionId,
-            [new TranscriptTurn(0, ParticipantRole.Candidate, Nasty, At, At.AddSeconds(3)), new TranscriptTurn(1, ParticipantRole.Agent, "ok", At.AddSeconds(4), At.AddSeconds(5))], At);
+            [new TranscriptTurn(0, ParticipantRole.Candidate, Nasty, At, At.AddSeconds(3)), new TranscriptTurn(1, ParticipantRole.Agent, "ok", At.AddSeconds(4), At.AddSeconds(5))], At, "recording:" + Nasty);
         Assert.True(await repository.SaveTranscriptAsync(completed, transcript));
         var evaluation = new EvaluationView(completed.SessionId, EvaluationStatus.Succeeded, Nasty, 3.0, 5,
             [new CriterionScore(Nasty, 1.0, 3.0, [Nasty, "plain"], Nasty)], null, 1, At);
@@ -74,6 +74,7 @@ public sealed class PostgresRepositoryTests(PostgresFixture db)
         var t = await repository.GetTranscriptAsync(tenant, completed.SessionId);
         Assert.Equal([expected, "ok"], t!.Turns.Select(x => x.Text));
         Assert.Equal(At, t.Turns[0].StartedAt);
+        Assert.Equal("recording:" + expected, t.Source);
         var e = await repository.GetEvaluationAsync(tenant, completed.SessionId);
         Assert.Equal(expected, e!.Evaluator);
         Assert.Equal(expected, e.Criteria[0].Criterion);

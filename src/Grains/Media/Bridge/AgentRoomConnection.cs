@@ -1,12 +1,34 @@
 using System.Buffers;
+using System.Text.Json;
 using System.Threading.Channels;
+using VoiceActors.LiveKit;
 
 namespace VoiceActors.Media.Bridge;
 
 /// <summary>How the agent joins one LiveKit room: where, with which token (never logged), as whom, and whom to listen to.</summary>
+/// <param name="Token">The token of the first join.</param>
 /// <param name="CandidateIdentity">The participant whose microphone the agent hears; null: any non-agent microphone.</param>
-public sealed record AgentJoin(string Url, string Token, string Identity, string? CandidateIdentity = null)
+/// <param name="MintToken">
+/// Mints a fresh token for every later join (a bridge restart re-joins long after <paramref name="Token"/> was minted, maybe
+/// after it expired); null: <paramref name="Token"/> is reused.
+/// </param>
+public sealed record AgentJoin(string Url, string Token, string Identity, string? CandidateIdentity = null, Func<string>? MintToken = null)
 {
+    /// <summary>The join to send now: the first one as given, every later one with a freshly minted token.</summary>
+    internal AgentJoin ForRejoin(Action<Exception> mintFailed)
+    {
+        if (MintToken is null) return this;
+        try
+        {
+            return this with { Token = MintToken() };
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or Microsoft.Extensions.Options.OptionsValidationException)
+        {
+            mintFailed(e);
+            return this; // the old token may still be valid; the SFU refuses it plainly if not
+        }
+    }
+
     /// <summary>The token stays out of logs and exception messages.</summary>
     public override string ToString() => $"AgentJoin {{ Url = {Url}, Identity = {Identity}, CandidateIdentity = {CandidateIdentity} }}";
 }
@@ -106,7 +128,16 @@ public sealed class AgentRoomConnection : IAgentRoomConnection, IAudioSink
     }
 
     internal uint WireId { get; }
-    internal AgentJoin Join { get; }
+    internal AgentJoin Join { get; private set; }
+
+    private int _joins;
+
+    /// <summary>The join for the next JOIN frame: as given the first time, with a fresh token on every re-join.</summary>
+    internal AgentJoin NextJoin(Action<Exception> mintFailed)
+    {
+        if (_joins++ > 0) Join = Join.ForRejoin(mintFailed);
+        return Join;
+    }
     internal IAgentMediaTarget Target { get; }
     internal BridgeProcess? Process { get; set; }
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -146,7 +177,44 @@ public sealed class AgentRoomConnection : IAgentRoomConnection, IAudioSink
         return Task.CompletedTask;
     }
 
-    Task IAudioSink.OnTranscript(Sessions.Turn turn) => Task.CompletedTask; // the room hears the agent; transcripts go elsewhere
+    /// <summary>
+    /// Each transcript line goes into the room as reliable LiveKit data on <see cref="TranscriptTopic"/>, the media socket's JSON,
+    /// so the candidate's page shows it on either transport. A line while the bridge restarts is dropped (the session keeps every turn).
+    /// </summary>
+    Task IAudioSink.OnTranscript(Sessions.Turn turn)
+    {
+        if (IsDisposed) return Task.CompletedTask;
+        var json = TranscriptJson(turn);
+        if (!_bridge.SendData(this, TranscriptTopic, json)) Interlocked.Increment(ref _transcriptsDropped);
+        else Interlocked.Increment(ref _transcriptsSent);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The data topic of transcript lines (the candidate page listens on it).</summary>
+    public const string TranscriptTopic = "voiceactors.transcript";
+
+    /// <summary>Text past this many characters is cut, so a line always fits one LiveKit data message (15 KiB).</summary>
+    public const int MaxTranscriptChars = 4000;
+
+    public static byte[] TranscriptJson(Sessions.Turn turn) => JsonSerializer.SerializeToUtf8Bytes(new
+    {
+        type = "transcript",
+        speaker = turn.Speaker == ParticipantRole.Agent ? "agent" : "candidate",
+        text = turn.Text.Length > MaxTranscriptChars ? string.Concat(turn.Text.AsSpan(0, MaxTranscriptChars), "…") : turn.Text,
+        startedAt = turn.StartedAt,
+        endedAt = turn.EndedAt,
+    });
+
+    private long _transcriptsSent;
+    private long _transcriptsDropped;
+
+    /// <summary>Transcript lines handed to the bridge, and those dropped because no bridge process carried the session.</summary>
+    public (long Sent, long Dropped) Transcripts => (Interlocked.Read(ref _transcriptsSent), Interlocked.Read(ref _transcriptsDropped));
+
+    /// <summary>Data packets the session's current bridge process published, and dropped, as of the last STATS.</summary>
+    public long BridgeDataSent { get; internal set; }
+
+    public long BridgeDataDropped { get; internal set; }
 
     /// <summary>Barge-in from the relay: everything queued is dropped here and in the bridge (AudioSource.clearQueue).</summary>
     Task IAudioSink.OnBargeIn(long lastSequence)

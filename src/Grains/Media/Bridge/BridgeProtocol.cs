@@ -12,6 +12,7 @@ public enum BridgeFrameType : byte
     AudioOut = 0x03,
     Clear = 0x04,
     Ping = 0x05,
+    Data = 0x06,
     State = 0x81,
     Track = 0x82,
     AudioIn = 0x83,
@@ -38,6 +39,9 @@ public static class BridgeProtocol
 
     public const int MaxPingBytes = 64;
 
+    /// <summary>The largest DATA payload the bridge publishes: livekit-client refuses reliable messages over 15 KiB.</summary>
+    public const int MaxDataBytes = 15 * 1024;
+
     /// <summary>Whether a header can start a frame of this type: lengths that do not fit their type are garbage.</summary>
     public static bool IsPlausible(byte type, int length) => (BridgeFrameType)type switch
     {
@@ -45,6 +49,7 @@ public static class BridgeProtocol
         BridgeFrameType.Leave or BridgeFrameType.Clear => length == MinLength,
         BridgeFrameType.AudioOut => length == AudioOutBytes - 4,
         BridgeFrameType.Ping or BridgeFrameType.Pong => length <= MinLength + MaxPingBytes,
+        BridgeFrameType.Data => length is >= MinLength + 3 and <= MaxLength,
         BridgeFrameType.State => length is >= MinLength + 3 and <= MaxLength,
         BridgeFrameType.Track => length is >= MinLength + 5 and <= MaxLength,
         BridgeFrameType.AudioIn => length == MinLength + AudioInPayloadBytes,
@@ -102,6 +107,22 @@ public static class BridgeProtocol
         BinaryPrimitives.WriteUInt16LittleEndian(destination[o..], checked((ushort)queueMilliseconds));
         destination[o + 2] = autoSubscribe ? (byte)1 : (byte)0;
         return o + 3;
+    }
+
+    public static int DataBytes(string topic, int payloadBytes) => HeaderBytes + 1 + StringBytes(topic) + payloadBytes;
+
+    /// <summary>DATA: <c>u8 flags</c> (bit 0 reliable), topic, payload; the bridge publishes it into the room as LiveKit data.</summary>
+    public static int WriteData(Span<byte> destination, uint session, string topic, ReadOnlySpan<byte> payload, bool reliable)
+    {
+        if (payload.IsEmpty || payload.Length > MaxDataBytes)
+            throw new ArgumentException($"A DATA payload must be 1 to {MaxDataBytes} bytes, not {payload.Length}.", nameof(payload));
+        var total = DataBytes(topic, payload.Length);
+        WriteHeader(destination, BridgeFrameType.Data, session, total - HeaderBytes);
+        var o = HeaderBytes;
+        destination[o++] = reliable ? (byte)1 : (byte)0;
+        o += WriteString(destination[o..], topic);
+        payload.CopyTo(destination[o..]);
+        return o + payload.Length;
     }
 
     // Up frames are written by the bridge; these writers exist so the silo's reader can be tested on exact bytes.

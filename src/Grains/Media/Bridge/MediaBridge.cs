@@ -122,8 +122,9 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
         process.Sessions++;
         process.SessionsEver++;
         if (process.SessionsEver >= _options.RecycleAfterSessions) MarkDrainingLocked(process, $"{process.SessionsEver} sessions joined");
-        var buffer = ArrayPool<byte>.Shared.Rent(BridgeProtocol.JoinBytes(connection.Join, connection.SessionId));
-        var n = BridgeProtocol.WriteJoin(buffer, connection.WireId, connection.Join, connection.SessionId, _options.SourceQueueMilliseconds, _options.AutoSubscribe);
+        var join = connection.NextJoin(e => LogMintFailed(connection.SessionId, e.GetType().Name));
+        var buffer = ArrayPool<byte>.Shared.Rent(BridgeProtocol.JoinBytes(join, connection.SessionId));
+        var n = BridgeProtocol.WriteJoin(buffer, connection.WireId, join, connection.SessionId, _options.SourceQueueMilliseconds, _options.AutoSubscribe);
         process.EnqueueControl(buffer, n);
         connection.Unschedule();
         if (connection.HasOut) connection.Schedule(); // audio that waited for the (re)join follows it
@@ -234,6 +235,16 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
         process.EnqueueControl(buffer, BridgeProtocol.WriteEmpty(buffer, type, connection.WireId));
     }
 
+    /// <summary>One DATA frame on the control path; false when the session has no process right now (between restarts).</summary>
+    internal bool SendData(AgentRoomConnection connection, string topic, ReadOnlySpan<byte> payload)
+    {
+        var process = connection.Process;
+        if (process is null) return false;
+        var buffer = ArrayPool<byte>.Shared.Rent(BridgeProtocol.DataBytes(topic, payload.Length));
+        process.EnqueueControl(buffer, BridgeProtocol.WriteData(buffer, connection.WireId, topic, payload, reliable: true));
+        return true;
+    }
+
     internal Task LeaveAsync(AgentRoomConnection connection)
     {
         _connections.TryRemove(connection.WireId, out _);
@@ -279,6 +290,8 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
             case BridgeFrameType.Stats:
                 c.OnBridgeStats((long)BridgeProtocol.StatAt(payload, 3), (long)BridgeProtocol.StatAt(payload, 5), (long)BridgeProtocol.StatAt(payload, 2));
                 c.BridgeClears = (long)BridgeProtocol.StatAt(payload, 7);
+                c.BridgeDataSent = (long)BridgeProtocol.StatAt(payload, 8);
+                c.BridgeDataDropped = (long)BridgeProtocol.StatAt(payload, 9);
                 break;
             case BridgeFrameType.Error:
                 if (BridgeProtocol.TryReadError(payload, out var code, out var message)) OnBridgeError(process, wireId, code, message);
@@ -366,6 +379,9 @@ public sealed partial class MediaBridge : IHostedService, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId}: agent room {State}: {Reason}")]
     private partial void LogRoomState(string sessionId, AgentRoomState state, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: no fresh agent token for the re-join ({Error}); the previous one is used")]
+    private partial void LogMintFailed(string sessionId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: the media target threw")]
     private partial void LogTargetFailed(string sessionId, Exception exception);

@@ -62,11 +62,10 @@ public sealed class MediaBridgeOptions
     public bool FakeRooms { get; set; }
 }
 
-public sealed class MediaBridgeOptionsValidator : IValidateOptions<MediaBridgeOptions>
+public sealed class MediaBridgeOptionsValidator : OptionsValidator<MediaBridgeOptions>
 {
-    public ValidateOptionsResult Validate(string? name, MediaBridgeOptions o)
+    protected override void Check(string? name, MediaBridgeOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(o.NodePath)) errors.Add("MediaBridge:NodePath must name the Node executable (default \"node\").");
         if (o.MaxSessionsPerProcess is < 1 or > 200) errors.Add("MediaBridge:MaxSessionsPerProcess must be 1..200: one JS thread saturates near 85 sessions.");
         if (o.RecycleAfterSessions < o.MaxSessionsPerProcess) errors.Add("MediaBridge:RecycleAfterSessions must be at least MaxSessionsPerProcess, or a process is recycled before it is full.");
@@ -78,6 +77,5 @@ public sealed class MediaBridgeOptionsValidator : IValidateOptions<MediaBridgeOp
         if (o.RestartBackoffInitial <= TimeSpan.Zero || o.RestartBackoffMax < o.RestartBackoffInitial) errors.Add("MediaBridge:RestartBackoffInitial must be positive and at most RestartBackoffMax.");
         if (o.StopGrace <= TimeSpan.Zero) errors.Add("MediaBridge:StopGrace must be positive.");
         if (o.StatsInterval < TimeSpan.FromMilliseconds(100)) errors.Add("MediaBridge:StatsInterval must be at least 100ms: stats are for recycling and metrics, not per frame.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -24,17 +24,15 @@ public sealed class LlmEvaluatorOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(45);
 }
 
-public sealed class LlmEvaluatorOptionsValidator(IOptions<EvaluationOptions> evaluation) : IValidateOptions<LlmEvaluatorOptions>
+public sealed class LlmEvaluatorOptionsValidator(IOptions<EvaluationOptions> evaluation) : OptionsValidator<LlmEvaluatorOptions>
 {
-    public ValidateOptionsResult Validate(string? name, LlmEvaluatorOptions o)
+    protected override void Check(string? name, LlmEvaluatorOptions o, List<string> errors)
     {
-        if (evaluation.Value.Evaluator != LlmEvaluator.EvaluatorName) return ValidateOptionsResult.Success;
-        var errors = new List<string>();
+        if (evaluation.Value.Evaluator != LlmEvaluator.EvaluatorName) return;
         if (!o.Endpoint.IsAbsoluteUri) errors.Add("PostSession:Llm:Endpoint must be an absolute URL.");
         if (string.IsNullOrWhiteSpace(o.ApiKey)) errors.Add("PostSession:Llm:ApiKey is required when PostSession:Evaluation:Evaluator is 'llm'.");
         if (string.IsNullOrWhiteSpace(o.Model)) errors.Add("PostSession:Llm:Model is required.");
         if (o.Timeout <= TimeSpan.Zero) errors.Add("PostSession:Llm:Timeout must be positive.");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 

@@ -87,6 +87,9 @@ public sealed partial class PostgresMigrations(PostgresConnections connections, 
             );
             create index audit_log_session on audit_log (session_id, tenant_id);
             """),
+        (2, "where a transcript came from", """
+            alter table transcripts add column source text not null default 'provider';
+            """),
     ];
 
     public async Task<int> ApplyAsync(CancellationToken ct = default)

@@ -34,7 +34,7 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
         await EnsureInterviewAsync(connection, tx, completed, ct);
 
         await using (var header = new NpgsqlCommand("""
-            insert into transcripts (session_id, tenant_id, turn_count, stored_at) values (@session_id, @tenant_id, @turn_count, @stored_at)
+            insert into transcripts (session_id, tenant_id, turn_count, stored_at, source) values (@session_id, @tenant_id, @turn_count, @stored_at, @source)
             on conflict (session_id) do nothing
             """, connection, tx))
         {
@@ -42,6 +42,7 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
             header.Parameters.AddWithValue("tenant_id", Clean(completed.TenantId)!);
             header.Parameters.AddWithValue("turn_count", transcript.Turns.Count);
             header.Parameters.AddWithValue("stored_at", Utc(transcript.StoredAt));
+            header.Parameters.AddWithValue("source", Clean(transcript.Source)!);
             if (await header.ExecuteNonQueryAsync(ct) == 0) return false; // already stored: the transaction rolls back on dispose
         }
 
@@ -123,12 +124,14 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
     {
         await using var connection = await connections.Replica.OpenConnectionAsync(ct);
         DateTimeOffset storedAt;
-        await using (var header = new NpgsqlCommand("select stored_at from transcripts where session_id = @session_id and tenant_id = @tenant_id", connection))
+        string source;
+        await using (var header = new NpgsqlCommand("select stored_at, source from transcripts where session_id = @session_id and tenant_id = @tenant_id", connection))
         {
             header.Parameters.AddWithValue("session_id", Clean(sessionId)!);
             header.Parameters.AddWithValue("tenant_id", Clean(tenantId)!);
-            if (await header.ExecuteScalarAsync(ct) is not DateTime stored) return null;
-            storedAt = new DateTimeOffset(stored, TimeSpan.Zero);
+            await using var row = await header.ExecuteReaderAsync(ct);
+            if (!await row.ReadAsync(ct)) return null;
+            (storedAt, source) = (row.GetFieldValue<DateTimeOffset>(0), row.GetString(1));
         }
         var turns = new List<TranscriptTurn>();
         await using var command = new NpgsqlCommand(
@@ -138,7 +141,7 @@ public sealed class PostgresPostSessionRepository(PostgresConnections connection
         while (await reader.ReadAsync(ct))
             turns.Add(new TranscriptTurn(reader.GetInt32(0), Enum.Parse<ParticipantRole>(reader.GetString(1)), reader.GetString(2),
                 reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4)));
-        return new TranscriptView(sessionId, turns, storedAt);
+        return new TranscriptView(sessionId, turns, storedAt, source);
     }
 
     public async Task<EvaluationView?> GetEvaluationAsync(string tenantId, string sessionId, CancellationToken ct = default)

@@ -1,7 +1,8 @@
 'use strict';
 // A room for the silo's end-to-end tests of the bridge: starts the stand-in SFU, connects an official rtc-node candidate
 // that publishes a 440 Hz tone, and reports on stdout (JSON lines) what the candidate hears from the agent:
-//   {"ev":"ready","url":..,"agentToken":..,"room":..}    (the token is for the test only; the fixture never logs it elsewhere)
+//   {"ev":"ready","url":..,"agentToken":..,"room":..,"apiKey":..,"apiSecret":..}    (for the test only, which mints its own
+//   tokens with them; the fixture never logs them elsewhere)
 //   {"ev":"agent_audio","at":unixMs}  first loud 10 ms after silence     {"ev":"agent_silent","at":unixMs}  first quiet 10 ms after sound
 // Exits when stdin closes.
 const { Room, RoomEvent, AudioStream, TrackKind } = require('@livekit/rtc-node');
@@ -26,7 +27,7 @@ const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
     }
     if (loud) { loud = false; emit({ ev: 'agent_silent', at: Date.now() }); } // the agent's track went away
   });
-  emit({ ev: 'ready', url: sfu.url, room, agentToken: await sfu.token('agent', room, { kind: 'agent', ttl: '1h' }) });
+  emit({ ev: 'ready', url: sfu.url, room, agentToken: await sfu.token('agent', room, { kind: 'agent', ttl: '1h' }), apiKey: sfu.apiKey, apiSecret: sfu.apiSecret });
   process.stdin.on('data', () => {});
   process.stdin.on('end', async () => { await cand.close(); await sfu.stop(); process.exit(0); });
 })().catch((e) => { console.error(e); process.exit(1); });

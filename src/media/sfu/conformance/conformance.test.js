@@ -185,7 +185,7 @@ test('a second connection with the same identity evicts the older one', { timeou
   assert.equal(bob.room.remoteParticipants.get('agent-1').sid, joins[1].sid);
 }));
 
-test('after the server kills a signal socket the client reconnects and audio flows again both ways', { timeout: 60_000 }, () => withSfu(async (sfu, peers) => {
+test('after the server kills a signal socket the client resumes within the grace period and audio flows again both ways', { timeout: 60_000 }, () => withSfu(async (sfu, peers) => {
   const a = new TonePeer('alice', A_HZ);
   const b = new TonePeer('bob', B_HZ);
   peers.push(a, b);
@@ -193,16 +193,137 @@ test('after the server kills a signal socket the client reconnects and audio flo
   await b.connect(sfu.url, await sfu.token('bob', 'room-r'));
   await Promise.all([a.publish(), b.publish()]);
   await until(() => hears(a, 'bob', B_HZ, A_HZ) && hears(b, 'alice', A_HZ, B_HZ), 'audio both ways');
+  const sid = a.room.remoteParticipants.get('bob').sid;
 
   const ack = await sfu.control({ op: 'drop_signal', room: 'room-r', identity: 'bob' });
   assert.equal(ack.ok, true);
-  a.heard.delete('bob');
-  b.heard.delete('alice');
-  const rejoined = await sfu.waitFor((e) => e.ev === 'participant_joined' && e.identity === 'bob' && e !== sfu.events.find((x) => x.ev === 'participant_joined' && x.identity === 'bob'), 'bob to join again', 20_000);
+  await until(async () => (await sfu.lastStats()).resumes >= 1, 'bob to resume', 20_000);
+  // A resume keeps the subscriptions: what was heard so far is forgotten, the streams go on.
+  for (const [peer, identity] of [[a, 'bob'], [b, 'alice']]) {
+    const entry = peer.heard.get(identity);
+    entry.filled = 0;
+    entry.samples.fill(0);
+  }
   await until(() => hears(a, 'bob', B_HZ, A_HZ), 'alice to hear bob again', 20_000);
   await until(() => hears(b, 'alice', A_HZ, B_HZ), 'bob to hear alice again', 20_000);
-  assert.equal(a.room.remoteParticipants.get('bob').sid, rejoined.sid);
-  assert.ok(b.events.some((e) => e.e === 'reconnecting' || e.e === 'reconnected'), 'rtc-node noticed and reconnected');
+  // A resume, not a new participation: same sid, one join, no leave, and alice never saw bob go.
+  assert.equal(a.room.remoteParticipants.get('bob').sid, sid);
+  assert.equal(sfu.events.filter((e) => e.ev === 'participant_joined' && e.identity === 'bob').length, 1);
+  assert.equal(sfu.events.filter((e) => e.ev === 'participant_left').length, 0);
+  assert.ok(!a.events.some((e) => e.e === 'participantDisconnected'), 'alice never saw bob leave');
+  const stats = await sfu.lastStats();
+  assert.deepEqual([stats.signal_lost, stats.resumes, stats.grace_expired], [1, 1, 0], JSON.stringify(stats));
+  assert.ok(stats.ice_restarts >= 1, 'the resumed client restarted ICE on its publisher and the SFU followed');
+  await until(() => b.events.some((e) => e.e === 'reconnecting') && b.events.some((e) => e.e === 'reconnected'), 'rtc-node to report the resume');
+}));
+
+test('a participant whose signal stays down leaves when its grace runs out, and a late resume is sent to a full reconnect', { timeout: 30_000 }, () => withSfu(async (sfu) => {
+  const token = await sfu.token('gone', 'room-grace');
+  const first = rawSignal(sfu, token);
+  await first.opened;
+  const join = (await until(() => first.messages.find((m) => m.case === 'join'), 'the JoinResponse')).value;
+  const dropped = Date.now();
+  assert.equal((await sfu.control({ op: 'drop_signal', room: 'room-grace', identity: 'gone' })).ok, true);
+  await first.closed;
+  // Within the grace: still there (the control channel finds it), no participant_left yet.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(sfu.events.filter((e) => e.ev === 'participant_left').length, 0);
+  const left = await sfu.waitFor((e) => e.ev === 'participant_left' && e.identity === 'gone', 'the grace to run out', 10_000);
+  assert.equal(left.reason, 'signal_closed');
+  assert.ok(Date.now() - dropped >= 1000, `left after the 1 s grace, not before (${Date.now() - dropped} ms)`);
+  const late = rawSignal(sfu, token, `&reconnect=1&sid=${join.participant.sid}`);
+  await late.opened;
+  await late.closed;
+  assert.equal(late.messages[0].case, 'leave');
+  assert.equal(late.messages[0].value.action, proto.LeaveRequest_Action.RECONNECT);
+  const stats = await sfu.lastStats();
+  assert.deepEqual([stats.signal_lost, stats.grace_expired, stats.resumes, stats.resumes_refused], [1, 1, 0, 1]);
+}, ['--signal-grace-ms', '1000']));
+
+test('a joined participant gets a refresh token: its own grants, re-signed with its key, valid for 10 minutes', { timeout: 30_000 }, () => withSfu(async (sfu) => {
+  const { verifyToken } = require('../auth');
+  const original = await sfu.token('refreshed', 'room-refresh', { kind: 'agent', ttl: '2m' });
+  const client = rawSignal(sfu, original);
+  await client.opened;
+  const refresh = (await until(() => client.messages.find((m) => m.case === 'refreshToken'), 'a refresh token')).value;
+  sfu.tokens.push(refresh); // it must never be printed either
+  assert.notEqual(refresh, original);
+  const keys = new Map([[sfu.apiKey, sfu.apiSecret]]);
+  const before = verifyToken(original, keys);
+  const after = verifyToken(refresh, keys);
+  for (const field of ['identity', 'room', 'kind', 'canPublish', 'canSubscribe', 'canPublishData', 'hidden', 'apiKey']) assert.equal(after[field], before[field], field);
+  assert.ok(Math.abs(after.exp - (Date.now() / 1000 + 600)) < 30, 'valid for 10 minutes from now');
+  assert.ok(after.exp > before.exp);
+  assert.throws(() => verifyToken(refresh, new Map([[sfu.apiKey, 'another secret of at least thirty-two bytes']])), /signature/);
+  client.ws.close();
+}));
+
+test('data packets reach the other participants with the sender\'s identity and topic, as LiveKit relays them', { timeout: 60_000 }, () => withSfu(async (sfu, peers) => {
+  const agent = new TonePeer('agent', A_HZ);
+  const cand = new TonePeer('cand', B_HZ);
+  const third = new TonePeer('third', 600);
+  peers.push(agent, cand, third);
+  await agent.connect(sfu.url, await sfu.token('agent', 'room-data', { kind: 'agent' }));
+  await cand.connect(sfu.url, await sfu.token('cand', 'room-data'));
+  await third.connect(sfu.url, await sfu.token('third', 'room-data'));
+  await agent.publish();
+  const lp = agent.room.localParticipant;
+  await lp.publishData(new TextEncoder().encode('{"n":1}'), { reliable: true, topic: 'transcript' });
+  await lp.publishData(new TextEncoder().encode('only for cand'), { reliable: true, topic: 'direct', destination_identities: ['cand'] });
+  await lp.publishData(new TextEncoder().encode('lossy'), { reliable: false, topic: 'lossy' });
+  await until(() => cand.data.length >= 3 && third.data.length >= 2, 'the data packets to arrive');
+  // reliable and lossy travel on different channels: no order between them
+  const seen = (peer) => peer.data.map((d) => [d.from, d.topic, d.text]).sort((x, y) => x[1].localeCompare(y[1]));
+  assert.deepEqual(seen(cand), [['agent', 'direct', 'only for cand'], ['agent', 'lossy', 'lossy'], ['agent', 'transcript', '{"n":1}']]);
+  assert.deepEqual(seen(third), [['agent', 'lossy', 'lossy'], ['agent', 'transcript', '{"n":1}']]);
+  assert.equal(agent.data.length, 0, 'the sender does not get its own packets back');
+
+  // A flood from one participant is cut at the SFU's rate and counted; the others keep receiving.
+  const before = cand.data.length;
+  await Promise.all(Array.from({ length: 300 }, (_, i) => lp.publishData(new TextEncoder().encode(`flood ${i}`), { reliable: true, topic: 'flood' })));
+  await until(async () => (await sfu.lastStats()).data_rate_limited > 0, 'the flood to be rate limited');
+  const stats = await until(async () => {
+    const s = await sfu.lastStats();
+    return s.data_in + s.data_rate_limited === 303 && s;
+  }, 'every packet of the flood to be counted');
+  await until(() => cand.data.length - before === stats.data_in - 3, 'every relayed packet of the flood to arrive', 10_000);
+  assert.ok(cand.data.length - before < 300, `a flood of 300 is cut (${cand.data.length - before} relayed)`);
+}));
+
+test('garbage, oversized, unknown and unauthorized data packets are dropped and counted, never relayed', { timeout: 30_000 }, () => withSfu(async (sfu) => {
+  const { Sfu } = require('../index');
+  const { Room, Participant } = require('../room');
+  // The SFU's own classes, without sockets: what a client's data channel delivers goes straight into onData.
+  const host = new Sfu({ host: '127.0.0.1', maxParticipantsPerRoom: 4, maxTracksPerParticipant: 2, maxConnections: 4 });
+  host.emit = () => undefined;
+  const room = new Room(host, 'room-junk');
+  const grant = (identity, canPublishData = true) => ({ identity, room: 'room-junk', name: identity, metadata: '', attributes: {}, kind: 'standard',
+    canPublish: true, canSubscribe: true, canPublishData, hidden: false });
+  const sender = new Participant(host, room, grant('sender'), null);
+  const mute = new Participant(host, room, grant('mute', false), null);
+  const receiver = new Participant(host, room, grant('receiver'), null);
+  for (const p of [sender, mute, receiver]) room.participants.set(p.identity, p);
+  const got = [];
+  receiver.sendData = (buf, reliable) => got.push({ packet: proto.DataPacket.fromBinary(new Uint8Array(buf)), reliable });
+  const user = (payload, extra = {}) => Buffer.from(new proto.DataPacket({ kind: proto.DataPacket_Kind.RELIABLE,
+    value: { case: 'user', value: new proto.UserPacket({ payload, topic: 't', participantIdentity: 'forged', ...extra }) } }).toBinary());
+
+  sender.onData(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), true); // not a DataPacket
+  sender.onData('{"text":"frame"}', true); // a text message
+  sender.onData(Buffer.alloc(65 * 1024, 1), true); // too big
+  sender.onData(Buffer.from(new proto.DataPacket({ value: { case: 'speaker', value: new proto.ActiveSpeakerUpdate({}) } }).toBinary()), true); // server-only kind
+  sender.onData(Buffer.from(new proto.DataPacket({}).toBinary()), true); // no value
+  mute.onData(user(new Uint8Array([1])), true); // no canPublishData
+  sender.onData(user(new TextEncoder().encode('fine')), true);
+  assert.equal(got.length, 1, 'only the well-formed, authorized packet is relayed');
+  assert.equal(got[0].packet.participantIdentity, 'sender', 'the server stamps the sender, a forged identity is overwritten');
+  assert.equal(got[0].packet.value.value.participantIdentity, 'sender');
+  assert.equal(new TextDecoder().decode(got[0].packet.value.value.payload), 'fine');
+  assert.deepEqual({ garbage: host.stats.data_garbage, refused: host.stats.data_refused, relayed: host.stats.data_in },
+    { garbage: 5, refused: 1, relayed: 1 });
+  for (let i = 0; i < 150; i++) sender.onData(user(new Uint8Array([i])), false);
+  assert.equal(host.stats.data_rate_limited, 150 + 1 - 100 + 5, 'beyond 100 packets a second, counted and dropped');
+  for (const p of [sender, mute, receiver]) p.close();
 }));
 
 test('removing a participant and closing a room from the control channel evict with the reason', { timeout: 30_000 }, () => withSfu(async (sfu, peers) => {
@@ -256,8 +377,8 @@ test('garbage, floods and limits are refused and counted; the process and the ot
   const second = rawSignal(sfu, await sfu.token('second', 'room-g'));
   await second.opened;
   await assert.rejects(rawSignal(sfu, await sfu.token('third', 'room-g')).opened, (e) => e.status === 429);
-  // A resume is answered with a leave asking for a full reconnect.
-  const resume = rawSignal(sfu, await sfu.token('keeper', 'room-g'), `&reconnect=1&sid=${join.participant.sid}`);
+  // A resume naming another sid than the participant's is answered with a leave asking for a full reconnect.
+  const resume = rawSignal(sfu, await sfu.token('keeper', 'room-g'), '&reconnect=1&sid=PA_notthekeeper');
   await resume.opened;
   await resume.closed;
   assert.equal(resume.messages[0].case, 'leave');

@@ -1,6 +1,7 @@
 'use strict';
 // One official @livekit/rtc-node participant driven over stdio, for the C# tests.
-// stdin, first line: {"url","token","freq"?: Hz to publish (omit: publish nothing)}; the process leaves when stdin closes.
+// stdin, first line: {"url","token","freq"?: Hz to publish (omit: publish nothing), "data"?: {"topic","text"} published as
+//   reliable data every 250 ms}; the process leaves when stdin closes.
 // stdout, JSON lines: {"ev":"connected","sid","identity"} · {"ev":"published"} ·
 //   {"ev":"heard","identity","rms","power":{"<Hz>":p}} every 200 ms per remote audio track (last half second) ·
 //   {"ev":"disconnected","reason"} · {"ev":"error","error"}
@@ -21,6 +22,12 @@ async function main(config) {
     await peer.publish();
     out({ ev: 'published' });
   }
+  let sent = 0;
+  const data = config.data && setInterval(() => {
+    const text = `${config.data.text} ${++sent}`;
+    peer.room.localParticipant.publishData(new TextEncoder().encode(text), { reliable: true, topic: config.data.topic })
+      .then(() => out({ ev: 'data_sent', text }), (e) => out({ ev: 'data_failed', error: String(e && e.message) }));
+  }, 250);
   const timer = setInterval(() => {
     for (const identity of peer.heard.keys()) {
       const s = peer.recent(identity);
@@ -32,6 +39,7 @@ async function main(config) {
   }, 200);
   return async () => {
     clearInterval(timer);
+    if (data) clearInterval(data);
     await peer.close();
   };
 }

@@ -14,6 +14,9 @@ class TonePeer {
     this.room = new Room();
     this.heard = new Map(); // remote identity → { samples: Int16Array ring, frames }
     this.events = [];
+    this.data = []; // data packets received: { from, topic, kind, text }
+    this.room.on(RoomEvent.DataReceived, (payload, participant, kind, topic) =>
+      this.data.push({ from: participant && participant.identity, topic, kind, text: Buffer.from(payload).toString('utf8') }));
     this.room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => {
       if (track.kind !== TrackKind.KIND_AUDIO) return;
       this.consume(track, participant.identity);

@@ -94,16 +94,28 @@ public sealed class BridgePipeTests
         Assert.Equal(0, p.ExitCode);
     }
 
+    private static byte[] JoinFrame(uint session)
+    {
+        var join = new AgentJoin("ws://fake", "eyJ.secret.token", "agent", "cand");
+        var frame = new byte[BridgeProtocol.JoinBytes(join, $"s{session}")];
+        BridgeProtocol.WriteJoin(frame, session, join, $"s{session}", 1000, false);
+        return frame;
+    }
+
+    /// <summary>The first <paramref name="bytes"/> of a frame, its length rewritten: a frame whose strings run past its end.</summary>
+    private static byte[] Cut(byte[] frame, int bytes)
+    {
+        var cut = frame[..bytes];
+        BinaryPrimitives.WriteUInt32LittleEndian(cut, (uint)(cut.Length - 4));
+        return cut;
+    }
+
     [Fact]
     public async Task Truncated_join_is_a_bad_payload_error_and_a_full_one_still_joins()
     {
         using var p = StartBridge(out var up);
-        var join = new AgentJoin("ws://fake", "eyJ.secret.token", "agent", "cand");
-        var full = new byte[BridgeProtocol.JoinBytes(join, "s3")];
-        BridgeProtocol.WriteJoin(full, 3, join, "s3", 1000, false);
-        var cut = full[..20];
-        BinaryPrimitives.WriteUInt32LittleEndian(cut, (uint)(cut.Length - 4)); // a frame whose strings run past its end
-        await WriteAsync(p, cut);
+        var full = JoinFrame(3);
+        await WriteAsync(p, Cut(full, 20));
         await WriteAsync(p, full);
         var error = await up.NextAsync(f => f.Type == BridgeFrameType.Error);
         Assert.True(BridgeProtocol.TryReadError(error.Payload, out var code, out var message));
@@ -111,6 +123,39 @@ public sealed class BridgePipeTests
         Assert.DoesNotContain("secret", message);
         var state = await up.NextAsync(f => f.Type == BridgeFrameType.State && f.Session == 3 && f.Payload[0] == (byte)AgentRoomState.Connected);
         Assert.Equal(3u, state.Session);
+        p.StandardInput.Close();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Data_frames_are_published_and_truncated_oversized_or_sessionless_ones_are_refused_and_counted()
+    {
+        using var p = StartBridge(out var up);
+        await WriteAsync(p, JoinFrame(4));
+        await up.NextAsync(f => f.Type == BridgeFrameType.State && f.Session == 4 && f.Payload[0] == (byte)AgentRoomState.Connected);
+
+        var line = AgentRoomConnection.TranscriptJson(new VoiceActors.Sessions.Turn(VoiceActors.LiveKit.ParticipantRole.Agent, "hello", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch));
+        byte[] Data(uint session, ReadOnlySpan<byte> payload)
+        {
+            var b = new byte[BridgeProtocol.DataBytes(AgentRoomConnection.TranscriptTopic, payload.Length)];
+            BridgeProtocol.WriteData(b, session, AgentRoomConnection.TranscriptTopic, payload, reliable: true);
+            return b;
+        }
+        await WriteAsync(p, Data(4, line));
+        await WriteAsync(p, Data(4, line));
+        await WriteAsync(p, Data(99, line)); // no such session: counted as unknown, not an error
+        await WriteAsync(p, Cut(Data(4, line), 14)); // a topic that runs past the frame's end
+        var error = await up.NextAsync(f => f.Type == BridgeFrameType.Error);
+        Assert.True(BridgeProtocol.TryReadError(error.Payload, out var code, out var message));
+        Assert.Equal(3, code);
+        Assert.Contains("DATA", message);
+
+        var session = await up.NextAsync(f => f.Type == BridgeFrameType.Stats && f.Session == 4 && BridgeProtocol.StatAt(f.Payload, 8) >= 2);
+        Assert.Equal(2ul, BridgeProtocol.StatAt(session.Payload, 8)); // both good lines published
+        var process = await up.NextAsync(f => f.Type == BridgeFrameType.Stats && f.Session == 0 && BridgeProtocol.StatAt(f.Payload, 7) >= 1);
+        Assert.Equal(1ul, BridgeProtocol.StatAt(process.Payload, 7)); // the sessionless one
+        Assert.Throws<ArgumentException>(() => Data(4, new byte[BridgeProtocol.MaxDataBytes + 1])); // the silo never writes one
+        Assert.False(p.HasExited);
         p.StandardInput.Close();
         await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
     }

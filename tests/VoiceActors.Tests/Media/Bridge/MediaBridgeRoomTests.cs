@@ -107,6 +107,56 @@ public sealed class MediaBridgeRoomTests(ITestOutputHelper output)
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pacer);
     }
 
+    /// <summary>A clock behind the real one: tokens it issues expire earlier than their TTL says.</summary>
+    private sealed class BehindClock(TimeSpan behind) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() - behind;
+    }
+
+    [Fact]
+    public async Task Bridge_rejoin_after_a_restart_mints_a_fresh_agent_token_instead_of_reusing_the_expired_one()
+    {
+        await using var room = new RoomFixture();
+        var ready = await room.NextAsync("ready");
+        var url = ready.GetProperty("url").GetString()!;
+        var (key, secret) = (ready.GetProperty("apiKey").GetString()!, ready.GetProperty("apiSecret").GetString()!);
+        // The SFU, like LiveKit, accepts a token 60 s past its exp: issued 62 s in the past with a 6 s TTL, it is refused 4 s from now.
+        var expiring = new VoiceActors.LiveKit.LiveKitTokens(key, secret, new BehindClock(TimeSpan.FromSeconds(62)))
+            .ForParticipant(ready.GetProperty("room").GetString()!, "agent", VoiceActors.LiveKit.ParticipantRole.Agent, TimeSpan.FromSeconds(6));
+        var fresh = new VoiceActors.LiveKit.LiveKitTokens(key, secret);
+        var minted = 0;
+        string Mint()
+        {
+            Interlocked.Increment(ref minted);
+            return fresh.ForParticipant(ready.GetProperty("room").GetString()!, "agent", VoiceActors.LiveKit.ParticipantRole.Agent, TimeSpan.FromMinutes(5));
+        }
+        await using var h = new BridgeHarness(o => { o.FakeRooms = false; o.RestartBackoffInitial = TimeSpan.FromMilliseconds(250); });
+        var bridge = await h.StartAsync();
+        var target = new RecordingTarget();
+        await using var c = bridge.Join("refresh", new AgentJoin(url, expiring, "agent", "candidate", Mint), target);
+        await target.WaitAsync(() => target.Last == AgentRoomState.Connected);
+        Assert.Equal(0, minted); // the first join uses the token it was given
+
+        using var http = new HttpClient();
+        var validate = $"{url.Replace("ws://", "http://", StringComparison.Ordinal)}/rtc/validate?access_token=";
+        await VoiceActors.TestSupport.Eventually.UntilAsync(async () => (await http.GetAsync(validate + expiring)).StatusCode == System.Net.HttpStatusCode.Unauthorized,
+            TimeSpan.FromSeconds(15), () => "the first token to expire");
+        Process.GetProcessById(Assert.Single(bridge.Processes).Pid).Kill();
+        await target.WaitAsync(() => target.States.Any(s => s.State == AgentRoomState.Reconnecting) && target.Last == AgentRoomState.Connected);
+        Assert.Equal(1, minted); // the re-join minted its own token, and the SFU let it in
+        Assert.DoesNotContain(target.States, s => s.State == AgentRoomState.Failed);
+        using var stop = new CancellationTokenSource();
+        var pacer = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+            for (long i = 0; await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false) || true; i++)
+                c.SendAudio(Tone(i));
+        });
+        await room.NextAsync("agent_audio"); // the agent is heard on the re-joined connection
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pacer);
+    }
+
     private static AudioFrame Tone(long frame)
     {
         var pcm = new byte[AudioFormat.FrameBytes];
