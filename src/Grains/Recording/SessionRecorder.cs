@@ -111,11 +111,8 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await CompleteAsync();
-        _stop.Dispose();
-    }
+    /// <summary>Not disposing <see cref="_stop"/>: loops cut off by the flush timeout may still be unwinding on it (no timer to free).</summary>
+    public async ValueTask DisposeAsync() => await CompleteAsync();
 
     // ---- Encoding: its own loop, never the grain's turn
 
