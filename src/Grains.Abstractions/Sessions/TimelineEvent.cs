@@ -21,6 +21,9 @@ public static class TimelineKinds
     public const string ProviderConnected = "provider.connected";
     public const string ProviderFailed = "provider.failed";
     public const string ProviderFailover = "provider.failover";
+
+    /// <summary>A fresh provider session replaced one near its cap (planned) or one the provider expired; not a failure.</summary>
+    public const string ProviderRotated = "provider.rotated";
     public const string LatencySpike = "latency.spike";
 
     /// <summary>The candidate talked over the agent: queued agent audio was dropped and the provider's answer cut short.</summary>

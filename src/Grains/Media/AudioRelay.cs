@@ -194,6 +194,9 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     void IVoiceEvents.OnProviderFailover(string from, string to, string reason) =>
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderFailover, to, $"{from} -> {to}: {Truncate(reason)}"));
 
+    void IVoiceEvents.OnProviderRotated(string provider, string reason, int verbatimTurns, int condensedTurns) =>
+        _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderRotated, provider, $"{reason}: fresh session, replayed {verbatimTurns} turns verbatim, {condensedTurns} condensed"));
+
     private IReadOnlyList<Turn> ConversationSoFar()
     {
         lock (_conversation) return _conversation.ToArray();

@@ -1,3 +1,4 @@
+using VoiceActors.LiveKit;
 using VoiceActors.Media;
 using VoiceActors.Sessions;
 
@@ -7,7 +8,8 @@ namespace VoiceActors.Providers;
 /// Keeps one session connected to a voice provider: reconnects with exponential backoff and jitter, replaying the conversation
 /// so far; after <see cref="ProviderFailoverOptions.FailuresBeforeFailover"/> consecutive failures switches to the session's
 /// secondary provider (and back, if that one fails as often). A stall (no answer after the candidate stopped speaking) and
-/// a burst of error events count as failures too. Runs on the thread pool; every member is safe to call from any thread.
+/// a burst of error events count as failures too. A provider session nearing its budget is rotated to a fresh one at a
+/// turn boundary, and one the provider expires is reopened the same way; neither is a failure. Runs on the thread pool; every member is safe to call from any thread.
 /// </summary>
 public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
 {
@@ -23,6 +25,9 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     private readonly ITimer _stallTimer;
     private long _awaitingAnswerSince; // timestamp of the candidate's pause, 0 once the answer started: read per provider frame, written per turn
     private readonly Queue<long> _recentErrors = new();
+    private int _candidateSpeaking; // between the provider hearing speech start and the relay hearing its end: no rotation then
+    private int _answerOpen; // from an answer's first frame to its transcript (or a barge-in cutting it)
+    private long _lastAgentAudio; // timestamp of the last provider frame, 0 before the first
     private volatile IVoiceConnection? _current;
     private volatile string _active;
     private Task _loop = Task.CompletedTask;
@@ -63,44 +68,68 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     /// </summary>
     public void ExpectResponse()
     {
+        Volatile.Write(ref _candidateSpeaking, 0);
         Volatile.Write(ref _awaitingAnswerSince, _clock.GetTimestamp());
         _stallTimer.Change(_options.StallTimeout, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>The candidate barged in: the live connection stops the answer in progress (a no-op while disconnected).</summary>
-    public void Interrupt() => _current?.Interrupt();
+    public void Interrupt()
+    {
+        Volatile.Write(ref _answerOpen, 0); // the answer ends here: no transcript will close it
+        _current?.Interrupt();
+    }
 
     private async Task RunAsync()
     {
         var failures = 0;
         var attempt = 0;
         var backoff = _options.InitialBackoff;
+        var expired = false; // the last session ended at the provider's cap: the next connect is a rotation, not a recovery
+        Opened? handover = null; // a planned rotation already switched to this one
         while (!_stop.IsCancellationRequested)
         {
-            attempt++;
             var provider = _active;
             IVoiceConnection? connection = null;
+            var rotating = expired;
+            expired = false;
             string reason;
             try
             {
-                using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _clock);
-                using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timeout.Token);
-                var conversation = _conversation();
-                connection = await _registry.Get(provider).ConnectAsync(new ProviderConnectRequest(_sessionId, _settings, conversation, attempt), this, connect.Token);
-                if (_stop.IsCancellationRequested) break;
+                Opened opened;
+                if (handover is { } switched)
+                {
+                    (opened, handover) = (switched, null);
+                }
+                else
+                {
+                    opened = await OpenAsync(provider, ++attempt, continuation: rotating);
+                    if (_stop.IsCancellationRequested)
+                    {
+                        await opened.Connection.DisposeAsync();
+                        break;
+                    }
+                    _current = opened.Connection;
+                    if (rotating) Rotated(provider, ProviderRotation.Expired, opened.Replay);
+                    else _downstream.OnProviderConnected(provider, attempt, opened.Replay.Total);
+                }
+                connection = opened.Connection;
                 lock (_recentErrors) _recentErrors.Clear();
-                _current = connection;
                 backoff = _options.InitialBackoff;
                 var connectedAt = _clock.GetTimestamp();
-                _downstream.OnProviderConnected(provider, attempt, conversation.Count);
                 try
                 {
-                    await connection.Completion;
+                    handover = await ServeAsync(provider, connection, connectedAt, () => ++attempt);
                 }
                 finally
                 {
                     // A connection that lived long was healthy; one that keeps dropping early is failing, connect or not.
                     if (_clock.GetElapsedTime(connectedAt) >= _options.HealthyConnectionTime) failures = 0;
+                }
+                if (handover is not null)
+                {
+                    failures = 0; // it served until its budget ran out: as healthy as a connection gets
+                    continue;
                 }
                 if (_stop.IsCancellationRequested) break;
                 reason = "connection closed";
@@ -113,6 +142,11 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
             {
                 reason = $"connect timed out after {_options.ConnectTimeout.TotalSeconds:0.#} s";
             }
+            catch (ProviderException e) when (e.SessionExpired && connection is not null)
+            {
+                expired = true;
+                reason = e.Message;
+            }
             catch (ProviderException e)
             {
                 reason = e.Message;
@@ -123,11 +157,16 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
             }
             finally
             {
-                _current = null;
-                Volatile.Write(ref _awaitingAnswerSince, 0);
-                _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                // After a planned rotation the next session is already current: only the old one goes.
+                Interlocked.CompareExchange(ref _current, null, connection);
+                if (handover is null)
+                {
+                    Volatile.Write(ref _awaitingAnswerSince, 0);
+                    _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                }
                 if (connection is not null) await connection.DisposeAsync();
             }
+            if (expired) continue; // the cap, not a fault: no failure counted, no backoff, same provider
 
             failures++;
             MediaMetrics.ProviderError(provider);
@@ -152,6 +191,109 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
             }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
         }
+    }
+
+    /// <summary>A session connected and replayed, and how many turns the conversation had when its replay was taken.</summary>
+    private sealed record Opened(IVoiceConnection Connection, Replay Replay, int TurnsSeen);
+
+    /// <summary>Connects and replays the conversation within the provider's context budget; a rotation adds the continuation note.</summary>
+    private async Task<Opened> OpenAsync(string provider, int attempt, bool continuation)
+    {
+        var voice = _registry.Get(provider);
+        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _clock);
+        using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timeout.Token);
+        var conversation = _conversation();
+        var replay = ProviderRotation.Plan(conversation, voice.Session, continuation);
+        var request = new ProviderConnectRequest(_sessionId, _settings, replay.Verbatim, attempt, replay.Context, replay.Condensed);
+        return new Opened(await voice.ConnectAsync(request, this, connect.Token), replay, conversation.Count);
+    }
+
+    /// <summary>
+    /// Serves one session until it ends (null; a lost one throws its failure) or, with a session budget, until a planned
+    /// rotation has switched to a fresh session (returned). The rotation waits for a turn boundary from the budget's safety
+    /// margin on, opens and replays the new session while the old one still serves, and switches only if the moment is still
+    /// a boundary and the replay still has every turn; at the last safe moment it switches regardless. A session the
+    /// provider expires while the next one is being prepared is switched from the same way.
+    /// </summary>
+    private async Task<Opened?> ServeAsync(string provider, IVoiceConnection connection, long connectedAt, Func<int> nextAttempt)
+    {
+        var session = _registry.Get(provider).Session;
+        if (session.Budget is not { } budget)
+        {
+            await connection.Completion;
+            return null;
+        }
+        var (lookFrom, deadline) = session.Window(budget);
+        await WaitAsync(connection.Completion, lookFrom - _clock.GetElapsedTime(connectedAt));
+        while (!connection.Completion.IsCompleted && !_stop.IsCancellationRequested)
+        {
+            var forced = _clock.GetElapsedTime(connectedAt) >= deadline;
+            if (!forced && !AtBoundary(session))
+            {
+                await WaitAsync(connection.Completion, BoundaryPoll);
+                continue;
+            }
+            Opened next;
+            try
+            {
+                next = await OpenAsync(provider, nextAttempt(), continuation: true);
+            }
+            catch (Exception) when (!_stop.IsCancellationRequested)
+            {
+                MediaMetrics.ProviderError(provider); // the old session still serves: try again at a later boundary
+                await WaitAsync(connection.Completion, _options.InitialBackoff);
+                continue;
+            }
+            var expired = connection.Completion.IsFaulted && IsExpiry(connection.Completion.Exception);
+            var stale = !AtBoundary(session) || _conversation().Count != next.TurnsSeen;
+            if (_stop.IsCancellationRequested || (connection.Completion.IsCompleted && !expired) || (stale && !forced && !expired))
+            {
+                // Stopping, the old one failed (today's rules apply), or the candidate spoke while the new session was
+                // being prepared (its replay is behind, and an utterance must not be split between two sessions).
+                await next.Connection.DisposeAsync();
+                continue;
+            }
+            _current = next.Connection; // one write: candidate audio goes to the old session up to here, to the new one after
+            Rotated(provider, expired ? ProviderRotation.Expired : ProviderRotation.Planned, next.Replay);
+            return next;
+        }
+        await connection.Completion;
+        return null;
+    }
+
+    /// <summary>How often a rotation that is due looks for a turn boundary: a few per candidate pause.</summary>
+    private static readonly TimeSpan BoundaryPoll = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// A turn boundary: the candidate is not speaking, no answer is awaited, and the agent's audio has been quiet for
+    /// <see cref="ProviderSessionOptions.BoundaryQuiet"/> after its answer ended (its transcript came, or, for an answer that
+    /// never gets one, its audio has been quiet five times as long).
+    /// </summary>
+    private bool AtBoundary(ProviderSessionOptions session)
+    {
+        if (Volatile.Read(ref _candidateSpeaking) != 0 || Volatile.Read(ref _awaitingAnswerSince) != 0) return false;
+        var lastAudio = Volatile.Read(ref _lastAgentAudio);
+        if (lastAudio == 0) return true;
+        var quiet = _clock.GetElapsedTime(lastAudio);
+        return quiet >= session.BoundaryQuiet && (Volatile.Read(ref _answerOpen) == 0 || quiet >= session.BoundaryQuiet * 5);
+    }
+
+    private static bool IsExpiry(AggregateException? e) => e?.InnerException is ProviderException { SessionExpired: true };
+
+    private void Rotated(string provider, string reason, Replay replay)
+    {
+        lock (_recentErrors) _recentErrors.Clear();
+        ProviderRotation.Count(provider, reason);
+        _downstream.OnProviderRotated(provider, reason, replay.Verbatim.Count, replay.Condensed);
+    }
+
+    /// <summary>Until <paramref name="delay"/> has passed, the session ended or the link stopped; the timer goes with it.</summary>
+    private async Task WaitAsync(Task completion, TimeSpan delay)
+    {
+        if (delay <= TimeSpan.Zero || completion.IsCompleted) return;
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        await Task.WhenAny(completion, Task.Delay(delay, _clock, cancel.Token));
+        cancel.Cancel();
     }
 
     private string? Alternative(string failing)
@@ -179,12 +321,22 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         // Only the first frame of an answer writes; clearing just the pause it saw keeps a newer one that raced in.
         var since = Volatile.Read(ref _awaitingAnswerSince);
         if (since != 0) Interlocked.CompareExchange(ref _awaitingAnswerSince, 0, since);
+        Volatile.Write(ref _answerOpen, 1);
+        Volatile.Write(ref _lastAgentAudio, _clock.GetTimestamp());
         _downstream.OnProviderAudio(frame);
     }
 
-    void IVoiceEvents.OnTranscript(Turn turn) => _downstream.OnTranscript(turn);
+    void IVoiceEvents.OnTranscript(Turn turn)
+    {
+        if (turn.Speaker == ParticipantRole.Agent) Volatile.Write(ref _answerOpen, 0);
+        _downstream.OnTranscript(turn);
+    }
 
-    void IVoiceEvents.OnCandidateSpeechStarted(string provider) => _downstream.OnCandidateSpeechStarted(provider);
+    void IVoiceEvents.OnCandidateSpeechStarted(string provider)
+    {
+        Volatile.Write(ref _candidateSpeaking, 1);
+        _downstream.OnCandidateSpeechStarted(provider);
+    }
 
     void IVoiceEvents.OnCandidateAudioSent(long sentAtUtcTicks, long handedOffUtcTicks) => _downstream.OnCandidateAudioSent(sentAtUtcTicks, handedOffUtcTicks);
 
@@ -194,6 +346,9 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     void IVoiceEvents.OnProviderFailed(string provider, string reason, int consecutiveFailures) => _downstream.OnProviderFailed(provider, reason, consecutiveFailures);
 
     void IVoiceEvents.OnProviderFailover(string from, string to, string reason) => _downstream.OnProviderFailover(from, to, reason);
+
+    void IVoiceEvents.OnProviderRotated(string provider, string reason, int verbatimTurns, int condensedTurns) =>
+        _downstream.OnProviderRotated(provider, reason, verbatimTurns, condensedTurns);
 
     void IVoiceEvents.OnProviderError(string provider, string code, string message)
     {

@@ -79,6 +79,12 @@ public sealed class SimulatedProviderOptions
 
     /// <summary>Every connection drops after receiving this many frames (0 = never).</summary>
     public int DropAfterFrames { get; set; }
+
+    /// <summary>
+    /// The simulator's own session cap, enforced as OpenAI does (the session ends as expired). Unset: the session budget
+    /// (<c>Providers:Simulated:Session:Budget</c>) is the cap; set it apart to play a provider whose real limit is not the configured one.
+    /// </summary>
+    public TimeSpan? SessionCap { get; set; }
 }
 
 public sealed class SimulatedProviderOptionsValidator : OptionsValidator<SimulatedProviderOptions>
@@ -92,6 +98,67 @@ public sealed class SimulatedProviderOptionsValidator : OptionsValidator<Simulat
         foreach (var (rate, field) in new[] { (o.ConnectFailureRate, "ConnectFailureRate"), (o.DropRate, "DropRate"), (o.ErrorRate, "ErrorRate"), (o.StallRate, "StallRate") })
             if (rate is < 0 or > 1) errors.Add($"Providers:{name}:{field} is a probability: 0..1.");
         if (o.FailFirstConnects < 0 || o.DropAfterFrames < 0) errors.Add($"Providers:{name}: FailFirstConnects and DropAfterFrames cannot be negative.");
+        if (o.SessionCap is { } cap && cap <= TimeSpan.Zero) errors.Add($"Providers:{name}:SessionCap must be positive (or unset to use the session budget); it was {cap}.");
+    }
+}
+
+/// <summary>
+/// How long one provider session may live and what a fresh one carries over (<c>Providers:&lt;Name&gt;:Session</c>, one per
+/// provider): OpenAI Realtime ends a session at 60 minutes with an <c>error</c> event <c>session_expired</c> and a close 1001, with no
+/// warning and no resume, so the link rotates to a fresh session at a turn boundary before then and replays the conversation.
+/// </summary>
+public sealed class ProviderSessionOptions
+{
+    /// <summary>The provider's session cap; null = unlimited (no planned rotation; an unplanned expiry is still recovered).</summary>
+    public TimeSpan? Budget { get; set; }
+
+    /// <summary>From <see cref="Budget"/> minus this on, the link rotates at the first turn boundary (a pause, never mid-answer).</summary>
+    public TimeSpan SafetyMargin { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The last safe moment: at <see cref="Budget"/> minus this, the link rotates whatever is being said (a connect and replay must fit in it).</summary>
+    public TimeSpan ForceMargin { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the agent's audio must have been quiet (after the candidate's pause was answered) for a moment to count as a turn boundary.</summary>
+    public TimeSpan BoundaryQuiet { get; set; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>What a replay may carry, in estimated tokens (about 4 characters each): OpenAI's input context is about 28k, and the live interview needs room too.</summary>
+    public int ContextTokens { get; set; } = 12_000;
+
+    /// <summary>The most recent turns replayed word for word; older ones are condensed to one short line each.</summary>
+    public int VerbatimTurns { get; set; } = 12;
+
+    /// <summary>Characters kept of each condensed turn.</summary>
+    public int CondensedTurnChars { get; set; } = 120;
+
+    public static ProviderSessionOptions OpenAIDefaults() => new() { Budget = TimeSpan.FromMinutes(60) };
+
+    /// <summary>xAI's documented limit has moved between 30 and 120 minutes: the low end is the safe default.</summary>
+    public static ProviderSessionOptions GrokDefaults() => new() { Budget = TimeSpan.FromMinutes(30) };
+
+    /// <summary>When the link starts looking for a boundary, and when it rotates regardless, after a session opened.</summary>
+    public (TimeSpan LookFrom, TimeSpan Deadline) Window(TimeSpan budget)
+    {
+        // A short budget (tests, a cautious setting) scales the margins down rather than leaving no room to serve at all.
+        var force = TimeSpan.FromTicks(Math.Min(ForceMargin.Ticks, budget.Ticks / 10));
+        var margin = TimeSpan.FromTicks(Math.Max(force.Ticks, Math.Min(SafetyMargin.Ticks, budget.Ticks / 2)));
+        return (budget - margin, budget - force);
+    }
+}
+
+public sealed class ProviderSessionOptionsValidator : OptionsValidator<ProviderSessionOptions>
+{
+    protected override void Check(string? name, ProviderSessionOptions o, List<string> errors)
+    {
+        var at = $"Providers:{name}:Session";
+        if (o.Budget is { } budget && budget < TimeSpan.FromSeconds(1))
+            errors.Add($"{at}:Budget must be at least 1 s (or unset for a provider without a session cap); it was {budget}.");
+        if (o.SafetyMargin <= TimeSpan.Zero || o.ForceMargin <= TimeSpan.Zero || o.ForceMargin > o.SafetyMargin)
+            errors.Add($"{at}: SafetyMargin and ForceMargin must be positive, ForceMargin no larger than SafetyMargin (the link looks for a pause from Budget-SafetyMargin and rotates regardless at Budget-ForceMargin).");
+        if (o.BoundaryQuiet < TimeSpan.FromMilliseconds(20) || o.BoundaryQuiet > TimeSpan.FromSeconds(10))
+            errors.Add($"{at}:BoundaryQuiet must be 20 ms..10 s: the agent's silence that makes a turn boundary.");
+        if (o.ContextTokens is < 500 or > 200_000) errors.Add($"{at}:ContextTokens must be 500..200000 (OpenAI Realtime takes about 28672 input tokens).");
+        if (o.VerbatimTurns < 1) errors.Add($"{at}:VerbatimTurns must be at least 1: the last exchange is always replayed word for word.");
+        if (o.CondensedTurnChars is < 20 or > 2000) errors.Add($"{at}:CondensedTurnChars must be 20..2000.");
     }
 }
 

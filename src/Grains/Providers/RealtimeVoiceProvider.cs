@@ -15,9 +15,12 @@ namespace VoiceActors.Providers;
 /// An OpenAI-Realtime-protocol provider through the official <c>OpenAI</c> package's realtime client: OpenAI itself, and
 /// Grok (xAI's realtime voice API speaks the same protocol) as a second instance with its own endpoint, model and key.
 /// </summary>
-public sealed partial class RealtimeVoiceProvider(string name, RealtimeProviderOptions options, TimeProvider clock, ILogger logger) : IVoiceProvider
+public sealed partial class RealtimeVoiceProvider(string name, RealtimeProviderOptions options, TimeProvider clock, ILogger logger,
+    ProviderSessionOptions? session = null) : IVoiceProvider
 {
     public string Name => name;
+
+    public ProviderSessionOptions Session { get; } = session ?? new ProviderSessionOptions();
 
     public async Task<IVoiceConnection> ConnectAsync(ProviderConnectRequest request, IVoiceEvents events, CancellationToken cancellationToken)
     {
@@ -37,6 +40,7 @@ public sealed partial class RealtimeVoiceProvider(string name, RealtimeProviderO
         try
         {
             await session.ConfigureConversationSessionAsync(SessionOptions(request.Settings), cancellationToken);
+            if (request.Context is { Length: > 0 } context) await session.AddItemAsync(RealtimeItem.CreateSystemMessageItem(context), cancellationToken);
             foreach (var turn in request.Conversation)
             {
                 var item = turn.Speaker == ParticipantRole.Agent
@@ -52,7 +56,7 @@ public sealed partial class RealtimeVoiceProvider(string name, RealtimeProviderO
             throw new ProviderException(name, $"session setup failed: {e.GetType().Name}", e);
         }
 
-        LogConnected(request.SessionId, name, model, request.Conversation.Count);
+        LogConnected(request.SessionId, name, model, request.Conversation.Count, request.CondensedTurns);
         var connection = new RealtimeConnection(name, session, events, clock, options.SendQueueFrames);
         connection.Start();
         return connection;
@@ -83,8 +87,8 @@ public sealed partial class RealtimeVoiceProvider(string name, RealtimeProviderO
         return result;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId}: connected to {Provider} ({Model}), replayed {Turns} turns")]
-    private partial void LogConnected(string sessionId, string provider, string model, int turns);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId}: connected to {Provider} ({Model}), replayed {Turns} turns verbatim and {Condensed} condensed")]
+    private partial void LogConnected(string sessionId, string provider, string model, int turns, int condensed);
 }
 
 /// <summary>
@@ -102,6 +106,7 @@ internal sealed class RealtimeConnection : IVoiceConnection
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _sent = new(TaskCreationOptions.RunContinuationsAsynchronously); // the send pump ended
     private readonly byte[] _carry = new byte[AudioFormat.FrameBytes];
     private int _carried;
     private long _sequence;
@@ -188,6 +193,7 @@ internal sealed class RealtimeConnection : IVoiceConnection
                     await _session.SendInputAudioAsync(BinaryData.FromBytes(frame.Pcm), _stop.Token);
                     _events.OnCandidateAudioSent(frame.SentAtUtcTicks, _clock.GetUtcNow().UtcTicks);
                 }
+                if (audio.Completion.IsCompleted) break; // closing: what was queued has been sent
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -196,6 +202,10 @@ internal sealed class RealtimeConnection : IVoiceConnection
         catch (Exception e)
         {
             Fail($"send failed: {e.GetType().Name}", e);
+        }
+        finally
+        {
+            _sent.TrySetResult();
         }
     }
 
@@ -251,6 +261,10 @@ internal sealed class RealtimeConnection : IVoiceConnection
                         _events.OnTranscript(new Turn(ParticipantRole.Candidate, heard.Transcript, _candidateSpeechStarted ?? at, at));
                         _candidateSpeechStarted = null;
                         break;
+                    case RealtimeServerUpdateError error when error.Error?.Code == ProviderRotation.SessionExpiredCode:
+                        // The session hit the provider's cap; the close (1001) follows. Not an error event: the link reopens and replays.
+                        Fail($"session expired: {error.Error?.Message}", null, expired: true);
+                        return;
                     case RealtimeServerUpdateError error when error.Error?.Code == "response_cancel_not_active":
                         break; // our cancel lost the race with the response's end (or the server's own VAD cancel): nothing was wrong
                     case RealtimeServerUpdateError error:
@@ -316,9 +330,9 @@ internal sealed class RealtimeConnection : IVoiceConnection
         if (pcm.Length > 0) _events.OnProviderAudio(new AudioFrame(++_sequence, _clock.GetUtcNow().UtcTicks, pcm));
     }
 
-    private void Fail(string reason, Exception? inner)
+    private void Fail(string reason, Exception? inner, bool expired = false)
     {
-        if (_completion.TrySetException(new ProviderException(_provider, reason, inner))) Shutdown();
+        if (_completion.TrySetException(new ProviderException(_provider, reason, inner) { SessionExpired = expired })) Shutdown();
     }
 
     private void Shutdown()
@@ -329,9 +343,24 @@ internal sealed class RealtimeConnection : IVoiceConnection
         _session.Dispose();
     }
 
-    public ValueTask DisposeAsync()
+    /// <summary>
+    /// A clean close (a rotation, the session's end) first sends the candidate audio already queued, so a frame accepted just
+    /// before the link switched sessions still reaches the old one; bounded, as a slow socket must not hold the switch.
+    /// </summary>
+    public async ValueTask DisposeAsync()
     {
-        if (_completion.TrySetResult()) Shutdown();
-        return ValueTask.CompletedTask;
+        if (!_completion.TrySetResult()) return;
+        _outbound.Writer.TryComplete();
+        _wake.Writer.TryWrite(true);
+        try
+        {
+            await _sent.Task.WaitAsync(DrainTimeout);
+        }
+        catch (TimeoutException)
+        {
+        }
+        Shutdown();
     }
+
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromMilliseconds(250);
 }

@@ -10,9 +10,12 @@ namespace VoiceActors.Providers;
 /// then speaks synthetic audio at real time and reports both sides as transcript turns. Every choice it makes comes from a
 /// generator seeded with <see cref="SimulatedProviderOptions.Seed"/>, the session id and the attempt, so a run repeats exactly.
 /// </summary>
-public sealed class SimulatedVoiceProvider(string name, SimulatedProviderOptions options, TimeProvider clock) : IVoiceProvider
+public sealed class SimulatedVoiceProvider(string name, SimulatedProviderOptions options, TimeProvider clock, ProviderSessionOptions? session = null) : IVoiceProvider
 {
     public string Name => name;
+
+    /// <summary>Unlimited unless a budget (or <see cref="SimulatedProviderOptions.SessionCap"/>) is set: a session that outlives it ends as OpenAI's does (expired).</summary>
+    public ProviderSessionOptions Session { get; } = session ?? new ProviderSessionOptions();
 
     public async Task<IVoiceConnection> ConnectAsync(ProviderConnectRequest request, IVoiceEvents events, CancellationToken cancellationToken)
     {
@@ -20,8 +23,8 @@ public sealed class SimulatedVoiceProvider(string name, SimulatedProviderOptions
         if (options.ConnectLatency > TimeSpan.Zero) await Task.Delay(options.ConnectLatency, clock, cancellationToken);
         if (request.Attempt <= options.FailFirstConnects || random.NextDouble() < options.ConnectFailureRate)
             throw new ProviderException(name, "connection refused (injected fault)");
-        var connection = new SimulatedConnection(name, options, clock, events, random, request.Conversation.Count);
-        connection.Start();
+        var connection = new SimulatedConnection(name, options, clock, events, random, request.Conversation.Count + request.CondensedTurns);
+        connection.Start(options.SessionCap ?? Session.Budget);
         return connection;
     }
 
@@ -61,12 +64,20 @@ internal sealed class SimulatedConnection(
     private long _sequence;
     private long _speechStartTicks;
     private bool _stalled;
+    private ITimer? _cap; // the session's duration cap, as a real provider enforces it
+    private Task _listening = Task.CompletedTask;
 
     public string Provider => provider;
 
     public Task Completion => _completion.Task;
 
-    public void Start() => _ = Task.Run(ListenAsync);
+    public void Start(TimeSpan? cap)
+    {
+        if (cap is { } limit)
+            _cap = clock.CreateTimer(static s => ((SimulatedConnection)s!).Fail("session expired: the session hit its maximum duration", expired: true),
+                this, limit, Timeout.InfiniteTimeSpan);
+        _listening = Task.Run(ListenAsync);
+    }
 
     public bool TrySendAudio(AudioFrame frame) => _inbound.Writer.TryWrite(frame); // full: the oldest frame goes (counted)
 
@@ -194,21 +205,33 @@ internal sealed class SimulatedConnection(
         }
     }
 
-    private void Fail(string reason)
+    private void Fail(string reason, bool expired = false)
     {
-        if (!_completion.TrySetException(new ProviderException(provider, reason))) return;
+        if (!_completion.TrySetException(new ProviderException(provider, reason) { SessionExpired = expired })) return;
+        _cap?.Dispose();
         _stop.Cancel();
         _inbound.Writer.TryComplete();
     }
 
     private static int Frames(TimeSpan duration) => Math.Max(1, (int)(duration.Ticks / (AudioFormat.FrameMilliseconds * TimeSpan.TicksPerMillisecond)));
 
-    public ValueTask DisposeAsync()
+    /// <summary>A clean close hears out the frames already queued (a rotation switched sessions after accepting them), then stops.</summary>
+    public async ValueTask DisposeAsync()
     {
-        _completion.TrySetResult();
-        _stop.Cancel();
+        var clean = _completion.TrySetResult();
+        _cap?.Dispose();
         _inbound.Writer.TryComplete();
-        return ValueTask.CompletedTask;
+        if (clean)
+        {
+            try
+            {
+                await _listening.WaitAsync(TimeSpan.FromMilliseconds(250)); // real time: in memory, it takes microseconds
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        _stop.Cancel();
     }
 }
 

@@ -9,6 +9,9 @@ public interface IVoiceProvider
     /// <summary>The name sessions use to pick it (<see cref="ProviderSettings.Name"/>, <see cref="ProviderSettings.Secondary"/>).</summary>
     string Name { get; }
 
+    /// <summary>The provider's session cap and what a fresh session carries over: the link rotates sessions before the cap.</summary>
+    ProviderSessionOptions Session { get; }
+
     /// <summary>
     /// Connects, configures the session and replays <see cref="ProviderConnectRequest.Conversation"/> so a reconnect or a
     /// failover carries on where the interview was. Throws <see cref="ProviderException"/> when the provider cannot be reached.
@@ -16,8 +19,13 @@ public interface IVoiceProvider
     Task<IVoiceConnection> ConnectAsync(ProviderConnectRequest request, IVoiceEvents events, CancellationToken cancellationToken);
 }
 
-/// <summary>What a connection needs: the session's settings, the conversation to replay, and which attempt this is (1-based, per provider).</summary>
-public sealed record ProviderConnectRequest(string SessionId, ProviderSettings Settings, IReadOnlyList<Turn> Conversation, int Attempt = 1);
+/// <summary>
+/// What a connection needs: the session's settings, the conversation to replay word for word, and which attempt this is
+/// (1-based, per provider). <paramref name="Context"/>, when set, goes in first as one system message: the note that this
+/// continues an interview under way and the older turns condensed (<paramref name="CondensedTurns"/> of them).
+/// </summary>
+public sealed record ProviderConnectRequest(string SessionId, ProviderSettings Settings, IReadOnlyList<Turn> Conversation, int Attempt = 1,
+    string? Context = null, int CondensedTurns = 0);
 
 /// <summary>One live provider conversation. Sending never blocks: the connection owns a bounded queue and a send pump.</summary>
 public interface IVoiceConnection : IAsyncDisposable
@@ -71,6 +79,13 @@ public interface IVoiceEvents
 
     /// <summary>The link switched to the other provider of the session.</summary>
     void OnProviderFailover(string from, string to, string reason);
+
+    /// <summary>
+    /// The link moved the conversation to a fresh session of the same provider: <paramref name="reason"/> is
+    /// <see cref="ProviderRotation.Planned"/> (before the session cap, at a turn boundary) or <see cref="ProviderRotation.Expired"/>
+    /// (the provider ended the session at its cap). Neither is a failure.
+    /// </summary>
+    void OnProviderRotated(string provider, string reason, int verbatimTurns, int condensedTurns);
 }
 
 /// <summary>A provider could not be reached or dropped the conversation.</summary>
@@ -78,6 +93,9 @@ public sealed class ProviderException(string provider, string message, Exception
     : Exception($"{provider}: {message}", inner)
 {
     public string Provider { get; } = provider;
+
+    /// <summary>The provider ended the session at its duration cap (OpenAI: <c>session_expired</c>): rotated, not counted as a failure.</summary>
+    public bool SessionExpired { get; init; }
 }
 
 /// <summary>The providers this silo knows, by name.</summary>

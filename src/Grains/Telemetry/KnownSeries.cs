@@ -28,6 +28,7 @@ public sealed class KnownSeries(VoiceProviderRegistry providers) : IHostedServic
             var provider = new KeyValuePair<string, object?>(VoiceMetrics.ProviderTag, name);
             VoiceMetrics.ProviderErrors.Add(0, provider);
             VoiceMetrics.SessionsStarted.Add(0, provider);
+            ProviderRotation.ExportAtZero(name); // voice_provider_rotations_total{provider,reason}
         }
         foreach (var reason in MediaMetrics.DropReasons)
             MediaMetrics.FramesDropped.Add(0, new KeyValuePair<string, object?>("reason", reason));

@@ -27,6 +27,7 @@ public sealed class EventCollector : IVoiceEvents
     public void OnProviderConnected(string provider, int attempt, int replayedTurns) { Log.Enqueue($"connected {provider} attempt={attempt} replayed={replayedTurns}"); Changed(); }
     public void OnProviderFailed(string provider, string reason, int consecutiveFailures) { Log.Enqueue($"failed {provider} {consecutiveFailures}: {reason}"); Changed(); }
     public void OnProviderFailover(string from, string to, string reason) { Log.Enqueue($"failover {from}->{to}"); Changed(); }
+    public void OnProviderRotated(string provider, string reason, int verbatimTurns, int condensedTurns) { Log.Enqueue($"rotated {provider} {reason} verbatim={verbatimTurns} condensed={condensedTurns}"); Changed(); }
 
     public int CountLog(string prefix) => Log.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
 

@@ -25,6 +25,12 @@ public sealed class FakeRealtimeServer : IAsyncDisposable
     public Uri Endpoint => new($"http://127.0.0.1:{Port}/v1");
     public ConcurrentQueue<FakeRealtimeConnection> Connections { get; } = new();
 
+    /// <summary>
+    /// The session cap, enforced as OpenAI does at 60 minutes: an <c>error</c> event <c>session_expired</c>, then a close 1001
+    /// (going away), with no warning before and no resume after. Null: sessions live as long as the client stays.
+    /// </summary>
+    public TimeSpan? SessionCap { get; set; }
+
     /// <summary>What the server does with a connection; by default it acknowledges setup and then just listens.</summary>
     public Func<FakeRealtimeConnection, Task> OnConnection { get; set; } = c => c.ServeSetupAsync();
 
@@ -47,6 +53,7 @@ public sealed class FakeRealtimeServer : IAsyncDisposable
             var connection = new FakeRealtimeConnection(socket, http.Request.Path + http.Request.QueryString, http.Request.Headers.Authorization.ToString());
             server.Connections.Enqueue(connection);
             server._accepted.Writer.TryWrite(connection);
+            if (server.SessionCap is { } cap) _ = connection.ExpireAfterAsync(cap);
             try
             {
                 await server.OnConnection(connection);
@@ -83,11 +90,21 @@ public sealed class FakeRealtimeConnection(WebSocket socket, string pathAndQuery
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly Channel<JsonObject> _events = Channel.CreateUnbounded<JsonObject>();
     private int _eventId;
+    private readonly System.Diagnostics.Stopwatch _age = System.Diagnostics.Stopwatch.StartNew();
 
     public string PathAndQuery { get; } = pathAndQuery;
     public string Authorization { get; } = authorization;
     public ConcurrentQueue<JsonObject> Received { get; } = new();
     public MemoryStream ReceivedAudio { get; } = new();
+
+    /// <summary>When each audio append arrived (the connection's age): the candidate side of a switch-over, measured at the server.</summary>
+    public ConcurrentQueue<TimeSpan> AudioArrivals { get; } = new();
+
+    /// <summary>When the connection was accepted, on the test's clock (<see cref="DateTime.UtcNow"/>).</summary>
+    public DateTime AcceptedAtUtc { get; } = DateTime.UtcNow;
+
+    /// <summary>Set once the server expired the session (<see cref="FakeRealtimeServer.SessionCap"/>).</summary>
+    public TaskCompletionSource Expired { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public TaskCompletionSource Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Acknowledges what a real server acknowledges (session, items) and records every event; returns when the client goes.</summary>
@@ -108,6 +125,7 @@ public sealed class FakeRealtimeConnection(WebSocket socket, string pathAndQuery
                 case "input_audio_buffer.append":
                     var bytes = Convert.FromBase64String((string)e["audio"]!);
                     lock (ReceivedAudio) ReceivedAudio.Write(bytes);
+                    AudioArrivals.Enqueue(_age.Elapsed);
                     break;
             }
             if (onEvent is not null) await onEvent(e);
@@ -224,6 +242,39 @@ public sealed class FakeRealtimeConnection(WebSocket socket, string pathAndQuery
         ["type"] = "error",
         ["error"] = new JsonObject { ["type"] = "server_error", ["code"] = code, ["message"] = message },
     });
+
+    /// <summary>OpenAI's behaviour at the session cap: the error event, then the close (1001), nothing before.</summary>
+    public async Task ExpireAfterAsync(TimeSpan cap)
+    {
+        await Task.Delay(cap);
+        if (socket.State != WebSocketState.Open) return;
+        try
+        {
+            await SendAsync(new JsonObject
+            {
+                ["type"] = "error",
+                ["error"] = new JsonObject
+                {
+                    ["type"] = "invalid_request_error", ["code"] = "session_expired",
+                    ["message"] = $"Your session hit the maximum duration of {cap.TotalSeconds:0.#} seconds.",
+                },
+            });
+            await _sendLock.WaitAsync();
+            try
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, "session expired", CancellationToken.None); // 1001
+            }
+            finally
+            {
+                _sendLock.Release();
+            }
+            Expired.TrySetResult();
+        }
+        catch (Exception e) when (e is WebSocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // the client went first
+        }
+    }
 
     /// <summary>Mid-stream drop: the TCP connection dies without a close handshake.</summary>
     public void Drop() => socket.Abort();

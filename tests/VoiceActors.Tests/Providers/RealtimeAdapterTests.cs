@@ -232,7 +232,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
     }
 
     /// <summary>Keeps the conversation as the relay does, so the link can replay it.</summary>
-    private sealed class RecordingEvents(EventCollector inner, List<Turn> conversation) : IVoiceEvents
+    internal sealed class RecordingEvents(EventCollector inner, List<Turn> conversation) : IVoiceEvents
     {
         public void OnProviderAudio(AudioFrame frame) => inner.OnProviderAudio(frame);
         public void OnCandidateSpeechStarted(string provider) => inner.OnCandidateSpeechStarted(provider);
@@ -242,5 +242,6 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         public void OnProviderConnected(string provider, int attempt, int replayedTurns) => inner.OnProviderConnected(provider, attempt, replayedTurns);
         public void OnProviderFailed(string provider, string reason, int consecutiveFailures) => inner.OnProviderFailed(provider, reason, consecutiveFailures);
         public void OnProviderFailover(string from, string to, string reason) => inner.OnProviderFailover(from, to, reason);
+        public void OnProviderRotated(string provider, string reason, int verbatimTurns, int condensedTurns) => inner.OnProviderRotated(provider, reason, verbatimTurns, condensedTurns);
     }
 }
