@@ -13,6 +13,11 @@ command -v pgbouncer >/dev/null || missing+=(pgbouncer)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs npm)
+# recordings: a real S3 server (Ceph RADOS Gateway over one monitor and one OSD), opus-tools to validate the served files
+command -v radosgw >/dev/null || missing+=(radosgw)
+command -v ceph-mon >/dev/null || missing+=(ceph-mon)
+command -v ceph-osd >/dev/null || missing+=(ceph-osd)
+command -v opusinfo >/dev/null || missing+=(opus-tools)
 # Speech for the transcription tests (flite speaks, sox resamples) and the offline recognizer with its US English model.
 command -v pocketsphinx_continuous >/dev/null || missing+=(pocketsphinx)
 [ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)
@@ -35,7 +40,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Nor at the next boot: the services of the packages this run installed stay disabled.
   if command -v systemctl >/dev/null; then
     for pkg in "${missing[@]}"; do
-      case "$pkg" in prometheus|redis-server|pgbouncer|postgresql-*) as_root systemctl disable --quiet "${pkg%%-[0-9]*}" 2>/dev/null || true ;; esac
+      case "$pkg" in prometheus|redis-server|pgbouncer|postgresql-*|radosgw|ceph-mon|ceph-osd) as_root systemctl disable --quiet "${pkg%%-[0-9]*}" 2>/dev/null || true ;; esac
     done
   fi
 fi

@@ -7,6 +7,7 @@ using VoiceActors.Gateway.LiveKit;
 using VoiceActors.Gateway.Media;
 using VoiceActors.Gateway.Regions;
 using VoiceActors.Gateway.PostSession;
+using VoiceActors.Gateway.Recording;
 using VoiceActors.Gateway.Timeline;
 
 namespace VoiceActors.Gateway.Hosting;
@@ -63,6 +64,7 @@ public static class GatewayHosting
         app.MapMediaApi();
         app.MapRegionsApi();
         app.MapPostSessionApi();
+        app.MapRecordingApi();
         app.MapTimelineApi();
         return app;
     }

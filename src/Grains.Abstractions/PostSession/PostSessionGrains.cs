@@ -26,6 +26,10 @@ public interface IComplianceGrain : IGrainWithStringKey
     [Alias("RecordAccess")]
     Task RecordAccess(string tenantId, string resource, string actor);
 
+    /// <summary>Writes an audit entry for something else that happened to this session's data (e.g. a recording refused as tampered).</summary>
+    [Alias("RecordAudit")]
+    Task RecordAudit(string tenantId, string action, string actor, string? detail);
+
     [Alias("GetStatus")]
     Task<ComplianceStatus?> GetStatus(string tenantId);
 

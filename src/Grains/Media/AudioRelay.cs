@@ -29,6 +29,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     private readonly List<Turn> _conversation;
     private readonly CancellationTokenSource _stop = new();
     private volatile IAudioSink? _sink;
+    private volatile Recording.SessionRecorder? _recorder; // null without consent to recording: nothing is even queued
     private long _lastLoudUtcTicks;
     private long _turnSinceUtcTicks;
     private long _lastSpikeReport;
@@ -69,6 +70,9 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
 
     public void Attach(IAudioSink? sink) => _sink = sink;
 
+    /// <summary>Taps both sides of the conversation for the recorder (a queue write per frame, see <c>SessionRecorder</c>).</summary>
+    public void Record(Recording.SessionRecorder? recorder) => _recorder = recorder;
+
     /// <summary>
     /// The hot path in: rate limit, end-of-speech tracking, hand to the provider's queue. Called on the grain's turn; a
     /// frame that is not passed on is counted here (rate limited, or no provider), so the caller need not look.
@@ -82,6 +86,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
             MediaMetrics.Dropped("rate_limited");
             return;
         }
+        _recorder?.Candidate(frame);
         var edge = _speech.Feed(frame.Pcm);
         if (_speech.LastFrameLoud) _lastLoudUtcTicks = frame.SentAtUtcTicks;
         if (edge == SpeechEdge.Ended)
@@ -139,6 +144,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     /// <summary>The hot path out, on the provider's pump: straight to the sink (a one-way call), never through the grain.</summary>
     void IVoiceEvents.OnProviderAudio(AudioFrame frame)
     {
+        _recorder?.Agent(frame); // as the provider spoke it, client or not
         var since = Interlocked.Exchange(ref _turnSinceUtcTicks, 0);
         if (since != 0) MediaMetrics.RecordLatency(MediaMetrics.Turn, since, frame.SentAtUtcTicks);
         var sink = _sink;

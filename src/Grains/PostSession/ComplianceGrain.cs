@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VoiceActors.PostSession.Persistence;
+using VoiceActors.Recording;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.PostSession;
@@ -27,6 +28,7 @@ public sealed partial class ComplianceGrain(
     [PersistentState("compliance", StorageNames.Default)] IPersistentState<ComplianceGrainState> state,
     IPostSessionRepository repository,
     IOptions<RetentionOptions> retention,
+    RecordingVault recordings,
     TimeProvider clock,
     ILogger<ComplianceGrain> logger) : PostSessionConsumerGrain(PostSessionConsumers.Compliance), IComplianceGrain, IRemindable
 {
@@ -55,6 +57,9 @@ public sealed partial class ComplianceGrain(
 
     async Task IComplianceGrain.RecordAccess(string tenantId, string resource, string actor) =>
         await repository.AppendAuditAsync(new AuditEntry(SessionId, tenantId, AuditActions.Accessed, actor, resource, clock.GetUtcNow()));
+
+    async Task IComplianceGrain.RecordAudit(string tenantId, string action, string actor, string? detail) =>
+        await repository.AppendAuditAsync(new AuditEntry(SessionId, tenantId, action, actor, detail, clock.GetUtcNow()));
 
     Task<ComplianceStatus?> IComplianceGrain.GetStatus(string tenantId) => Task.FromResult(
         State.Recorded && State.TenantId == tenantId ? new ComplianceStatus(SessionId, State.Consent, State.DeleteAt, State.DeletedAt) : null);
@@ -91,9 +96,13 @@ public sealed partial class ComplianceGrain(
         {
             erased = "session state had already expired"; // the session store's own TTL got there first
         }
+        // Always, consent or not: erasure must hold even for objects an earlier bug or a resumed session might have left.
+        // A store that fails throws here and the reminder tries again; nothing below is marked deleted before the audio is.
+        var (objects, key) = await recordings.EraseAsync(State.TenantId, SessionId, CancellationToken.None);
+        var recording = objects == 0 ? "no recording objects" : $"recording: {objects} objects deleted{(key ? ", the wrapped data key first" : "")}";
         var now = clock.GetUtcNow();
         var counts = await repository.DeleteSessionDataAsync(State.TenantId, SessionId, new AuditEntry(SessionId, State.TenantId,
-            AuditActions.RetentionDeleted, "retention", $"deadline {State.DeleteAt:O}; {erased}", now));
+            AuditActions.RetentionDeleted, "retention", $"deadline {State.DeleteAt:O}; {erased}; {recording}", now));
         State.DeletedAt = now;
         await state.WriteStateAsync();
         await DropReminderAsync();

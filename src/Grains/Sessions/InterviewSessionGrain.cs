@@ -28,7 +28,8 @@ public sealed partial class InterviewSessionGrain(
     IOptions<RegionHealthOptions> regionHealth,
     ILogger<InterviewSessionGrain> logger,
     LiveKitDirectory livekit,
-    MediaBridge bridge)
+    MediaBridge bridge,
+    Recording.SessionRecorders recorders)
     : Grain, IInterviewSessionGrain, ISessionMediaGrain, ISessionRoomEventsGrain, ISessionOperationsGrain, ISessionPostSessionGrain, ISessionCandidateGrain,
       ISessionMediaEvents, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
 {
@@ -51,7 +52,7 @@ public sealed partial class InterviewSessionGrain(
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
     private SessionRoom Room => _room ??= new SessionRoom(SessionId, livekit, logger);
-    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays, bridge); // made before activation: rehydration fills it
+    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays, bridge, recorders); // made before activation: rehydration fills it
 
     /// <summary>The AI agent's identity in the room, stable per session: a re-joining agent evicts its stale self; the provider speaks as it.</summary>
     private string AgentIdentity => LiveKitIdentities.Agent(SessionId);
@@ -322,7 +323,9 @@ public sealed partial class InterviewSessionGrain(
         if (Media.Relay is { } relay) return relay;
         EnsureExists();
         if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, SessionStatus.Active);
-        return Media.Start(State.Provider, State.ActiveProvider, State.Turns, this.AsReference<ISessionMediaEvents>());
+        var events = this.AsReference<ISessionMediaEvents>();
+        return Media.Start(State.Provider, State.ActiveProvider, State.Turns, events,
+            State.Consent.Recording ? new Recording.RecordingTarget(State.TenantId, SessionId, events) : null);
     }
 
     async Task ISessionMediaEvents.OnAgentRoom(string state, string reason)

@@ -1,5 +1,6 @@
 using VoiceActors.Media;
 using VoiceActors.Media.Bridge;
+using VoiceActors.Recording;
 
 namespace VoiceActors.Sessions;
 
@@ -10,12 +11,13 @@ namespace VoiceActors.Sessions;
 /// it migrates, the room connection does not (the new silo joins with the same identity and LiveKit evicts the stale agent).
 /// It holds no session state and never ends the session.
 /// </summary>
-internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, MediaBridge bridge)
+internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, MediaBridge bridge, SessionRecorders recorders)
 {
     private const string SinkMigrationKey = "va.sink";
 
     private IAudioSink? _sink;
     private IAgentRoomConnection? _agent;
+    private SessionRecorder? _recorder;
 
     /// <summary>The running relay, if any: read on the hot path, so a field, not a lookup.</summary>
     public AudioRelay? Relay { get; private set; }
@@ -29,11 +31,14 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
     public bool InRoom => _agent is { State: not (AgentRoomState.Failed or AgentRoomState.Disconnected) };
 
     /// <summary>Starts the relay (once), resuming with the provider and conversation the session checkpointed.</summary>
-    public AudioRelay Start(ProviderSettings provider, string? activeProvider, IReadOnlyList<Turn> conversation, ISessionMediaEvents events)
+    /// <param name="recording">Where to record to, with consent only; a resumed session continues the same recording.</param>
+    public AudioRelay Start(ProviderSettings provider, string? activeProvider, IReadOnlyList<Turn> conversation, ISessionMediaEvents events,
+        RecordingTarget? recording = null)
     {
         if (Relay is not null) return Relay;
         Relay = relays.Create(sessionId, provider, activeProvider, conversation, events);
         Relay.Attach(Outbound());
+        if (recording is not null) Relay.Record(_recorder = recorders.Start(recording));
         Relay.Start();
         return Relay;
     }
@@ -44,6 +49,9 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
         if (Relay is not { } relay) return;
         Relay = null;
         await relay.DisposeAsync();
+        if (_recorder is not { } recorder) return;
+        _recorder = null;
+        await recorder.DisposeAsync(); // the last chunk and the manifest, bounded by Recordings:FlushTimeout
     }
 
     /// <summary>Joins the room as the agent through this silo's bridge; a connection that failed or dropped is replaced.</summary>

@@ -33,5 +33,6 @@ public sealed class KnownSeries(VoiceProviderRegistry providers) : IHostedServic
         foreach (var reason in MediaMetrics.DropReasons)
             MediaMetrics.FramesDropped.Add(0, new KeyValuePair<string, object?>("reason", reason));
         MediaMetrics.BargeIns.Add(0);
+        Recording.RecordingMetrics.ExportAtZero();
     }
 }

@@ -99,6 +99,7 @@ public static class SiloHosting
             silo.AddMemoryGrainStorageAsDefault();
         }
         silo.AddPostSession(config);
+        silo.AddRecordings(config);
         return silo;
     }
 

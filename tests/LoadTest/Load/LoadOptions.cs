@@ -47,6 +47,9 @@ public sealed record LoadOptions
     /// <summary>Also write each utterance with RecordTurn. Off by default: the session checkpoints the provider's transcript turns itself.</summary>
     public bool RecordTurns { get; init; }
 
+    /// <summary>Create every session with consent to recording, so the silos record both channels (issue #15's benchmark).</summary>
+    public bool Record { get; init; }
+
     /// <summary>
     /// The start of the run left out of the capacity figures (steady latency, max sessions at the p99 target, per-session CPU and
     /// memory): creates, provider connects and the JIT's tier-up all land there. The overall figures still include it.

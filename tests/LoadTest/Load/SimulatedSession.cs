@@ -113,7 +113,7 @@ public sealed class SimulatedSession : IAudioSink
         var o = _run.Options;
         // Through the gateway's own admission path: region selection, capacity refusal, regional placement.
         CreateSession Command(string region) => new(o.TenantId, $"candidate-{SessionId}", "job-loadtest", ProviderSettings.Default,
-            new ConsentFlags(Recording: false, Transcription: true, AiEvaluation: false), region);
+            new ConsentFlags(Recording: o.Record, Transcription: true, AiEvaluation: false), region);
         // A retried create whose first attempt did land finds its own session: that is success, not a conflict.
         return await CallAsync(async () =>
         {

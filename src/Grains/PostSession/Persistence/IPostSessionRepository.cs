@@ -46,4 +46,5 @@ public static class AuditActions
     public const string RetentionDeleted = "retention.deleted";
     public const string WebhookDelivered = "webhook.delivered";
     public const string WebhookFailed = "webhook.failed";
+    public const string RecordingRefused = "recording.refused";
 }

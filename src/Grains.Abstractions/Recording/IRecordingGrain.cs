@@ -1,0 +1,41 @@
+namespace VoiceActors.Recording;
+
+/// <summary>
+/// Listening back to one interview's recording (key: session id): the whole interview as one Ogg Opus file, read in pieces so
+/// the gateway streams it without the file ever being whole in memory or on disk in plaintext.
+/// </summary>
+[Alias("va.IRecordingGrain")]
+public interface IRecordingGrain : IGrainWithStringKey
+{
+    /// <summary>Checks tenant, consent, end and retention, authenticates the stored objects, and audits the read (or its refusal).</summary>
+    [Alias("Open")]
+    Task<RecordingFile> Open(string tenantId, string actor);
+
+    /// <summary>Up to <paramref name="count"/> bytes of the served file from <paramref name="offset"/>; call <see cref="Open"/> first.</summary>
+    [Alias("Read"), Orleans.Concurrency.AlwaysInterleave] // concurrent range requests of one file must not queue behind each other
+    Task<byte[]> Read(string tenantId, long offset, int count);
+}
+
+[GenerateSerializer, Alias("va.RecordingFileStatus")]
+public enum RecordingFileStatus
+{
+    Ready = 0,
+    /// <summary>Unknown, another tenant's, not ended, not consented to, or erased by retention: all read as absent.</summary>
+    NotFound = 1,
+    /// <summary>A stored object failed authentication (tampered, or sealed under a key we do not hold).</summary>
+    Tampered = 2,
+    /// <summary>The object store did not answer in time, or failed.</summary>
+    StoreUnavailable = 3,
+}
+
+[GenerateSerializer, Immutable, Alias("va.RecordingFile")]
+public sealed record RecordingFile(
+    [property: Id(0)] RecordingFileStatus Status,
+    [property: Id(1)] long Length,
+    [property: Id(2)] string? Problem = null,
+    [property: Id(3)] double DurationSeconds = 0,
+    [property: Id(4)] int MissingChunks = 0);
+
+/// <summary>A read that failed after the file was opened (an object changed or the store went away mid-stream).</summary>
+[GenerateSerializer, Alias("va.RecordingUnavailableException")]
+public sealed class RecordingUnavailableException(string message) : Exception(message);

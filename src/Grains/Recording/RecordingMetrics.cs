@@ -1,0 +1,33 @@
+using System.Diagnostics.Metrics;
+using VoiceActors.Telemetry;
+
+namespace VoiceActors.Recording;
+
+/// <summary>The recorder's counters (Prometheus appends <c>_total</c>); exported at 0 from start-up like the other series.</summary>
+public static class RecordingMetrics
+{
+    public static readonly Counter<long> ChunksStored = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_recording_chunks_stored", description: "Recording chunks sealed and stored with the manifest updated.");
+
+    public static readonly Counter<long> ChunksDropped = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_recording_chunks_dropped", description: "Recording chunks dropped because the store was behind or the session ended first.");
+
+    public static readonly Counter<long> FramesDropped = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_recording_frames_dropped", description: "Audio frames the recorder's bounded queue refused (the encoder was behind).");
+
+    public static readonly Counter<long> StoreErrors = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_recording_store_errors", description: "Failed or timed-out calls to the recording store (each retried while the chunk is queued).");
+
+    /// <summary>Seconds spent cutting chunks into Ogg pages (Opus encoding itself is measured by the benchmark, per frame).</summary>
+    public static readonly Counter<double> EncodeSeconds = VoiceMetrics.Meter.CreateCounter<double>(
+        "voice_recording_packaging_seconds", description: "CPU seconds spent building Ogg chunks.");
+
+    public static void ExportAtZero()
+    {
+        ChunksStored.Add(0);
+        ChunksDropped.Add(0);
+        FramesDropped.Add(0);
+        StoreErrors.Add(0);
+        EncodeSeconds.Add(0);
+    }
+}

@@ -1,0 +1,408 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Concentus;
+using Concentus.Enums;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using VoiceActors.Media;
+
+namespace VoiceActors.Recording;
+
+/// <summary>Where a session's recording goes and who hears about dropped chunks (the session, as a timeline event).</summary>
+public sealed record RecordingTarget(string TenantId, string SessionId, ISessionMediaEvents Session);
+
+/// <summary>
+/// One session's recording on this silo. The hot path (<see cref="Candidate"/>, <see cref="Agent"/>) only writes the frame's
+/// reference and its arrival time into a bounded queue: no copy, no allocation, no lock, and a full queue drops the frame with a
+/// count. A background loop places frames on a shared timeline (so both channels stay aligned, silence filling gaps), encodes
+/// 20 ms at a time with Opus (two uncoupled mono streams), cuts a complete Ogg stream every chunk, and hands it to an uploader
+/// that seals and stores it and then the manifest. A slow or failing store makes chunks queue (bounded), then drop (counted,
+/// on the timeline); the interview never waits for any of it.
+/// </summary>
+public sealed partial class SessionRecorder : IAsyncDisposable
+{
+    public const string ChunkDroppedKind = "recording.chunk_dropped";
+    public const string StoreFailedKind = "recording.store_failed";
+    private const int Rate = 24_000; // AudioFormat.SampleRate
+    private const int FrameSamples = 480; // 20 ms at 24 kHz
+    private const int Ratio48 = OggOpus.GranuleRate / Rate;
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(300); // late frames within this still land in place
+
+    private readonly RecordingTarget _target;
+    private readonly RecordingVault _vault;
+    private readonly RecordingOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly Channel<Frame> _frames;
+    private readonly Lane[] _lanes = [new(), new()];
+    private readonly IOpusMultiStreamEncoder _encoder;
+    private readonly int _chunkFrames;
+    private readonly int _preSkip48;
+    private readonly short[] _interleaved = new short[FrameSamples * 2];
+    private readonly byte[] _packet = new byte[4000];
+    private readonly List<byte[]> _chunkPackets = [];
+    private readonly LinkedList<Chunk> _uploads = new();
+    private readonly SemaphoreSlim _uploadSignal = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _encoding;
+    private readonly Task _uploading;
+    private long _originTicks = -1;
+    private long _encoded; // samples per channel encoded since the origin
+    private long _chunkStart;
+    private int _localChunk;
+    private volatile bool _completing;
+    private volatile bool _encodingDone;
+    private long _framesDropped;
+    private long _chunksDropped;
+    private long _chunksStored;
+
+    internal SessionRecorder(RecordingTarget target, RecordingVault vault, TimeProvider clock, ILogger logger)
+    {
+        _target = target;
+        _vault = vault;
+        _options = vault.Options;
+        _clock = clock;
+        _logger = logger;
+        _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(_options.FrameQueue)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once: the frame is dropped, never waited for
+        });
+        _chunkFrames = (int)(_options.ChunkDuration.TotalMilliseconds / 20);
+        _encoder = RecordingCodec.Encoder();
+        _encoder.Bitrate = _options.BitratePerChannel * 2;
+        _encoder.Complexity = _options.Complexity;
+        _encoder.SignalType = OpusSignal.OPUS_SIGNAL_VOICE;
+        _preSkip48 = _encoder.Lookahead * Ratio48;
+        _encoding = Task.Run(EncodeLoopAsync);
+        _uploading = Task.Run(UploadLoopAsync);
+    }
+
+    public long FramesDropped => Interlocked.Read(ref _framesDropped);
+    public long ChunksDropped => Interlocked.Read(ref _chunksDropped);
+    public long ChunksStored => Interlocked.Read(ref _chunksStored);
+
+    /// <summary>The hot path: one candidate frame as it arrived.</summary>
+    public void Candidate(AudioFrame frame) => Offer(frame.Pcm, 0);
+
+    /// <summary>The hot path: one agent frame as the provider produced it.</summary>
+    public void Agent(AudioFrame frame) => Offer(frame.Pcm, 1);
+
+    private void Offer(byte[] pcm, int lane)
+    {
+        if (_completing || _frames.Writer.TryWrite(new Frame(pcm, _clock.GetUtcNow().UtcTicks, lane))) return;
+        Interlocked.Increment(ref _framesDropped);
+        RecordingMetrics.FramesDropped.Add(1);
+    }
+
+    /// <summary>Encodes what is queued, stores the last chunk and the manifest; bounded by <see cref="RecordingOptions.FlushTimeout"/>.</summary>
+    public async Task CompleteAsync()
+    {
+        if (_completing) return;
+        _completing = true;
+        _frames.Writer.TryComplete();
+        var all = Task.WhenAll(_encoding, _uploading);
+        if (await Task.WhenAny(all, Task.Delay(_options.FlushTimeout, _clock)) != all)
+        {
+            LogFlushTimedOut(_target.SessionId, _options.FlushTimeout);
+            await _stop.CancelAsync(); // the uploader counts what it could not store as dropped
+            await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(2)));
+        }
+    }
+
+    /// <summary>Not disposing <see cref="_stop"/>: loops cut off by the flush timeout may still be unwinding on it (no timer to free).</summary>
+    public async ValueTask DisposeAsync() => await CompleteAsync();
+
+    // ---- Encoding: its own loop, never the grain's turn
+
+    private async Task EncodeLoopAsync()
+    {
+        try
+        {
+            var reader = _frames.Reader;
+            while (true)
+            {
+                var wait = reader.WaitToReadAsync(_stop.Token).AsTask();
+                if (await Task.WhenAny(wait, Task.Delay(Tick, _clock)) == wait && !await wait) break;
+                while (reader.TryRead(out var frame)) Place(frame);
+                EncodeDue(_clock.GetUtcNow().UtcTicks);
+            }
+            while (reader.TryRead(out var frame)) Place(frame);
+            // The end: everything written so far, to the last frame of either side.
+            var end = Math.Max(_lanes[0].WritePos, _lanes[1].WritePos);
+            while (_encoded < end) EncodeOne();
+            if (_chunkPackets.Count > 0) CutChunk();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            LogEncoderFailed(_target.SessionId, e); // the recording stops; the interview does not
+        }
+        finally
+        {
+            _encodingDone = true;
+            _uploadSignal.Release();
+        }
+    }
+
+    /// <summary>
+    /// A frame lands where its arrival says (its end, less its length), unless its side is already past that (a burst, or
+    /// agent audio produced faster than it plays): then right after what that side has. A gap of more than a frame is silence.
+    /// </summary>
+    private void Place(Frame frame)
+    {
+        var samples = frame.Pcm.Length / 2;
+        if (_originTicks < 0) _originTicks = frame.AtTicks - samples * TimeSpan.TicksPerSecond / Rate;
+        var lane = _lanes[frame.Lane];
+        var at = (frame.AtTicks - _originTicks) * Rate / TimeSpan.TicksPerSecond - samples;
+        if (lane.WritePos < _encoded) lane.Restart(_encoded);
+        if (at > lane.WritePos + FrameSamples) lane.Silence(at - lane.WritePos);
+        if (lane.Pending + samples > Rate * 60)
+        {
+            Interlocked.Increment(ref _framesDropped); // a minute ahead of the timeline: a runaway producer
+            RecordingMetrics.FramesDropped.Add(1);
+            return;
+        }
+        lane.Append(frame.Pcm);
+    }
+
+    private void EncodeDue(long nowTicks)
+    {
+        if (_originTicks < 0) return;
+        var due = (nowTicks - _originTicks - Grace.Ticks) * Rate / TimeSpan.TicksPerSecond;
+        while (_encoded + FrameSamples <= due) EncodeOne();
+    }
+
+    private void EncodeOne()
+    {
+        _lanes[0].Take(_interleaved, 0, _encoded);
+        _lanes[1].Take(_interleaved, 1, _encoded);
+        var n = _encoder.EncodeMultistream(_interleaved, FrameSamples, _packet, _packet.Length);
+        _chunkPackets.Add(_packet.AsSpan(0, n).ToArray());
+        _encoded += FrameSamples;
+        if (_chunkPackets.Count >= _chunkFrames) CutChunk();
+    }
+
+    /// <summary>The packets so far become one complete Ogg Opus stream (headers, granules, CRCs, end of stream).</summary>
+    private void CutChunk()
+    {
+        var started = Stopwatch.GetTimestamp();
+        var first = _localChunk == 0;
+        var preSkip = first ? _preSkip48 : 0; // later chunks continue the same encoder: no new delay to skip
+        var serial = (uint)Random.Shared.Next();
+        using var ogg = new MemoryStream(_chunkPackets.Sum(p => p.Length) + _chunkPackets.Count / 50 * 80 + 256);
+        OggOpus.WritePage(ogg, serial, 0, 0, OggOpus.FlagBeginOfStream, [OggOpus.OpusHead(2, Rate, preSkip)]);
+        OggOpus.WritePage(ogg, serial, 1, 0, 0, [OggOpus.OpusTags("VoiceActors recorder (Concentus)", "VOICEACTORS_CHANNELS=candidate,agent")]);
+        var sequence = 2u;
+        long granule = preSkip;
+        for (var i = 0; i < _chunkPackets.Count; i += 50) // one page per second of audio
+        {
+            var page = _chunkPackets.Skip(i).Take(50).Select(p => (ReadOnlyMemory<byte>)p).ToArray();
+            granule += page.Length * FrameSamples * Ratio48;
+            var last = i + 50 >= _chunkPackets.Count;
+            OggOpus.WritePage(ogg, serial, sequence++, granule, last ? OggOpus.FlagEndOfStream : (byte)0, page);
+        }
+        var chunk = new Chunk(_localChunk++, _originTicks, _chunkStart * Ratio48, _chunkPackets.Count * FrameSamples * Ratio48, ogg.ToArray());
+        _chunkStart += _chunkPackets.Count * FrameSamples;
+        _chunkPackets.Clear();
+        RecordingMetrics.EncodeSeconds.Add(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        Enqueue(chunk);
+    }
+
+    private void Enqueue(Chunk chunk)
+    {
+        Chunk? dropped = null;
+        lock (_uploads)
+        {
+            _uploads.AddLast(chunk);
+            // The one in flight (first) is never the one dropped: it may be half stored already.
+            if (_uploads.Count > _options.UploadQueue)
+            {
+                dropped = _uploads.First!.Next!.Value;
+                _uploads.Remove(_uploads.First.Next);
+            }
+        }
+        if (dropped is not null) Dropped(dropped, "the store is behind: the upload queue is full");
+        _uploadSignal.Release();
+    }
+
+    // ---- Storing: its own loop; the store's pace never reaches the encoder or the interview
+
+    private async Task UploadLoopAsync()
+    {
+        OpenedKey? key = null;
+        RecordingManifest? manifest = null;
+        long originOffset48 = 0;
+        var nextIndex = 0;
+        var backoff = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            Chunk? chunk;
+            lock (_uploads) chunk = _uploads.First?.Value;
+            if (chunk is null)
+            {
+                if (_encodingDone) break;
+                await _uploadSignal.WaitAsync(_stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+                if (_stop.IsCancellationRequested) break;
+                continue;
+            }
+            try
+            {
+                if (key is null)
+                {
+                    // Before the first chunk: this interview's key and what an earlier activation stored (a resumed session continues it).
+                    var opened = await _vault.OpenOrCreateKeyAsync(_target.TenantId, _target.SessionId, _stop.Token);
+                    manifest = await _vault.ReadManifestAsync(_target.TenantId, _target.SessionId, opened, _stop.Token)
+                        ?? new RecordingManifest(new DateTimeOffset(chunk.OriginTicks, TimeSpan.Zero), []);
+                    originOffset48 = Math.Max(0, (chunk.OriginTicks - manifest.StartedAt.UtcTicks) * OggOpus.GranuleRate / TimeSpan.TicksPerSecond);
+                    nextIndex = manifest.Chunks.Count == 0 ? 0 : manifest.Chunks.Max(c => c.Index) + 1;
+                    key = opened;
+                }
+                var index = nextIndex + chunk.LocalIndex;
+                var sealedLength = await _vault.WriteChunkAsync(_target.TenantId, _target.SessionId, key, index, chunk.Ogg, _stop.Token);
+                var last = manifest!.Chunks.Count == 0 ? 0 : manifest.Chunks[^1].Start48 + manifest.Chunks[^1].Samples48;
+                var start = Math.Max(originOffset48 + chunk.Start48, last); // two silos' clocks may disagree: never overlap
+                manifest = manifest with { Chunks = [.. manifest.Chunks, new ManifestChunk(index, start, chunk.Samples48, sealedLength)] };
+                await _vault.WriteManifestAsync(_target.TenantId, _target.SessionId, key, manifest, _stop.Token);
+                lock (_uploads) _uploads.RemoveFirst();
+                Interlocked.Increment(ref _chunksStored);
+                RecordingMetrics.ChunksStored.Add(1);
+                backoff = TimeSpan.FromMilliseconds(200);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (Exception e) when (e is RecordingStoreException or RecordingIntegrityException)
+            {
+                RecordingMetrics.StoreErrors.Add(1);
+                LogStoreFailed(_target.SessionId, e.Message);
+                if (_completing && _encodingDone && _stop.IsCancellationRequested) break;
+                try
+                {
+                    await Task.Delay(backoff, _clock, _stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+        List<Chunk> left;
+        lock (_uploads)
+        {
+            left = [.. _uploads];
+            _uploads.Clear();
+        }
+        foreach (var chunk in left) Dropped(chunk, "the session ended before the store took it");
+    }
+
+    private void Dropped(Chunk chunk, string why)
+    {
+        Interlocked.Increment(ref _chunksDropped);
+        RecordingMetrics.ChunksDropped.Add(1);
+        LogChunkDropped(_target.SessionId, chunk.LocalIndex, why);
+        var seconds = chunk.Samples48 / (double)OggOpus.GranuleRate;
+        _ = NotifyAsync(new ProviderEvent(ChunkDroppedKind, "recorder", $"{seconds:0.#} s of recording lost: {why}"));
+    }
+
+    private async Task NotifyAsync(ProviderEvent e)
+    {
+        try
+        {
+            await _target.Session.OnProviderEvent(e);
+        }
+        catch (Exception)
+        {
+            // the session is gone or ending: the counter still has it
+        }
+    }
+
+    private readonly record struct Frame(byte[] Pcm, long AtTicks, int Lane);
+
+    private sealed record Chunk(int LocalIndex, long OriginTicks, long Start48, long Samples48, byte[] Ogg);
+
+    /// <summary>One side's samples not yet encoded, from absolute position <c>WritePos - Pending</c>.</summary>
+    private sealed class Lane
+    {
+        private short[] _buffer = new short[Rate * 2];
+        private int _head;
+        private int _tail;
+
+        public long WritePos { get; private set; }
+
+        public int Pending => _tail - _head;
+
+        public void Restart(long at)
+        {
+            _head = _tail = 0;
+            WritePos = at;
+        }
+
+        public void Silence(long samples)
+        {
+            Reserve((int)samples);
+            Array.Clear(_buffer, _tail, (int)samples);
+            _tail += (int)samples;
+            WritePos += samples;
+        }
+
+        public void Append(byte[] pcm)
+        {
+            var n = pcm.Length / 2;
+            Reserve(n);
+            for (var i = 0; i < n; i++) _buffer[_tail + i] = (short)(pcm[2 * i] | (pcm[2 * i + 1] << 8));
+            _tail += n;
+            WritePos += n;
+        }
+
+        /// <summary>The next 20 ms at <paramref name="position"/> into every second slot of <paramref name="into"/>; silence where there is none.</summary>
+        public void Take(short[] into, int slot, long position)
+        {
+            var start = WritePos - Pending;
+            for (var i = 0; i < FrameSamples; i++)
+            {
+                var at = position + i;
+                into[2 * i + slot] = at >= start && at < WritePos ? _buffer[_head + (int)(at - start)] : (short)0;
+            }
+            var consumed = (int)Math.Clamp(position + FrameSamples - start, 0, Pending);
+            _head += consumed;
+            if (_head == _tail) _head = _tail = 0;
+        }
+
+        private void Reserve(int n)
+        {
+            if (_tail + n <= _buffer.Length) return;
+            var pending = Pending;
+            var target = _buffer.Length;
+            while (pending + n > target) target *= 2;
+            var next = target == _buffer.Length ? _buffer : new short[target];
+            Array.Copy(_buffer, _head, next, 0, pending);
+            _buffer = next;
+            _head = 0;
+            _tail = pending;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: recording chunk {Chunk} dropped: {Reason}")]
+    private partial void LogChunkDropped(string sessionId, int chunk, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: recording store call failed, retrying: {Reason}")]
+    private partial void LogStoreFailed(string sessionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Session {SessionId}: the recording encoder stopped")]
+    private partial void LogEncoderFailed(string sessionId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: the recording's last chunks were not stored within {Timeout}")]
+    private partial void LogFlushTimedOut(string sessionId, TimeSpan timeout);
+}
+
+/// <summary>Builds a session's recorder with the silo's store, keys and options.</summary>
+public sealed class SessionRecorders(RecordingVault vault, TimeProvider clock, ILoggerFactory loggers)
+{
+    public SessionRecorder Start(RecordingTarget target) => new(target, vault, clock, loggers.CreateLogger<SessionRecorder>());
+}
