@@ -17,7 +17,7 @@ public static class RecordingApi
 
     public static IEndpointRouteBuilder MapRecordingApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/v1/interviews").RequireAuthorization().WithTags("Interviews").MapGet("/{id}/recording", GetRecording);
+        InterviewsApi.Group(app).MapGet("/{id}/recording", GetRecording);
         return app;
     }
 
