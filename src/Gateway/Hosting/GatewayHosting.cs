@@ -64,7 +64,6 @@ public static class GatewayHosting
         app.MapMediaApi();
         app.MapRegionsApi();
         app.MapPostSessionApi();
-        app.MapRecordingApi();
         app.MapTimelineApi();
         return app;
     }

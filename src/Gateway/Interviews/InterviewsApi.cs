@@ -15,10 +15,7 @@ public static class InterviewsApi
 
     public static RouteGroupBuilder MapInterviewsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/interviews")
-            .RequireAuthorization()
-            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes))
-            .WithTags("Interviews");
+        var api = Group(app).WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));
 
         api.MapPost("/", CreateInterview);
         api.MapGet("/{id}", GetInterview);
@@ -61,6 +58,9 @@ public static class InterviewsApi
         var snapshot = await grains.GetGrain<IInterviewSessionGrain>(id).Complete(http.User.Tenant(), "completed by caller");
         return TypedResults.Accepted($"/v1/interviews/{id}", InterviewResponse.From(snapshot));
     }
+
+    /// <summary>The <c>/v1/interviews</c> route group every interview endpoint (this file's and the recording's) is mapped on: API key required.</summary>
+    internal static RouteGroupBuilder Group(IEndpointRouteBuilder app) => app.MapGroup("/v1/interviews").RequireAuthorization().WithTags("Interviews");
 
     internal static ProblemHttpResult MalformedId(string id) => TypedResults.Problem(
         statusCode: StatusCodes.Status400BadRequest,

@@ -2,19 +2,24 @@ using VoiceActors.LiveKit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using VoiceActors.Auth;
 using VoiceActors.Gateway.Interviews;
+using VoiceActors.Gateway.Recording;
 using VoiceActors.PostSession;
 using VoiceActors.Sessions;
 
 namespace VoiceActors.Gateway.PostSession;
 
-/// <summary>Results of a finished interview: <c>/v1/interviews/{id}/evaluation</c> and <c>/transcript</c>, tenant-scoped, 404 until ready.</summary>
+/// <summary>
+/// Results of a finished interview: <c>/v1/interviews/{id}/evaluation</c>, <c>/transcript</c> and <c>/recording</c>
+/// (<see cref="RecordingApi"/>), tenant-scoped, audited, 404 until ready.
+/// </summary>
 public static class PostSessionApi
 {
     public static RouteGroupBuilder MapPostSessionApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/interviews").RequireAuthorization().WithTags("Interviews");
+        var api = InterviewsApi.Group(app);
         api.MapGet("/{id}/evaluation", GetEvaluation);
         api.MapGet("/{id}/transcript", GetTranscript);
+        api.MapGet("/{id}/recording", RecordingApi.GetRecording);
         return api;
     }
 

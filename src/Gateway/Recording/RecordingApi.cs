@@ -15,12 +15,6 @@ public static class RecordingApi
 {
     private const int Piece = 256 * 1024;
 
-    public static IEndpointRouteBuilder MapRecordingApi(this IEndpointRouteBuilder app)
-    {
-        app.MapGroup("/v1/interviews").RequireAuthorization().WithTags("Interviews").MapGet("/{id}/recording", GetRecording);
-        return app;
-    }
-
     public static async Task<IResult> GetRecording(string id, HttpContext http, IGrainFactory grains)
     {
         if (!SessionIds.IsValid(id)) return InterviewsApi.MalformedId(id);

@@ -16,25 +16,26 @@ public interface IRecordingGrain : IGrainWithStringKey
     Task<byte[]> Read(string tenantId, long offset, int count);
 }
 
+// Sent, never stored: implicit ids (the rule: OrleansCodeGeneration.cs).
 [GenerateSerializer, Alias("va.RecordingFileStatus")]
 public enum RecordingFileStatus
 {
-    Ready = 0,
+    Ready,
     /// <summary>Unknown, another tenant's, not ended, not consented to, or erased by retention: all read as absent.</summary>
-    NotFound = 1,
+    NotFound,
     /// <summary>A stored object failed authentication (tampered, or sealed under a key we do not hold).</summary>
-    Tampered = 2,
+    Tampered,
     /// <summary>The object store did not answer in time, or failed.</summary>
-    StoreUnavailable = 3,
+    StoreUnavailable,
 }
 
 [GenerateSerializer, Immutable, Alias("va.RecordingFile")]
 public sealed record RecordingFile(
-    [property: Id(0)] RecordingFileStatus Status,
-    [property: Id(1)] long Length,
-    [property: Id(2)] string? Problem = null,
-    [property: Id(3)] double DurationSeconds = 0,
-    [property: Id(4)] int MissingChunks = 0);
+    RecordingFileStatus Status,
+    long Length,
+    string? Problem = null,
+    double DurationSeconds = 0,
+    int MissingChunks = 0);
 
 /// <summary>A read that failed after the file was opened (an object changed or the store went away mid-stream).</summary>
 [GenerateSerializer, Alias("va.RecordingUnavailableException")]

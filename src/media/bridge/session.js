@@ -4,11 +4,12 @@ const {
   Room, RoomEvent, AudioSource, AudioStream, AudioFrame, LocalAudioTrack, TrackPublishOptions, TrackSource, TrackKind, ParticipantKind,
 } = require('@livekit/rtc-node');
 const { SAMPLES, State, encodeState, encodeTrack, encodeAudioIn } = require('./protocol');
+const { SessionBase, nowMicros } = require('./session-base');
 
 const SAMPLE_RATE = 24000;
 const MAX_DATA_IN_FLIGHT = 32; // publishData calls not yet settled; past it a packet is dropped and counted, the pipe never waits
 
-class Session {
+class Session extends SessionBase {
   /**
    * @param {number} id wire id (the silo's)
    * @param {object} join { url, token, identity, name, candidate, queueMs, autoSubscribe }
@@ -16,29 +17,16 @@ class Session {
    * @param {object} limits { outQueueFrames }
    */
   constructor(id, join, uplink, limits, log) {
-    this.id = id;
-    this.join = join;
-    this.uplink = uplink;
-    this.log = log;
+    super(id, join, uplink, log); // outQueue: Int16Array(480) each; bounded, drop-oldest
     this.maxOut = limits.outQueueFrames;
-    this.outQueue = []; // Int16Array(480) each; bounded, drop-oldest
     this.pumping = false;
-    this.closed = false;
     this.room = null;
     this.source = null;
     this.candidate = null; // { sid, identity, stream }
     this.inSeq = 0;
-    this.framesIn = 0;
-    this.framesOut = 0;
-    this.dropsOut = 0;
-    this.clears = 0;
-    this.dataSent = 0;
-    this.dataDropped = 0;
     this.dataInFlight = 0;
     this.state = -1;
   }
-
-  get name() { return this.join.name || String(this.id); }
 
   setState(state, reason) {
     if (this.state === state && state !== State.FAILED) return;
@@ -128,7 +116,7 @@ class Session {
         const data = frame.data;
         if (filled === 0 && data.length === SAMPLES) {
           // the stream yields 20 ms frames (frameSizeMs): encode straight from them, no re-chunking copy
-          this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, (performance.timeOrigin + performance.now()) * 1000, data));
+          this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, nowMicros(), data));
           this.framesIn++;
           continue;
         }
@@ -139,8 +127,7 @@ class Session {
           filled += n;
           i += n;
           if (filled === SAMPLES) {
-            const micros = (performance.timeOrigin + performance.now()) * 1000;
-            this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, micros, acc));
+            this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, nowMicros(), acc));
             this.framesIn++;
             filled = 0;
           }
@@ -154,8 +141,7 @@ class Session {
   /** AUDIO_OUT: copied off the pipe buffer into the bounded queue; the oldest frame goes when it is full. */
   enqueueOut(pcm /* Buffer view, 960 bytes */) {
     if (this.closed) return;
-    const samples = new Int16Array(SAMPLES);
-    Buffer.from(samples.buffer).set(pcm);
+    const samples = SessionBase.copyFrame(pcm);
     if (this.outQueue.length >= this.maxOut) {
       this.outQueue.shift();
       this.dropsOut++;

@@ -39,37 +39,28 @@ public sealed class InterviewerWebhookTests
     }
 
     [Fact]
-    public async Task A_receiver_that_rejects_the_request_is_not_retried()
-    {
-        await using var receiver = await LocalHttpServer.StartAsync((_, http) =>
-        {
-            http.Response.StatusCode = StatusCodes.Status400BadRequest;
-            return Task.CompletedTask;
-        });
-        using var webhook = Webhook(receiver, attempts: 5);
-
-        var result = await webhook.NotifyAsync(Tenant, Evaluation());
-
-        Assert.False(result.Delivered);
-        Assert.Equal(1, receiver.RequestCount);
-        Assert.Equal("HTTP 400", result.Detail);
-    }
+    public Task A_receiver_that_rejects_the_request_is_not_retried()
+        => AssertNotDeliveredAsync(StatusCodes.Status400BadRequest, attempts: 5, expectedRequests: 1);
 
     [Fact]
-    public async Task A_receiver_that_stays_down_gets_every_attempt_then_the_failure_is_reported()
+    public Task A_receiver_that_stays_down_gets_every_attempt_then_the_failure_is_reported()
+        => AssertNotDeliveredAsync(StatusCodes.Status502BadGateway, attempts: 4, expectedRequests: 4);
+
+    /// <summary>A receiver that answers every request with <paramref name="status"/>: the delivery fails after <paramref name="expectedRequests"/> requests.</summary>
+    private static async Task AssertNotDeliveredAsync(int status, int attempts, int expectedRequests)
     {
         await using var receiver = await LocalHttpServer.StartAsync((_, http) =>
         {
-            http.Response.StatusCode = StatusCodes.Status502BadGateway;
+            http.Response.StatusCode = status;
             return Task.CompletedTask;
         });
-        using var webhook = Webhook(receiver, attempts: 4);
+        using var webhook = Webhook(receiver, attempts);
 
         var result = await webhook.NotifyAsync(Tenant, Evaluation());
 
         Assert.False(result.Delivered);
-        Assert.Equal(4, receiver.RequestCount);
-        Assert.Equal("HTTP 502", result.Detail);
+        Assert.Equal(expectedRequests, receiver.RequestCount);
+        Assert.Equal($"HTTP {status}", result.Detail);
     }
 
     private static InterviewerWebhook Webhook(LocalHttpServer receiver, int attempts) => new(Options.Create(new WebhookOptions
