@@ -18,8 +18,8 @@ public sealed class LiveKitLoadRunTests(ITestOutputHelper output)
         {
             Transport = LoadTransport.LiveKit,
             Sessions = 3,
-            Warmup = TimeSpan.FromSeconds(2),
-            Duration = TimeSpan.FromSeconds(9),
+            Warmup = TimeSpan.FromSeconds(5), // every agent in its room (bridge join) before the window: CI once saw one answerless at 2 s
+            Duration = TimeSpan.FromSeconds(12),
             Speech = TimeSpan.FromSeconds(1),
             Silence = TimeSpan.FromSeconds(2),
             MaxLost = 0,
