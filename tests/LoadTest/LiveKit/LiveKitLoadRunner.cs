@@ -133,6 +133,12 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         await stopSampling.CancelAsync();
         try { await sampler; } catch (OperationCanceledException) { }
 
+        // A session that heard no answer: its timeline says where the agent got to, which a load report alone cannot.
+        string[] silent;
+        lock (_gate) silent = [.. _sessions.Values.Where(s => s.Joined && s.Failed is null && s.TurnsSteady == 0).Select(s => s.Id)];
+        foreach (var id in silent) log?.Invoke($"no answer heard by {id}; its timeline:\n{await TimelineAsync(http, id, ct)}");
+        if (silent.Length > 0) foreach (var d in drivers) log?.Invoke($"candidate driver {d.Pid} stderr:\n{d.Stderr}");
+
         // Every candidate leaves and every interview is completed, as a finished interview is.
         string[] ids;
         lock (_gate) ids = [.. _sessions.Keys];
@@ -160,6 +166,20 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         await Task.Delay(500, CancellationToken.None); // the driver's "left" lines arrive before it is stopped
         _ = consuming;
         return report;
+    }
+
+    private static async Task<string> TimelineAsync(HttpClient http, string id, CancellationToken ct)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(await http.GetStringAsync($"/v1/interviews/{id}/timeline", ct));
+            return string.Join('\n', json.RootElement.GetProperty("events").EnumerateArray().Select(e =>
+                $"  {e.GetProperty("at").GetString()} {e.GetProperty("kind").GetString()} {e.GetProperty("detail")}"));
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException)
+        {
+            return $"  (not read: {e.GetType().Name})";
+        }
     }
 
     private static string Short(string reason) => reason.Length > 80 ? reason[..80] : reason;
