@@ -10,7 +10,8 @@
  * Usage: node src/media/tools/candidate-driver.js (spawned by tests/LoadTest, `--transport livekit`). Stdin, one JSON line each:
  *   {"op":"join","id":ID,"url":URL,"token":T,"speechMs":2000,"silenceMs":4000,"offsetMs":0}   (the token only ever on stdin)
  *   {"op":"leave","id":ID}
- * Stdout, one JSON line each: {"ev":"ready"} · {"ev":"joined","id","ms"} · {"ev":"failed","id","message"} ·
+ * Stdout, one JSON line each: {"ev":"ready"} · {"ev":"joined","id","ms"} · {"ev":"agent","id","ms"} (agent's track subscribed,
+ *   ms since the join began) · {"ev":"failed","id","message"} ·
  *   {"ev":"turn","id","v2vMs","heardFrames"} · {"ev":"unanswered","id"} · {"ev":"left","id"} ·
  *   {"ev":"stats", sessions, framesSent, framesLate, captureErrors, framesHeard, rss, cpuUserUs, cpuSystemUs} every second.
  * Exits when stdin closes. Logs go to stderr; tokens are never logged.
@@ -81,7 +82,9 @@ class Candidate {
   async start() {
     const started = now();
     this.room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => {
-      if (track.kind === TrackKind.KIND_AUDIO && !this.stream) this.listen(track, participant.identity);
+      if (track.kind !== TrackKind.KIND_AUDIO || this.stream) return;
+      out({ ev: 'agent', id: this.id, ms: Math.round(now() - started) }); // the agent's voice reached this candidate
+      this.listen(track, participant.identity);
     });
     this.room.on(RoomEvent.Disconnected, (reason) => { if (!this.closed) out({ ev: 'failed', id: this.id, message: `disconnected (${reason})` }); });
     await this.room.connect(this.cfg.url, this.cfg.token, { autoSubscribe: true, dynacast: false });

@@ -7,6 +7,8 @@ namespace VoiceActors.LoadTest.LiveKit;
 /// <summary>What the candidate driver reports (one JSON line each, see src/media/tools/candidate-driver.js).</summary>
 public abstract record DriverEvent(string Id);
 public sealed record CandidateJoined(string Id, double Ms) : DriverEvent(Id);
+/// <summary>The agent's voice track reached the candidate, <paramref name="Ms"/> after its join began.</summary>
+public sealed record AgentHeard(string Id, double Ms) : DriverEvent(Id);
 public sealed record CandidateFailed(string Id, string Message) : DriverEvent(Id);
 public sealed record CandidateTurn(string Id, double VoiceToVoiceMs, int HeardFrames) : DriverEvent(Id);
 public sealed record CandidateUnanswered(string Id) : DriverEvent(Id);
@@ -120,6 +122,7 @@ public sealed class CandidateDriver : IAsyncDisposable
             {
                 "ready" => Ready(),
                 "joined" => new CandidateJoined(id, e.GetProperty("ms").GetDouble()),
+                "agent" => new AgentHeard(id, e.GetProperty("ms").GetDouble()),
                 "failed" => new CandidateFailed(id, e.GetProperty("message").GetString() ?? ""),
                 "turn" => new CandidateTurn(id, e.GetProperty("v2vMs").GetDouble(), e.GetProperty("heardFrames").GetInt32()),
                 "unanswered" => new CandidateUnanswered(id),

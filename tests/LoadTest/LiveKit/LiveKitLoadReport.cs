@@ -29,6 +29,7 @@ public sealed record LiveKitLoadReport(
     double BridgeAndSiloSessionsPerCore,
     double BridgeAndSiloCores,
     LatencySummary JoinMs,
+    LatencySummary AgentMs,
     LatencySummary CreateMs,
     IReadOnlyList<LiveKitWindow> Timeline,
     ThresholdFigures Thresholds,
@@ -62,6 +63,7 @@ public sealed record LiveKitLoadReport(
                 $"{x.Cores} / {x.RssMb} / {x.SessionsPerCore} / {x.MemoryPerSessionMb}");
         Row("**bridge + silo: sessions per core**", $"**{BridgeAndSiloSessionsPerCore.ToString(c)}** ({BridgeAndSiloCores.ToString(c)} cores)");
         Row("join ms (candidate connect + publish)", Percentiles(JoinMs));
+        Row("agent ms (candidate's join began → the agent's voice track subscribed)", Percentiles(AgentMs));
         Row("create ms (POST /v1/interviews)", Percentiles(CreateMs));
         b.AppendLine();
         b.AppendLine(Thresholds.Passed ? "Thresholds: passed." : $"Thresholds: FAILED: {string.Join("; ", Thresholds.Failures)}.");
