@@ -30,13 +30,14 @@ public sealed class InProcessCluster : ClusterUnderTest
     {
         var siloPort = FreePort.Next();
         var gatewayPort = FreePort.Next();
-        var settings = new Dictionary<string, string?>(siloSettings)
-        {
-            ["Orleans:SiloPort"] = siloPort.ToString(),
-            ["Orleans:GatewayPort"] = gatewayPort.ToString(),
-            ["Orleans:ClusterId"] = "loadtest",
-            ["Orleans:ServiceId"] = "loadtest",
-        };
+        // The grain transport drives audio through the grain itself: no stand-in SFU, so no agent joins a room and no bridge
+        // process starts for the simulated candidates (--silo-setting LiveKit:StandInSfu:Enabled=true brings them back).
+        var settings = new Dictionary<string, string?> { ["LiveKit:StandInSfu:Enabled"] = "false" };
+        foreach (var (key, value) in siloSettings) settings[key] = value;
+        settings["Orleans:SiloPort"] = siloPort.ToString();
+        settings["Orleans:GatewayPort"] = gatewayPort.ToString();
+        settings["Orleans:ClusterId"] = "loadtest";
+        settings["Orleans:ServiceId"] = "loadtest";
         var siloBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         siloBuilder.Configuration.AddInMemoryCollection(settings);
         siloBuilder.Logging.SetMinimumLevel(LogLevel.Error).AddSimpleConsole();
