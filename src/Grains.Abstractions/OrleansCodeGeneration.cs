@@ -8,3 +8,6 @@ using VoiceActors.LiveKit;
 // with this serializer) keeps its [property: Id(n)]: dropping them writes the fields before the end-of-base marker instead of
 // after it, and every stored session would read back as defaults. A new member of a stored record takes the next unused id.
 // Enums alike: one only sent numbers its members in order; one stored (SessionStatus, RegionHealthMode) states its numbers.
+// Classes are not records: Orleans numbers no member of a class by itself (IncludePrimaryConstructorParameters defaults to
+// false for them), so the typed errors (RequestValidationException, the Region* and Session* exceptions), though only sent,
+// state an [Id] on every member they carry.

@@ -18,12 +18,11 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems) : IEx
             SessionNotFoundException => (StatusCodes.Status404NotFound, "Interview not found", 0),
             InvalidSessionTransitionException => (StatusCodes.Status409Conflict, "Invalid state transition", 0),
             SessionAlreadyExistsException => (StatusCodes.Status409Conflict, "Interview already exists", 0),
-            SessionValidationException => (StatusCodes.Status400BadRequest, "Invalid request", 0),
             RegionCapacityExceededException e => (StatusCodes.Status429TooManyRequests, "Region at capacity", e.RetryAfterSeconds),
             NoHealthyRegionException e => (StatusCodes.Status503ServiceUnavailable, "No healthy region", e.RetryAfterSeconds),
             UnknownRegionException => (StatusCodes.Status404NotFound, "Unknown region", 0),
             LastHealthyRegionException => (StatusCodes.Status409Conflict, "Last healthy region", 0),
-            RegionValidationException => (StatusCodes.Status400BadRequest, "Invalid request", 0),
+            RequestValidationException => (StatusCodes.Status400BadRequest, "Invalid request", 0),
             BadHttpRequestException e => (e.StatusCode, "Bad request", 0),
             _ => (0, "", 0),
         };

@@ -27,8 +27,7 @@ public static class GatewayHosting
     {
         var services = builder.Services;
         services.AddSingleton<ApiKeyStore>();
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName).AddApiKey();
         services.AddAuthorization();
         services.AddProblemDetails();
         services.AddExceptionHandler<GrainExceptionHandler>();

@@ -32,8 +32,8 @@ public static class InterviewRequestValidator
         }
         if (body.Rubric is { } rubric)
         {
-            try { RubricRules.Validate("", ToRubric(rubric)); }
-            catch (SessionValidationException e) { errors[e.Field] = [e.Problem]; }
+            try { RubricRules.Validate(ToRubric(rubric)); }
+            catch (RequestValidationException e) { errors[e.Field] = [e.Problem]; }
         }
         return errors;
     }

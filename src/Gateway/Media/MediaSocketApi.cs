@@ -25,6 +25,7 @@ public static class MediaSocketApi
 
     public static IEndpointRouteBuilder MapMediaApi(this IEndpointRouteBuilder app)
     {
+        app.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(MediaSocketSession.ExportDropsAtZero);
         app.MapGet("/v1/interviews/{id}/media", AcceptMediaAsync).WithTags("Media");
         app.MapGet("/v1/interviews/{id}/connection", GetConnectionAsync).WithTags("Media");
         app.MapGet(CandidatePage.Route, CandidatePage.Serve).WithTags("Media");

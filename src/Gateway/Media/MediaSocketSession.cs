@@ -23,6 +23,15 @@ public sealed partial class MediaSocketSession : IAudioSink
     private static readonly Counter<long> Dropped = new Meter(VoiceActors.Telemetry.TelemetryNames.VoiceMeter).CreateCounter<long>(
         "voice_media_socket_frames_dropped", description: "Media socket frames dropped at the gateway (label reason: rate_limited, invalid, client_backlog, barge_in).");
 
+    /// <summary>Every <c>reason</c> a media socket drops a frame for; exported at 0 from start-up, as the grains' drop reasons are.</summary>
+    internal static readonly string[] DropReasons = ["rate_limited", "invalid", "client_backlog", "barge_in"];
+
+    /// <summary>Called once the host has started, so the metrics listener is there to see the zeros whatever the registration order.</summary>
+    internal static void ExportDropsAtZero()
+    {
+        foreach (var reason in DropReasons) Dropped.Add(0, new KeyValuePair<string, object?>("reason", reason));
+    }
+
     private readonly string _sessionId;
     private readonly string _identity;
     private readonly ParticipantRole _role;

@@ -40,11 +40,3 @@ public sealed class NoHealthyRegionException(int retryAfterSeconds)
 public sealed class LastHealthyRegionException(string region)
     : RegionException(region, $"Region '{region}' is the last healthy region; marking it down would leave no region to serve or fail over to. Mark another region up first.");
 
-/// <summary>A region request is malformed (bad ping value, bad health mode); nothing changed.</summary>
-[GenerateSerializer, Alias("va.RegionValidationException")]
-public sealed class RegionValidationException(string field, string problem)
-    : RegionException("", $"{field}: {problem}")
-{
-    [Id(0)] public string Field { get; } = field;
-    [Id(1)] public string Problem { get; } = problem;
-}

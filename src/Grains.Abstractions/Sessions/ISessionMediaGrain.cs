@@ -7,7 +7,7 @@ public interface ISessionMediaGrain : IGrainWithStringKey
     /// <summary>
     /// Candidate audio on the hot path. Interleaves with the grain's other calls so a frame never waits behind a state write;
     /// it only queues the frame (no I/O). Frames beyond real time (plus a burst) are dropped and counted; a malformed frame is a
-    /// <see cref="SessionValidationException"/>.
+    /// <see cref="RequestValidationException"/>.
     /// </summary>
     [Alias("PushCandidateAudio"), Orleans.Concurrency.AlwaysInterleave]
     Task PushCandidateAudio(Media.AudioFrame frame);

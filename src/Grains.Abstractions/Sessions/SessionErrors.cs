@@ -22,15 +22,6 @@ public sealed class InvalidSessionTransitionException(string sessionId, SessionS
     [Id(1)] public SessionStatus To { get; } = to;
 }
 
-/// <summary>The request itself is wrong (missing or malformed field); nothing was changed.</summary>
-[GenerateSerializer, Alias("va.SessionValidationException")]
-public sealed class SessionValidationException(string sessionId, string field, string problem)
-    : SessionException(sessionId, $"{field}: {problem}")
-{
-    [Id(0)] public string Field { get; } = field;
-    [Id(1)] public string Problem { get; } = problem;
-}
-
 /// <summary>A create for an id that already holds a session.</summary>
 [GenerateSerializer, Alias("va.SessionAlreadyExistsException")]
 public sealed class SessionAlreadyExistsException(string sessionId)

@@ -71,7 +71,7 @@ public sealed partial class ComplianceGrain(
         if (reminderName != RetentionReminder) return;
         if (!State.Recorded || State.DeletedAt is not null)
         {
-            await DropReminderAsync(); // nothing (left) to watch
+            await this.DropIfPresentAsync(RetentionReminder); // nothing (left) to watch
             return;
         }
         await EnforceRetentionAsync();
@@ -105,15 +105,9 @@ public sealed partial class ComplianceGrain(
             AuditActions.RetentionDeleted, "retention", $"deadline {State.DeleteAt:O}; {erased}; {recording}", now));
         State.DeletedAt = now;
         await state.WriteStateAsync();
-        await DropReminderAsync();
+        await this.DropIfPresentAsync(RetentionReminder);
         LogDeleted(SessionId, counts.ToString());
         return true;
-    }
-
-    private async Task DropReminderAsync()
-    {
-        var reminder = await this.GetReminder(RetentionReminder);
-        if (reminder is not null) await this.UnregisterReminder(reminder);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention deletion of {SessionId} postponed: {Pending} still storing")]

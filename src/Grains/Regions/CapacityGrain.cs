@@ -14,7 +14,7 @@ public sealed class CapacityGrain(TimeProvider clock, IOptions<RegionHealthOptio
     Task ICapacityGrain.Report(SiloLoadReport report)
     {
         if (!string.Equals(report.Region, Region, StringComparison.Ordinal))
-            throw new RegionValidationException("region", $"silo {report.Silo} reported for {report.Region} to the capacity of {Region}");
+            throw new RequestValidationException("region", $"silo {report.Silo} reported for {report.Region} to the capacity of {Region}");
         _silos[report.Silo] = report;
         return Task.CompletedTask;
     }

@@ -13,7 +13,7 @@ public sealed class RegionAdmissionGrain(RegionView view, RegionViewRefresher re
 {
     async Task<RegionAdmission> IRegionAdmissionGrain.Admit(AdmissionRequest request)
     {
-        if (string.IsNullOrWhiteSpace(request.TenantId)) throw new RegionValidationException("tenantId", "is required");
+        if (string.IsNullOrWhiteSpace(request.TenantId)) throw new RequestValidationException("tenantId", "is required");
         if (!view.IsLoaded) await refresher.RefreshAsync(CancellationToken.None); // first create after start: load once instead of refusing
         var retryAfter = (int)Math.Ceiling(options.Value.RetryAfter.TotalSeconds);
         var admission = RegionSelector.Select(view.Directory!, view.Capacity, request, retryAfter);

@@ -43,8 +43,8 @@ public sealed partial class RegionDirectoryGrain(
     async Task<RegionInfo> IRegionDirectoryGrain.SetHealth(string region, RegionHealthMode mode, string reason)
     {
         if (!regions.Value.Regions.ContainsKey(region)) throw new UnknownRegionException(region, [.. regions.Value.Regions.Keys]);
-        if (!Enum.IsDefined(mode)) throw new RegionValidationException("status", $"must be up, down or auto (got {(int)mode})");
-        if (reason is { Length: > 500 }) throw new RegionValidationException("reason", "must be at most 500 characters");
+        if (!Enum.IsDefined(mode)) throw new RequestValidationException("status", $"must be up, down or auto (got {(int)mode})");
+        if (reason is { Length: > 500 }) throw new RequestValidationException("reason", "must be at most 500 characters");
         var before = Info(region);
         var after = mode == RegionHealthMode.Auto ? null : new RegionOverride(mode, string.IsNullOrWhiteSpace(reason) ? "operator" : reason, clock.GetUtcNow());
         if (before.Healthy && !Healthy(region, after).Healthy && !AnyOtherHealthy(region)) throw new LastHealthyRegionException(region);

@@ -20,7 +20,7 @@ public static class RegionSelector
             foreach (var (region, ms) in pings)
             {
                 if (!double.IsFinite(ms) || ms < 0 || ms > MaxPingMs)
-                    throw new RegionValidationException($"regionPings.{region}", $"must be a round-trip time in milliseconds between 0 and {MaxPingMs} (got {ms.ToString(CultureInfo.InvariantCulture)})");
+                    throw new RequestValidationException($"regionPings.{region}", $"must be a round-trip time in milliseconds between 0 and {MaxPingMs} (got {ms.ToString(CultureInfo.InvariantCulture)})");
                 if (view.Find(region) is null) unknown.Add(region);
                 else pinged.Add((region, ms));
             }

@@ -89,7 +89,7 @@ public sealed partial class InterviewSessionGrain(
 
     async Task<SessionSnapshot> IInterviewSessionGrain.Create(CreateSession command)
     {
-        CreateSessionRules.Validate(SessionId, command, relays.Providers);
+        CreateSessionRules.Validate(command, relays.Providers);
         if (State.Exists) throw new SessionAlreadyExistsException(SessionId);
 
         AdmitOnThisSilo(command.Region);
@@ -144,9 +144,9 @@ public sealed partial class InterviewSessionGrain(
     {
         EnsureTenant(tenantId);
         if (string.IsNullOrWhiteSpace(observerId) || observerId.Length > 64 || !observerId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-            throw new SessionValidationException(SessionId, "observerId", "must be 1-64 letters, digits, '-', '_' or '.'");
+            throw new RequestValidationException("observerId", "must be 1-64 letters, digits, '-', '_' or '.'");
         if (!State.Status.IsLive() || State.RoomSid is null)
-            throw new SessionValidationException(SessionId, "state", $"the interview is {State.Status}; observers can join only a live interview");
+            throw new RequestValidationException("state", $"the interview is {State.Status}; observers can join only a live interview");
         var join = Room.ObserverJoin(State.Region, State.RoomName, State.LiveKitUrl, observerId, RemainingTime(), clock.GetUtcNow());
         Record(ObserverTokenKind, join.Identity); // who was let in to watch is part of the record
         await session.WriteStateAsync();
@@ -164,8 +164,8 @@ public sealed partial class InterviewSessionGrain(
     {
         EnsureExists();
         if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, State.Status);
-        if (string.IsNullOrWhiteSpace(turn.Text)) throw new SessionValidationException(SessionId, "text", "a turn needs text");
-        if (turn.EndedAt < turn.StartedAt) throw new SessionValidationException(SessionId, "endedAt", "a turn cannot end before it starts");
+        if (string.IsNullOrWhiteSpace(turn.Text)) throw new RequestValidationException("text", "a turn needs text");
+        if (turn.EndedAt < turn.StartedAt) throw new RequestValidationException("endedAt", "a turn cannot end before it starts");
         State.Turns.Add(turn);
         await session.WriteStateAsync(); // checkpoint per turn: a crash loses at most the turn in progress
     }
@@ -265,7 +265,7 @@ public sealed partial class InterviewSessionGrain(
         if (frame.Pcm is null || frame.Pcm.Length == 0 || frame.Pcm.Length > AudioFormat.MaxFrameBytes || (frame.Pcm.Length & 1) != 0)
         {
             MediaMetrics.Dropped("invalid");
-            throw new SessionValidationException(SessionId, "pcm", $"a frame is PCM16 mono, an even number of bytes up to {AudioFormat.MaxFrameBytes} (20 ms at 24 kHz is {AudioFormat.FrameBytes})");
+            throw new RequestValidationException("pcm", $"a frame is PCM16 mono, an even number of bytes up to {AudioFormat.MaxFrameBytes} (20 ms at 24 kHz is {AudioFormat.FrameBytes})");
         }
         relay.Push(frame); // rate-limited and provider-unavailable frames are counted inside; the caller need not slow down
         return Task.CompletedTask;
@@ -469,7 +469,7 @@ public sealed partial class InterviewSessionGrain(
     {
         EnsureExists();
         if (kind != TimelineKinds.Evaluated)
-            throw new SessionValidationException(SessionId, "kind", $"'{kind}' is not a post-session timeline event");
+            throw new RequestValidationException("kind", $"'{kind}' is not a post-session timeline event");
         if (State.ErasedAt is not null) return; // nothing is recorded about a deleted session except its deletion
         Record(kind, detail);
         await session.WriteStateAsync();

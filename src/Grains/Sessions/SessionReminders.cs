@@ -8,10 +8,4 @@ public static class SessionReminders
 
     /// <summary>Re-delivers <c>session.completed</c> until every post-session consumer has acknowledged it.</summary>
     public const string Outbox = "session-outbox";
-
-    internal static async Task DropIfPresentAsync(this Grain grain, string name)
-    {
-        var reminder = await grain.GetReminder(name);
-        if (reminder is not null) await grain.UnregisterReminder(reminder);
-    }
 }

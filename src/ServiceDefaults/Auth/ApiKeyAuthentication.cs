@@ -1,3 +1,4 @@
+using System.Net.Http.Headers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -8,12 +9,23 @@ using VoiceActors.LiveKit;
 
 namespace VoiceActors.Auth;
 
-/// <summary>Bearer API keys from <c>Gateway:ApiKeys</c>; each key belongs to exactly one tenant.</summary>
+/// <summary>How one API-key scheme takes its key and challenges; <see cref="ApiKeyAuthenticationHandler"/> is the one handler of them all.</summary>
+public sealed class ApiKeyAuthenticationOptions : AuthenticationSchemeOptions
+{
+    /// <summary>
+    /// Null (the API): the key comes only as <c>Bearer &lt;key&gt;</c>, and the challenge is a 401 problem. Set (the dashboard):
+    /// a browser cannot add a bearer header to a page's own requests, so the key may also come as the password of HTTP Basic
+    /// (any user name), and the challenge asks the browser for Basic credentials in this realm, which it then repeats on every request.
+    /// </summary>
+    public string? BasicRealm { get; set; }
+}
+
+/// <summary>API keys from <c>Gateway:ApiKeys</c>; each key belongs to exactly one tenant. Serves <c>/v1</c> and the silo's dashboard.</summary>
 public sealed class ApiKeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    IOptionsMonitor<ApiKeyAuthenticationOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    ApiKeyStore keys) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    ApiKeyStore keys) : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string TenantClaim = "tenant";
@@ -22,26 +34,56 @@ public sealed class ApiKeyAuthenticationHandler(
     {
         var header = Request.Headers.Authorization.ToString();
         if (header.Length == 0) return Task.FromResult(AuthenticateResult.NoResult());
-        if (BearerToken.From(header) is not { } key)
-            return Task.FromResult(AuthenticateResult.Fail("Authorization must be 'Bearer <api key>'."));
+        var key = BearerToken.From(header) ?? (Options.BasicRealm is null ? null : BasicPassword(header));
+        if (key is null)
+            return Task.FromResult(AuthenticateResult.Fail(Options.BasicRealm is null
+                ? "Authorization must be 'Bearer <api key>'."
+                : "Authorization must be 'Bearer <api key>' or Basic with the API key as password."));
         var tenant = keys.FindTenant(key);
-        if (tenant is null) return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
-        return Task.FromResult(TenantTicket(tenant, SchemeName));
+        if (tenant is null) return Task.FromResult(AuthenticateResult.Fail("Unknown API key.")); // the key itself is never logged
+        var identity = new ClaimsIdentity([new Claim(TenantClaim, tenant)], Scheme.Name);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name)));
     }
-
-    /// <summary>The one shape of an authenticated caller, whichever scheme found its key: a principal carrying its tenant.</summary>
-    public static AuthenticateResult TenantTicket(string tenant, string scheme) => AuthenticateResult.Success(
-        new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity([new Claim(TenantClaim, tenant)], scheme)), scheme));
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.StatusCode = StatusCodes.Status401Unauthorized;
-        Response.Headers.WWWAuthenticate = "Bearer";
+        if (Options.BasicRealm is { } realm)
+        {
+            Response.Headers.WWWAuthenticate = $"Basic realm=\"{realm}\", charset=\"UTF-8\"";
+            return;
+        }
+        Response.Headers.WWWAuthenticate = BearerToken.Scheme;
         await Results.Problem(
             statusCode: StatusCodes.Status401Unauthorized,
             title: "Unauthorized",
             detail: "Send 'Authorization: Bearer <api key>' with a key from Gateway:ApiKeys.").ExecuteAsync(Context);
     }
+
+    /// <summary>The password of <c>Basic base64(user:password)</c>, trimmed; null for another scheme or a malformed value.</summary>
+    private static string? BasicPassword(string authorization)
+    {
+        if (!AuthenticationHeaderValue.TryParse(authorization, out var header) || header.Parameter is null
+            || !header.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase)) return null;
+        try
+        {
+            var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header.Parameter));
+            var colon = decoded.IndexOf(':');
+            return colon < 0 ? null : decoded[(colon + 1)..].Trim();
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+}
+
+public static class ApiKeyAuthenticationRegistration
+{
+    /// <summary>Adds an API-key scheme named <paramref name="scheme"/>; see <see cref="ApiKeyAuthenticationOptions.BasicRealm"/>.</summary>
+    public static AuthenticationBuilder AddApiKey(this AuthenticationBuilder builder, string scheme = ApiKeyAuthenticationHandler.SchemeName,
+        string? basicRealm = null) =>
+        builder.AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(scheme, o => o.BasicRealm = basicRealm);
 }
 
 public static class TenantExtensions

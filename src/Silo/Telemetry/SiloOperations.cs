@@ -15,6 +15,8 @@ namespace VoiceActors.Silo.Telemetry;
 public static class SiloOperations
 {
     public const string DashboardPrefix = "/dashboard";
+    private const string DashboardScheme = "DashboardApiKey"; // the dashboard's own scheme: Basic allowed, a Basic challenge
+    private const string DashboardPolicy = "OrleansDashboard";
 
     public static WebApplicationBuilder AddSiloOperations(this WebApplicationBuilder builder)
     {
@@ -29,10 +31,10 @@ public static class SiloOperations
         });
         builder.Services.TryAddSingleton<ApiKeyStore>(); // a silo that does not serve /v1 still guards its dashboard with the same keys
         builder.Services.AddAuthentication()
-            .AddScheme<AuthenticationSchemeOptions, DashboardAuthenticationHandler>(DashboardAuthenticationHandler.SchemeName, null);
+            .AddApiKey(DashboardScheme, basicRealm: "Orleans dashboard (password: an API key from Gateway:ApiKeys)");
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(DashboardAuthenticationHandler.PolicyName, p => p
-                .AddAuthenticationSchemes(DashboardAuthenticationHandler.SchemeName)
+            .AddPolicy(DashboardPolicy, p => p
+                .AddAuthenticationSchemes(DashboardScheme)
                 .RequireAuthenticatedUser());
         return builder;
     }
@@ -41,7 +43,7 @@ public static class SiloOperations
     {
         app.MapVoiceActorsTelemetry();
         var dashboard = app.MapOrleansDashboard(DashboardPrefix);
-        if (!app.Environment.IsDevelopment()) dashboard.RequireAuthorization(DashboardAuthenticationHandler.PolicyName);
+        if (!app.Environment.IsDevelopment()) dashboard.RequireAuthorization(DashboardPolicy);
         return app;
     }
 }

@@ -152,7 +152,7 @@ public sealed class SimulatedSession : IAudioSink
                 await call();
                 return true;
             }
-            catch (Exception e) when (e is not SessionValidationException and not SessionNotFoundException)
+            catch (Exception e) when (e is not RequestValidationException and not SessionNotFoundException)
             {
                 _run.Stats.RecordError(e);
                 if (Stopwatch.GetElapsedTime(first) + backoff > _run.Options.RetryBudget)

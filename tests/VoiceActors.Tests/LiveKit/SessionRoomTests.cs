@@ -156,9 +156,9 @@ public sealed class SessionRoomTests(StandInSiloFixture fixture) : IClassFixture
         Assert.Equal(claims.ExpiresAt, join.ExpiresAt);
 
         await Assert.ThrowsAsync<SessionNotFoundException>(() => Grain(id).IssueObserverToken("other-tenant", "x"));
-        await Assert.ThrowsAsync<SessionValidationException>(() => Grain(id).IssueObserverToken(Tenant, "bad id!"));
+        await Assert.ThrowsAsync<RequestValidationException>(() => Grain(id).IssueObserverToken(Tenant, "bad id!"));
         await Grain(id).Complete(Tenant, "done");
-        await Assert.ThrowsAsync<SessionValidationException>(() => Grain(id).IssueObserverToken(Tenant, "late"));
+        await Assert.ThrowsAsync<RequestValidationException>(() => Grain(id).IssueObserverToken(Tenant, "late"));
     }
 }
 

@@ -60,16 +60,6 @@ public sealed class StandInSfuTests(StandInSfuFixture fixture)
 {
     private readonly LiveKitStandIn _standIn = fixture.StandIn;
 
-    private static async Task Eventually(Func<bool> condition, string what, int seconds = 20)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(seconds)) throw new TimeoutException("timed out waiting for " + what);
-            await Task.Delay(50);
-        }
-    }
-
     [Fact]
     public async Task Clients_are_sent_to_the_SFU_and_what_it_reports_becomes_participants_and_signed_webhooks()
     {
@@ -126,7 +116,8 @@ public sealed class StandInSfuTests(StandInSfuFixture fixture)
         var newer = (await second.WaitForAsync(e => NodePeer.Is(e, "connected"), "the second connection")).GetProperty("sid").GetString();
         var evicted = await first.WaitForAsync(e => NodePeer.Is(e, "disconnected"), "the first connection to be evicted");
         Assert.Equal(2 /* DUPLICATE_IDENTITY */, evicted.GetProperty("reason").GetInt32());
-        await Eventually(() => _standIn.ParticipantsOf(room) is [{ } only] && only.Sid == newer, "only the newer connection listed");
+        await Eventually.UntilAsync(() => _standIn.ParticipantsOf(room) is [{ } only] && only.Sid == newer, TimeSpan.FromSeconds(20),
+            () => "timed out waiting for only the newer connection listed");
     }
 
     [Fact]

@@ -251,7 +251,7 @@ public sealed class AudioPathTests
         await using var silo = await TestSilo.StartAsync(Settings());
         var (grain, _) = await CreateAsync(silo);
 
-        var e = await Assert.ThrowsAsync<SessionValidationException>(() => grain.Media().PushCandidateAudio(new AudioFrame(1, 0, new byte[bytes])));
+        var e = await Assert.ThrowsAsync<RequestValidationException>(() => grain.Media().PushCandidateAudio(new AudioFrame(1, 0, new byte[bytes])));
         Assert.Equal("pcm", e.Field);
     }
 
@@ -263,7 +263,7 @@ public sealed class AudioPathTests
         await using var silo = await TestSilo.StartAsync(Settings());
         var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(SessionIds.New());
 
-        var e = await Assert.ThrowsAsync<SessionValidationException>(() => grain.Create(
+        var e = await Assert.ThrowsAsync<RequestValidationException>(() => grain.Create(
             new CreateSession("tenant", "cand-1", "job-1", new ProviderSettings(provider, Secondary: secondary), ConsentFlags.None, "local")));
         Assert.Equal(field, e.Field);
         Assert.Contains("simulated-backup", e.Problem);

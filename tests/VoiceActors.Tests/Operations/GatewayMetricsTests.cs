@@ -39,6 +39,9 @@ public sealed class GatewayMetricsTests(OperationsSystem ops) : IClassFixture<Op
         Assert.Contains(scrape.Named("http_server_request_duration_seconds_count"),
             s => s.Labels.GetValueOrDefault("http_route") == "/v1/interviews/{id}/timeline" && s.Value >= 1);
         Assert.Contains(scrape.Names, n => n.StartsWith("orleans_", StringComparison.Ordinal));
+        // Known label values are exported from start-up: every reason a media socket drops a frame for, at 0 with no socket opened.
+        Assert.Equal(["barge_in", "client_backlog", "invalid", "rate_limited"],
+            scrape.Named("voice_media_socket_frames_dropped_total").Where(s => s.Value == 0).Select(s => s.Labels["reason"]).Order());
     }
 
     private static Task WaitHealthyAsync(HttpClient http, ChildProcess process) => Eventually.UntilAsync(async () =>

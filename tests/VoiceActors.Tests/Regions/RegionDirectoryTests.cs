@@ -43,7 +43,7 @@ public sealed class RegionDirectoryTests : IAsyncLifetime
     {
         var unknown = await Assert.ThrowsAsync<UnknownRegionException>(() => Directory.SetHealth("mars", RegionHealthMode.Down, ""));
         Assert.Equal(["eu", "us"], unknown.Known.Order());
-        await Assert.ThrowsAsync<RegionValidationException>(() => Directory.SetHealth("eu", (RegionHealthMode)42, ""));
+        await Assert.ThrowsAsync<RequestValidationException>(() => Directory.SetHealth("eu", (RegionHealthMode)42, ""));
     }
 
     [Fact]

@@ -64,7 +64,7 @@ public sealed class RegionSelectorTests
     [InlineData(double.NegativeInfinity)]
     public void Negative_or_absurd_pings_are_refused(double ms)
     {
-        var e = Assert.Throws<RegionValidationException>(() =>
+        var e = Assert.Throws<RequestValidationException>(() =>
             RegionSelector.Select(ThreeRegions, Capacity(), new("t", new Dictionary<string, double> { ["eu"] = ms }), 5));
         Assert.Equal("regionPings.eu", e.Field);
     }

@@ -92,8 +92,8 @@ public sealed class InterviewSessionGrainTests(SessionClusterFixture fixture) : 
     {
         var grain = await CreateActiveAsync();
         var now = _silo.Clock.GetUtcNow();
-        await Assert.ThrowsAsync<SessionValidationException>(() => grain.RecordTurn(new Turn(ParticipantRole.Agent, " ", now, now)));
-        await Assert.ThrowsAsync<SessionValidationException>(() => grain.RecordTurn(new Turn(ParticipantRole.Agent, "x", now, now.AddSeconds(-1))));
+        await Assert.ThrowsAsync<RequestValidationException>(() => grain.RecordTurn(new Turn(ParticipantRole.Agent, " ", now, now)));
+        await Assert.ThrowsAsync<RequestValidationException>(() => grain.RecordTurn(new Turn(ParticipantRole.Agent, "x", now, now.AddSeconds(-1))));
         await grain.Complete(Tenant, "done");
         await Assert.ThrowsAsync<InvalidSessionTransitionException>(() => grain.RecordTurn(new Turn(ParticipantRole.Agent, "late", now, now)));
         Assert.Equal(0, (await grain.Get(Tenant)).TurnCount);
@@ -160,13 +160,13 @@ public sealed class InterviewSessionGrainTests(SessionClusterFixture fixture) : 
     public async Task Invalid_create_is_refused_and_stores_nothing()
     {
         var grain = _silo.Grains.GetGrain<IInterviewSessionGrain>(SessionIds.New());
-        var e = await Assert.ThrowsAsync<SessionValidationException>(() => grain.Create(SessionTestData.Command(Tenant, candidate: "")));
+        var e = await Assert.ThrowsAsync<RequestValidationException>(() => grain.Create(SessionTestData.Command(Tenant, candidate: "")));
         Assert.Equal("candidateId", e.Field);
         var badRubric = SessionTestData.Command(Tenant) with
         {
             Rubric = new Rubric([new RubricCriterion("depth", "", 0.5, []), new RubricCriterion("clarity", "", 0.3, [])]),
         };
-        await Assert.ThrowsAsync<SessionValidationException>(() => grain.Create(badRubric));
+        await Assert.ThrowsAsync<RequestValidationException>(() => grain.Create(badRubric));
         await Assert.ThrowsAsync<SessionNotFoundException>(() => grain.Get(Tenant));
     }
 
