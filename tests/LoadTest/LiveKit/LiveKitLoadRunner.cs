@@ -54,6 +54,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         public long JoinSentAt;
         public bool Joined;
         public bool AgentHeard;
+        public bool Left;
         public string? Failed;
         public int TurnsSteady;
     }
@@ -107,14 +108,9 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
             if (interval > TimeSpan.Zero) await Task.Delay(interval, ct);
         }
         await Task.WhenAll(creates);
-        var joinDeadline = Stopwatch.GetTimestamp() + (long)(JoinBudget.TotalSeconds * Stopwatch.Frequency);
         // The window opens once every agent is in its room (its voice track reached the candidate): how long that takes is
         // reported apart, so a slow join on a busy machine shows as join time, not as unanswered turns.
-        while (Stopwatch.GetTimestamp() < joinDeadline)
-        {
-            lock (_gate) if (_sessions.Values.All(s => (s.Joined && s.AgentHeard) || s.Failed is not null)) break;
-            await Task.Delay(200, ct);
-        }
+        await WithinAsync(JoinBudget, s => (s.Joined && s.AgentHeard) || s.Failed is not null, ct); // the stragglers are reported as lost
         int joined, withAgent;
         lock (_gate) (joined, withAgent) = (_sessions.Values.Count(s => s.Joined), _sessions.Values.Count(s => s.AgentHeard));
         log?.Invoke($"{joined} of {options.Sessions} candidates joined, {withAgent} with the agent in the room; warm-up {options.Warmup.TotalSeconds:0.#} s, then {options.Duration.TotalSeconds:0.#} s measured");
@@ -167,9 +163,21 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
 
         var report = Build(command, startedAt, components, idle, steady0, steady1, steadySeconds, scrape0, scrape1, driver0, driver1,
             completed, lostReasons, new LiveKitMachine(Environment.ProcessorCount, loadAtStart, loadAtSteady, loadAtEnd), settings);
-        await Task.Delay(500, CancellationToken.None); // the driver's "left" lines arrive before it is stopped
+        await WithinAsync(TimeSpan.FromSeconds(10), s => s.Left || !s.Joined, CancellationToken.None); // every driver's "left" line before it is stopped
         _ = consuming;
         return report;
+    }
+
+    /// <summary>Waits until every session satisfies <paramref name="done"/>, or the budget passes (the caller reports what did not).</summary>
+    private async Task WithinAsync(TimeSpan budget, Func<Track, bool> done, CancellationToken ct)
+    {
+        try
+        {
+            await Eventually.UntilAsync(() => { lock (_gate) return _sessions.Values.All(done); }, budget, () => "not every session", TimeSpan.FromMilliseconds(100), ct);
+        }
+        catch (TimeoutException)
+        {
+        }
     }
 
     private static async Task<string> TimelineAsync(HttpClient http, string id, CancellationToken ct)
@@ -271,6 +279,9 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
                             _heardFrames.RecordMicros(t.HeardFrames);
                             if (s is not null) s.TurnsSteady++;
                         }
+                        break;
+                    case CandidateLeft when s is not null:
+                        s.Left = true;
                         break;
                     case CandidateUnanswered:
                         _unanswered++;

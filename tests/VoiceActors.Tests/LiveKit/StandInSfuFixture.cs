@@ -131,19 +131,26 @@ public sealed class NodePeer : IAsyncDisposable
     /// <summary>Waits for an event matching <paramref name="match"/>; fails with the peer's output after <paramref name="seconds"/>.</summary>
     public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, string what, int seconds = 20)
     {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(seconds))
+        JsonElement found = default;
+        await Eventually.UntilAsync(() =>
         {
             foreach (var e in _events)
             {
                 if (e.GetProperty("ev").GetString() == "error") throw new InvalidOperationException("rtc-node peer failed: " + e);
-                if (match(e)) return e;
+                if (match(e))
+                {
+                    found = e;
+                    return true;
+                }
             }
-            await Task.Delay(50);
-        }
-        string err;
-        lock (_stderr) err = _stderr.ToString();
-        throw new TimeoutException($"rtc-node peer: timed out waiting for {what}; stderr: {err[Math.Max(0, err.Length - 1500)..]}");
+            return false;
+        }, TimeSpan.FromSeconds(seconds), () =>
+        {
+            string err;
+            lock (_stderr) err = _stderr.ToString();
+            return $"rtc-node peer: timed out waiting for {what}; stderr: {err[Math.Max(0, err.Length - 1500)..]}";
+        });
+        return found;
     }
 
     public static bool Is(JsonElement e, string ev) => e.GetProperty("ev").GetString() == ev;
