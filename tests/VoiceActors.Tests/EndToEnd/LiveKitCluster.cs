@@ -17,9 +17,12 @@ public sealed class LiveKitCluster : IAsyncDisposable
     private readonly Dictionary<string, StandInSfu> _sfus = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LiveKitOptions> _livekit = new(StringComparer.Ordinal);
 
-    private LiveKitCluster(SiloFleet fleet) => Fleet = fleet;
+    private readonly RedisServer _redis;
+    private SiloFleet? _fleet;
 
-    public SiloFleet Fleet { get; }
+    private LiveKitCluster(RedisServer redis) => _redis = redis;
+
+    public SiloFleet Fleet => _fleet!;
 
     /// <summary>The SFU serving <paramref name="region"/>.</summary>
     public StandInSfu Sfu(string region) => _sfus[region];
@@ -34,12 +37,16 @@ public sealed class LiveKitCluster : IAsyncDisposable
     private static readonly HttpClient Http = new() { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <param name="regions">Each region gets its own SFU process and key (<c>Regions:&lt;region&gt;:LiveKit:*</c>).</param>
-    /// <param name="silos">The fleet's silos, started in this order.</param>
-    public static async Task<LiveKitCluster> StartAsync(RedisServer redis, string[] regions, params (string Region, int Capacity)[] silos)
+    /// <param name="silos">The fleet's silos, started in this order, clustered on a redis-server of their own.</param>
+    public static async Task<LiveKitCluster> StartAsync(string[] regions, params (string Region, int Capacity)[] silos)
     {
         var settings = new Dictionary<string, string?>
         {
             ["MediaBridge:Enabled"] = "true", // the agent joins the rooms from each silo's bridge (rtc-node), as in production
+            // A probe is one GET to the SFU, which shares the cores with the silos, their bridges and a browser: the fleet's 0.5 s
+            // failed a healthy region over at load average 50. A dead SFU refuses the connection at once, whatever the timeout.
+            ["RegionHealth:ProbePeriod"] = "00:00:02",
+            ["RegionHealth:ProbeTimeout"] = "00:00:02",
         };
         var ports = new Dictionary<string, int>(StringComparer.Ordinal);
         var options = new Dictionary<string, LiveKitOptions>(StringComparer.Ordinal);
@@ -58,15 +65,24 @@ public sealed class LiveKitCluster : IAsyncDisposable
             settings[$"{section}:ApiKey"] = options[region].ApiKey;
             settings[$"{section}:ApiSecret"] = options[region].ApiSecret;
         }
-        var cluster = new LiveKitCluster(await SiloFleet.StartAsync(redis, settings, silos));
+        var cluster = new LiveKitCluster(new RedisServer());
         try
         {
+            await cluster._redis.InitializeAsync();
+            cluster._fleet = await SiloFleet.StartAsync(cluster._redis, settings, silos);
             foreach (var (region, o) in options) cluster._livekit[region] = o;
             // LiveKit posts every event to each configured URL (webhook.urls); the session applies each event id once.
             var hooks = cluster.Fleet.Silos.Select(s => new Uri($"http://127.0.0.1:{s.HttpPort}{LiveKitStandIn.WebhookPath}")).ToArray();
-            foreach (var region in regions)
-                cluster._sfus[region] = await StandInSfu.ServeAsync(new Dictionary<string, string> { [options[region].ApiKey] = options[region].ApiSecret },
-                    ports[region], hooks);
+            var starting = regions.ToDictionary(r => r, r => StandInSfu.ServeAsync(new Dictionary<string, string> { [options[r].ApiKey] = options[r].ApiSecret },
+                ports[r], hooks));
+            try
+            {
+                await Task.WhenAll(starting.Values);
+            }
+            finally
+            {
+                foreach (var (region, sfu) in starting) if (sfu.IsCompletedSuccessfully) cluster._sfus[region] = sfu.Result;
+            }
             await cluster.WaitHealthyAsync(regions);
             return cluster;
         }
@@ -86,7 +102,8 @@ public sealed class LiveKitCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Fleet.DisposeAsync();
+        if (_fleet is not null) await _fleet.DisposeAsync();
         foreach (var sfu in _sfus.Values) await sfu.DisposeAsync();
+        await _redis.DisposeAsync();
     }
 }

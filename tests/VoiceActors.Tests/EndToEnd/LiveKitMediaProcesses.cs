@@ -147,8 +147,17 @@ public sealed class StandInSfu : JsonLineProcess
     {
         var sfu = new StandInSfu(args);
         sfu.Send(new { op = "keys", keys });
-        sfu.Url = (await sfu.WaitForAsync(e => Ev(e) == "listening", "the SFU to listen")).GetProperty("url").GetString()!;
-        return sfu;
+        try
+        {
+            // Loading werift and the protocol takes seconds of CPU: on a loaded 2-core machine, next to starting silos, far more.
+            sfu.Url = (await sfu.WaitForAsync(e => Ev(e) == "listening", "the SFU to listen", seconds: 60)).GetProperty("url").GetString()!;
+            return sfu;
+        }
+        catch
+        {
+            await sfu.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The participant events it reported so far (<c>participant_joined</c>/<c>participant_left</c>) for <paramref name="identity"/>.</summary>

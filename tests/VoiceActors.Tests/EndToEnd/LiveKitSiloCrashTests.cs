@@ -4,7 +4,6 @@ using System.Text.Json;
 using VoiceActors.LiveKit;
 using VoiceActors.LoadTest.LiveKit;
 using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 using VoiceActors.Tests.Regions;
 using Xunit.Abstractions;
 
@@ -19,14 +18,12 @@ namespace VoiceActors.Tests.EndToEnd;
 public sealed class LiveKitSiloCrashTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Region = "eu";
-    private readonly RedisServer _redis = new();
     private LiveKitCluster _cluster = null!;
     private CandidateDriver _candidate = null!;
 
     public async Task InitializeAsync()
     {
-        await _redis.InitializeAsync();
-        _cluster = await LiveKitCluster.StartAsync(_redis, [Region], (Region, 10), (Region, 10));
+        _cluster = await LiveKitCluster.StartAsync([Region], (Region, 10), (Region, 10));
         _candidate = await CandidateDriver.StartAsync(JsonLineProcess.MediaDir, CancellationToken.None);
     }
 
@@ -34,7 +31,6 @@ public sealed class LiveKitSiloCrashTests(ITestOutputHelper output) : IAsyncLife
     {
         await _candidate.DisposeAsync();
         await _cluster.DisposeAsync();
-        await _redis.DisposeAsync();
     }
 
     [Fact]
