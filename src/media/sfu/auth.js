@@ -17,10 +17,10 @@ function b64urlJson(part) {
 }
 
 /**
- * Verifies a token against `keys` (Map apiKey → secret). Returns the participant's join grant, or throws AuthError.
- * Error messages never contain the token or the secret.
+ * Verifies a token's signature (HS256 with the secret of the key in `iss`), `exp` and `nbf` against `keys` (Map apiKey →
+ * secret). Returns its claims, or throws AuthError. Error messages never contain the token or the secret.
  */
-function verifyToken(token, keys, nowMs = Date.now()) {
+function verifyJwt(token, keys, nowMs = Date.now()) {
   if (typeof token !== 'string' || token.length === 0) throw new AuthError(401, 'no authorization token');
   if (token.length > MAX_TOKEN_CHARS) throw new AuthError(401, 'invalid authorization token: too long');
   const parts = token.split('.');
@@ -50,7 +50,12 @@ function verifyToken(token, keys, nowMs = Date.now()) {
   if (now > claims.exp + LEEWAY_S) throw new AuthError(401, 'invalid authorization token: token has expired');
   if (typeof claims.nbf === 'number' && now + LEEWAY_S < claims.nbf)
     throw new AuthError(401, 'invalid authorization token: token is not valid yet');
+  return claims;
+}
 
+/** Verifies a participant's token against `keys` (as verifyJwt) and returns its join grant, or throws AuthError. */
+function verifyToken(token, keys, nowMs = Date.now()) {
+  const claims = verifyJwt(token, keys, nowMs);
   const video = claims.video && typeof claims.video === 'object' ? claims.video : null;
   if (!video || video.roomJoin !== true) throw new AuthError(401, 'permissions denied');
   const room = typeof video.room === 'string' ? video.room : '';
@@ -109,4 +114,4 @@ function tokenOf(url, headers) {
   return '';
 }
 
-module.exports = { verifyToken, tokenOf, refreshToken, AuthError };
+module.exports = { verifyToken, verifyJwt, tokenOf, refreshToken, AuthError };

@@ -8,6 +8,16 @@
  *
  * Usage: node src/media/sfu/index.js [--port 0] [--host 127.0.0.1] [--max-participants-per-room 16]
  *          [--max-tracks-per-participant 4] [--max-connections 512] [--stats-interval-ms 5000] [--signal-grace-ms 15000]
+ *          [--serve-api [--webhook-url URL]… [--keys-file keys.json]]
+ *
+ * Two ways to run it:
+ *   - the child of the C# stand-in (embedded defaults, LiveKit:StandInSfu): media only; rooms, RoomService and webhooks
+ *     stay in its parent, and it exits when its stdin closes;
+ *   - a LiveKit server of its own (--serve-api, see service.js): it also answers RoomService on its port and posts signed
+ *     webhooks to every --webhook-url, so several silos configured with its URL and keys (LiveKit:Url) share it, and it
+ *     outlives any of them. Each event goes to every URL, as LiveKit's `webhook.urls`; a session applies each event id once,
+ *     so listing every silo's receiver is how the events reach whichever silos are alive. --keys-file ({"key":"secret"})
+ *     keys it without a parent; it then keeps running when stdin closes.
  *
  * Control channel: newline-delimited JSON on stdio. Logs go to stderr only. The process exits when stdin closes.
  *   Parent → SFU (stdin). Any op may carry "id"; the SFU then answers {"ev":"ack","id":..,"ok":bool}.
@@ -46,8 +56,10 @@
 const http = require('http');
 const { WebSocketServer } = require('ws');
 const proto = require('@livekit/protocol');
+const fs = require('fs');
 const { verifyToken, tokenOf, refreshToken, AuthError } = require('./auth');
 const { Room, Participant, newId } = require('./room');
+const { RoomService, Webhooks } = require('./service');
 
 const REASONS = {
   client_initiated: proto.DisconnectReason.CLIENT_INITIATED,
@@ -68,13 +80,24 @@ function parseArgs(argv) {
   // signalGraceMs: how long a participant whose signal socket dropped stays in its room for the client to resume; LiveKit
   // keeps it until its ping timeout (15 s) runs out, so that is the default. 0 removes it at once.
   const o = { port: 0, host: '127.0.0.1', maxParticipantsPerRoom: 16, maxTracksPerParticipant: 4, maxConnections: 512, statsIntervalMs: 5000,
-    signalGraceMs: PING_TIMEOUT_MS };
+    signalGraceMs: PING_TIMEOUT_MS, serveApi: false, webhookUrls: [], keysFile: null };
   const names = { '--port': 'port', '--host': 'host', '--max-participants-per-room': 'maxParticipantsPerRoom',
     '--max-tracks-per-participant': 'maxTracksPerParticipant', '--max-connections': 'maxConnections', '--stats-interval-ms': 'statsIntervalMs',
     '--signal-grace-ms': 'signalGraceMs' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--debug') {
       o.debug = true; // logs each signal message kind (never its content)
+      continue;
+    }
+    if (argv[i] === '--serve-api') {
+      o.serveApi = true; // a LiveKit server of its own: RoomService and webhooks (service.js)
+      continue;
+    }
+    if ((argv[i] === '--webhook-url' || argv[i] === '--keys-file') && i + 1 < argv.length) {
+      const v = argv[++i];
+      if (argv[i - 1] === '--keys-file') o.keysFile = v;
+      else if (/^https?:\/\//.test(v)) o.webhookUrls.push(v);
+      else throw new Error('--webhook-url needs an http(s) URL');
       continue;
     }
     const key = names[argv[i]];
@@ -96,7 +119,10 @@ class Sfu {
     this.iceHosts = options.host === '0.0.0.0' ? undefined : ['127.0.0.1'];
     this.connections = 0;
     this.debug = options.debug;
+    this.api = options.serveApi ? new RoomService(this) : null;
+    this.webhooks = new Webhooks(this, options.serveApi ? options.webhookUrls : []);
     this.stats = {
+      api_calls: 0, webhooks_sent: 0, webhook_retries: 0, webhooks_refused: 0, webhooks_abandoned: 0, webhooks_dropped: 0, rooms_closed: 0,
       joins: 0, joins_refused: 0, auth_failures: 0, resumes: 0, resumes_refused: 0, signal_lost: 0, grace_expired: 0, ice_restarts: 0, duplicate_identity: 0, tracks_published: 0,
       tracks_refused: 0, garbage_frames: 0, rate_limited: 0, signal_in: 0, signal_out: 0, rtp_in: 0, rtp_out: 0, errors: 0,
       data_in: 0, data_out: 0, data_garbage: 0, data_refused: 0, data_rate_limited: 0, data_dropped: 0,
@@ -128,6 +154,7 @@ class Sfu {
     };
     if (req.method === 'OPTIONS') return text(204, '');
     if (!url) return text(400, 'bad request');
+    if (this.api && this.api.handles(url.pathname)) return this.api.serve(req, res, url.pathname);
     switch (url.pathname) {
       case '/':
         return text(200, 'OK');
@@ -200,23 +227,20 @@ class Sfu {
       setTimeout(() => ws.close(1000), 200).unref();
       return;
     }
-    let room = this.rooms.get(grant.room);
-    if (!room) {
-      room = new Room(this, grant.room);
-      this.rooms.set(room.name, room);
-    }
+    const room = this.createRoom(grant.room, { apiKey: grant.apiKey }); // a join on an unknown room creates it, as LiveKit does
     const older = room.participants.get(grant.identity);
     if (older) {
       this.stats.duplicate_identity++;
       this.removeParticipant(older, 'duplicate_identity');
     }
-    if (room.participants.size >= this.limits.maxParticipantsPerRoom) {
+    if (room.participants.size >= (room.maxParticipants || this.limits.maxParticipantsPerRoom)) {
       this.stats.joins_refused++;
       ws.close(1013, 'room is full');
       return;
     }
     const p = new Participant(this, room, grant, ws);
     room.participants.set(p.identity, p);
+    room.everJoined = true;
     this.stats.joins++;
     this.attachSignal(p, ws);
     p.sendJoin();
@@ -228,6 +252,7 @@ class Sfu {
       kind: p.kindName, metadata: p.metadata, hidden: p.hidden, joinedAt: p.joinedAt, attributes: p.attributes,
       canPublish: p.grant.canPublish, canSubscribe: p.grant.canSubscribe, canPublishData: p.grant.canPublishData,
     });
+    this.webhooks.notify('participant_joined', room, p);
     room.broadcastUpdate(p);
   }
 
@@ -314,10 +339,42 @@ class Sfu {
       for (const other of room.participants.values()) other.unsubscribe(t.info.sid, true);
       this.emit({ ev: 'track_unpublished', room: room.name, identity: p.identity, participantSid: p.sid, trackSid: t.info.sid,
         type: 'audio', source: 'microphone', mimeType: 'audio/opus' });
+      this.webhooks.notify('track_unpublished', room, p, t.info);
     }
     room.broadcastUpdate(p);
     this.emit({ ev: 'participant_left', room: room.name, roomSid: room.sid, sid: p.sid, identity: p.identity, reason });
-    if (room.participants.size === 0) this.rooms.delete(room.name);
+    this.webhooks.notify('participant_left', room, p);
+    if (room.participants.size > 0) return;
+    room.emptySince = Date.now();
+    if (!this.api && this.rooms.get(room.name) === room) this.rooms.delete(room.name); // serving the API: the room sweep decides
+  }
+
+  /** The room named `name`, created (room_started) when missing; CreateRoom is idempotent by name, as LiveKit's. */
+  createRoom(name, options) {
+    const existing = this.rooms.get(name);
+    if (existing) return existing;
+    const room = new Room(this, name, this.api ? options : { apiKey: options.apiKey });
+    this.rooms.set(name, room);
+    this.webhooks.notify('room_started', room);
+    return room;
+  }
+
+  /** DeleteRoom: everyone is evicted (ROOM_DELETED), then room_finished. */
+  deleteRoom(room) {
+    for (const p of [...room.participants.values()]) this.removeParticipant(p, 'room_deleted');
+    if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
+    this.stats.rooms_closed++;
+    this.webhooks.notify('room_finished', room);
+  }
+
+  /** Serving the API: an empty room closes after its departure timeout, or its empty timeout when nobody ever joined (LiveKit). */
+  roomSweep() {
+    const now = Date.now();
+    for (const room of [...this.rooms.values()]) {
+      if (room.participants.size > 0) continue;
+      const timeout = (room.everJoined ? room.departureTimeout : room.emptyTimeout) * 1000;
+      if (now - room.emptySince >= timeout) this.deleteRoom(room);
+    }
   }
 
   // ---- control channel ----
@@ -430,6 +487,7 @@ class Sfu {
       process.exit(2);
     });
     setInterval(() => this.pingSweep(), 5000).unref();
+    if (this.api) setInterval(() => this.roomSweep(), 1000).unref();
     if (this.options.statsIntervalMs > 0) setInterval(() => this.emit(this.snapshot()), this.options.statsIntervalMs).unref();
   }
 }
@@ -472,9 +530,19 @@ function main() {
       sfu.onControl(line);
     }
   });
-  process.stdin.on('end', () => process.exit(0)); // never outlive the parent
-  process.stdin.on('error', () => process.exit(0));
+  // A child never outlives its parent; a server keyed from a file (--keys-file) runs until it is stopped.
+  const onStdinGone = () => { if (!options.keysFile) process.exit(0); };
+  process.stdin.on('end', onStdinGone);
+  process.stdin.on('error', onStdinGone);
   sfu.start();
+  if (options.keysFile) {
+    try {
+      sfu.control({ op: 'keys', keys: JSON.parse(fs.readFileSync(options.keysFile, 'utf8')) });
+    } catch (e) {
+      sfu.log(`cannot read --keys-file: ${e instanceof SyntaxError ? 'not JSON' : e.code || e.message}`); // never its content
+      process.exit(64);
+    }
+  }
 }
 
 if (require.main === module) main();

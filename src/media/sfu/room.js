@@ -44,23 +44,35 @@ function sourceName(source) {
   }
 }
 
-/** One room: its participants by identity. Created on the first join, dropped when the last one leaves. */
+/**
+ * One room: its participants by identity. Created on the first join (or by CreateRoom when the SFU serves the API). Under the
+ * C# stand-in it is dropped when the last one leaves; serving the API, as LiveKit: after its departure timeout once the last
+ * one left, or its empty timeout when nobody ever joined.
+ */
 class Room {
-  constructor(sfu, name) {
+  constructor(sfu, name, options = {}) {
     this.sfu = sfu;
     this.name = name;
     this.sid = newId('RM_');
     this.createdAt = Date.now();
     this.participants = new Map(); // identity → Participant
+    this.emptyTimeout = options.emptyTimeout || 300; // LiveKit's server defaults
+    this.departureTimeout = options.departureTimeout || 20;
+    this.maxParticipants = options.maxParticipants || 0;
+    this.metadata = options.metadata || '';
+    this.apiKey = options.apiKey || ''; // the key that signs this room's webhooks
+    this.everJoined = false;
+    this.emptySince = Date.now();
   }
 
   info() {
     return new proto.Room({
       sid: this.sid,
       name: this.name,
-      emptyTimeout: 300,
-      departureTimeout: 20,
-      maxParticipants: this.sfu.limits.maxParticipantsPerRoom,
+      emptyTimeout: this.emptyTimeout,
+      departureTimeout: this.departureTimeout,
+      maxParticipants: this.maxParticipants || this.sfu.limits.maxParticipantsPerRoom,
+      metadata: this.metadata,
       creationTime: BigInt(Math.floor(this.createdAt / 1000)),
       creationTimeMs: BigInt(this.createdAt),
       numParticipants: this.participants.size,
@@ -347,6 +359,7 @@ class Participant {
       trackSid: published.info.sid, type: 'audio', source: sourceName(published.info.source), mimeType: 'audio/opus',
       name: published.info.name, muted: published.info.muted,
     });
+    this.sfu.webhooks.notify('track_published', this.room, this, published.info);
     this.sfu.stats.tracks_published++;
     // The others learn of the track before the subscriber offer that carries it.
     this.room.broadcastUpdate(this);

@@ -13,6 +13,9 @@
  * Stdout, one JSON line each: {"ev":"ready"} · {"ev":"joined","id","ms"} · {"ev":"agent","id","ms"} (agent's track subscribed,
  *   ms since the join began) · {"ev":"failed","id","message"} ·
  *   {"ev":"turn","id","v2vMs","heardFrames"} · {"ev":"unanswered","id"} · {"ev":"left","id"} ·
+ *   {"ev":"subscribed","id","identity","participantSid","trackSid"} (each remote audio track it listens to; a re-joined agent's
+ *   new track replaces the old one) · {"ev":"voice","id","participantSid","startMs","endMs"} (one run of loud agent audio,
+ *   wall-clock ms, reported when 200 ms of quiet end it) · {"ev":"reconnecting"|"reconnected","id"} ·
  *   {"ev":"stats", sessions, framesSent, framesLate, captureErrors, framesHeard, rss, cpuUserUs, cpuSystemUs} every second.
  * Exits when stdin closes. Logs go to stderr; tokens are never logged.
  */
@@ -77,15 +80,20 @@ class Candidate {
     this.endAt = 0;
     this.answer = null; // { frames, quiet } while an answer is being heard
     this.stream = null;
+    this.voice = null; // { sid, start, last, quiet } while a run of loud agent audio is heard
   }
 
   async start() {
     const started = now();
-    this.room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => {
-      if (track.kind !== TrackKind.KIND_AUDIO || this.stream) return;
-      out({ ev: 'agent', id: this.id, ms: Math.round(now() - started) }); // the agent's voice reached this candidate
-      this.listen(track, participant.identity);
+    this.room.on(RoomEvent.TrackSubscribed, (track, pub, participant) => {
+      if (track.kind !== TrackKind.KIND_AUDIO) return;
+      if (!this.stream) out({ ev: 'agent', id: this.id, ms: Math.round(now() - started) }); // the agent's voice first reached this candidate
+      // The agent re-joined (from another silo, or after its bridge restarted): its new track is the one to hear.
+      out({ ev: 'subscribed', id: this.id, identity: participant.identity, participantSid: participant.sid, trackSid: pub.sid });
+      this.listen(track, participant);
     });
+    this.room.on(RoomEvent.Reconnecting, () => out({ ev: 'reconnecting', id: this.id }));
+    this.room.on(RoomEvent.Reconnected, () => out({ ev: 'reconnected', id: this.id }));
     this.room.on(RoomEvent.Disconnected, (reason) => { if (!this.closed) out({ ev: 'failed', id: this.id, message: `disconnected (${reason})` }); });
     await this.room.connect(this.cfg.url, this.cfg.token, { autoSubscribe: true, dynacast: false });
     const source = new AudioSource(RATE, 1, SOURCE_QUEUE_MS);
@@ -135,16 +143,20 @@ class Candidate {
     ).finally(() => { this.capturing = false; });
   }
 
-  async listen(track, identity) {
+  async listen(track, participant) {
+    const identity = participant.identity;
+    const older = this.stream;
     const stream = (this.stream = new AudioStream(track, { sampleRate: RATE, numChannels: 1, frameSizeMs: FRAME_MS }));
+    if (older) older.cancel().catch(() => {});
     try {
       for await (const frame of stream) {
-        if (this.closed) break;
+        if (this.closed || this.stream !== stream) break;
         totals.framesHeard++;
         const d = frame.data;
         let sum = 0;
         for (let i = 0; i < d.length; i++) sum += d[i] < 0 ? -d[i] : d[i];
         const loud = sum / d.length > LOUD;
+        this.trackVoice(loud, participant.sid);
         if (loud && this.awaiting) {
           this.awaiting = false;
           this.answer = { frames: 0, quiet: 0, v2v: now() - this.endAt };
@@ -159,6 +171,25 @@ class Candidate {
     } catch (e) {
       if (!this.closed) log(`${this.id}: agent stream from ${identity} ended: ${e && e.message}`);
     }
+  }
+
+  /** Runs of loud agent audio in wall-clock time, so a test can measure the gap in the agent's voice across a fault. */
+  trackVoice(loud, sid) {
+    const t = Date.now();
+    const v = this.voice;
+    if (loud) {
+      if (v && v.sid === sid) { v.last = t; v.quiet = 0; return; }
+      if (v) this.endVoice();
+      this.voice = { sid, start: t, last: t, quiet: 0 };
+    } else if (v && ++v.quiet >= QUIET_FRAMES_END) {
+      this.endVoice();
+    }
+  }
+
+  endVoice() {
+    const v = this.voice;
+    this.voice = null;
+    out({ ev: 'voice', id: this.id, participantSid: v.sid, startMs: v.start, endMs: v.last + FRAME_MS });
   }
 
   async close() {

@@ -13,6 +13,12 @@ public sealed record CandidateFailed(string Id, string Message) : DriverEvent(Id
 public sealed record CandidateTurn(string Id, double VoiceToVoiceMs, int HeardFrames) : DriverEvent(Id);
 public sealed record CandidateUnanswered(string Id) : DriverEvent(Id);
 public sealed record CandidateLeft(string Id) : DriverEvent(Id);
+/// <summary>The candidate listens to a remote audio track (a re-joined agent's new track replaces the old one).</summary>
+public sealed record CandidateSubscribed(string Id, string Identity, string ParticipantSid, string TrackSid) : DriverEvent(Id);
+/// <summary>One run of loud agent audio as the candidate heard it, wall-clock Unix milliseconds.</summary>
+public sealed record CandidateVoice(string Id, string ParticipantSid, long StartMs, long EndMs) : DriverEvent(Id);
+/// <summary>The candidate's client lost its connection and is resuming it (false), or resumed it (true).</summary>
+public sealed record CandidateReconnect(string Id, bool Reconnected) : DriverEvent(Id);
 
 /// <summary>The driver's cumulative counters (its own process, every candidate together).</summary>
 public sealed record DriverStats(int Sessions, long FramesSent, long FramesLate, long CaptureErrors, long FramesHeard, long RssBytes, long CpuMicros);
@@ -127,6 +133,11 @@ public sealed class CandidateDriver : IAsyncDisposable
                 "turn" => new CandidateTurn(id, e.GetProperty("v2vMs").GetDouble(), e.GetProperty("heardFrames").GetInt32()),
                 "unanswered" => new CandidateUnanswered(id),
                 "left" => new CandidateLeft(id),
+                "subscribed" => new CandidateSubscribed(id, e.GetProperty("identity").GetString() ?? "", e.GetProperty("participantSid").GetString() ?? "",
+                    e.GetProperty("trackSid").GetString() ?? ""),
+                "voice" => new CandidateVoice(id, e.GetProperty("participantSid").GetString() ?? "", e.GetProperty("startMs").GetInt64(), e.GetProperty("endMs").GetInt64()),
+                "reconnecting" => new CandidateReconnect(id, false),
+                "reconnected" => new CandidateReconnect(id, true),
                 "stats" => OnStats(e),
                 _ => null,
             };

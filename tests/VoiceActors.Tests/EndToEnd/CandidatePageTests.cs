@@ -19,35 +19,16 @@ namespace VoiceActors.Tests.EndToEnd;
 public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifetime
 {
     private readonly AudioSystem _system = fixture.System;
-    private readonly string _wav = Path.Combine(Path.GetTempPath(), $"va-candidate-{Guid.NewGuid():N}.wav");
-    private IPlaywright _playwright = null!;
+    private CandidateBrowser _chromium = null!;
     private IBrowser _browser = null!;
 
     public async Task InitializeAsync()
     {
-        File.WriteAllBytes(_wav, SpeechThenPauseWav());
-        var chromium = FindOnPath("chromium") ?? throw new InvalidOperationException("Debian's chromium is required (test.sh installs it).");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = chromium,
-            Headless = true,
-            Args =
-            [
-                "--headless", "--no-sandbox", "--disable-gpu",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", $"--use-file-for-fake-audio-capture={_wav}",
-                "--autoplay-policy=no-user-gesture-required",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-            ],
-        });
+        _chromium = await CandidateBrowser.LaunchAsync();
+        _browser = _chromium.Browser;
     }
 
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-        File.Delete(_wav);
-    }
+    public async Task DisposeAsync() => await _chromium.DisposeAsync();
 
     [Fact]
     public async Task Candidate_page_streams_the_microphone_plays_the_agent_and_reconnects_after_the_socket_is_killed()
@@ -303,37 +284,5 @@ public sealed class CandidatePageTests(AudioSystemFixture fixture) : IAsyncLifet
         await page.WaitForFunctionAsync("() => +document.getElementById('stats').dataset.received >= 1", null, new() { Timeout = 30_000 });
 
         Assert.Empty(failed); // e.g. the favicon browsers ask for on their own
-    }
-
-    /// <summary>Three seconds at 48 kHz: 1.2 s of a voiced, syllable-modulated sound, then 1.8 s of silence (Chromium loops it).</summary>
-    private static byte[] SpeechThenPauseWav()
-    {
-        const int rate = 48_000;
-        var samples = new short[rate * 3];
-        for (var i = 0; i < rate * 12 / 10; i++)
-        {
-            var t = i / (double)rate;
-            var syllables = 0.55 + 0.45 * Math.Sin(2 * Math.PI * 4 * t);
-            var voice = 0.6 * Math.Sin(2 * Math.PI * 140 * t) + 0.3 * Math.Sin(2 * Math.PI * 280 * t) + 0.1 * Math.Sin(2 * Math.PI * 560 * t);
-            samples[i] = (short)(12_000 * syllables * voice);
-        }
-        using var wav = new MemoryStream();
-        using var w = new BinaryWriter(wav);
-        w.Write("RIFF"u8); w.Write(36 + samples.Length * 2); w.Write("WAVE"u8);
-        w.Write("fmt "u8); w.Write(16); w.Write((short)1); w.Write((short)1); w.Write(rate); w.Write(rate * 2); w.Write((short)2); w.Write((short)16);
-        w.Write("data"u8); w.Write(samples.Length * 2);
-        foreach (var s in samples) w.Write(s);
-        w.Flush();
-        return wav.ToArray();
-    }
-
-    private static string? FindOnPath(string name)
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))
-        {
-            var candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
     }
 }

@@ -55,6 +55,13 @@ public abstract class JsonLineProcess : IAsyncDisposable
 
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
+    /// <summary>Every event so far, those a <see cref="WaitForAsync"/> consumed included; not to be called while one waits.</summary>
+    public IReadOnlyList<JsonElement> Seen()
+    {
+        while (_events.Reader.TryRead(out var e)) _seen.Add(e);
+        return [.. _seen];
+    }
+
     public void Send(object message)
     {
         _process.StandardInput.WriteLine(JsonSerializer.Serialize(message));
@@ -83,6 +90,19 @@ public abstract class JsonLineProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL: the process dies as a crashed machine would, mid-call.</summary>
+    public void KillHard()
+    {
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -105,19 +125,44 @@ public abstract class JsonLineProcess : IAsyncDisposable
 /// <summary>The stand-in SFU (src/media/sfu), keyed with the system's LiveKit key and secret (sent on stdin, never argv).</summary>
 public sealed class StandInSfu : JsonLineProcess
 {
-    private StandInSfu() : base(Path.Combine("sfu", "index.js"), "--port", "0", "--stats-interval-ms", "60000")
+    private StandInSfu(string[] args) : base(Path.Combine("sfu", "index.js"), args)
     {
     }
 
     public string Url { get; private set; } = "";
 
-    public static async Task<StandInSfu> StartAsync(string apiKey, string apiSecret)
+    /// <summary>Media only, as the C# stand-in's child: rooms, the API and webhooks are someone else's.</summary>
+    public static Task<StandInSfu> StartAsync(string apiKey, string apiSecret) =>
+        StartAsync(new Dictionary<string, string> { [apiKey] = apiSecret }, "--port", "0", "--stats-interval-ms", "60000");
+
+    /// <summary>
+    /// A LiveKit server of its own (<c>--serve-api</c>): RoomService on <paramref name="port"/> and signed webhooks to every URL,
+    /// for silos configured with <c>LiveKit:Url</c>; a process apart from them, so killing a silo leaves its rooms up.
+    /// </summary>
+    public static Task<StandInSfu> ServeAsync(IReadOnlyDictionary<string, string> keys, int port, IEnumerable<Uri> webhookUrls) =>
+        StartAsync(keys, ["--serve-api", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--stats-interval-ms", "60000",
+            .. webhookUrls.SelectMany(u => new[] { "--webhook-url", u.ToString() })]);
+
+    private static async Task<StandInSfu> StartAsync(IReadOnlyDictionary<string, string> keys, params string[] args)
     {
-        var sfu = new StandInSfu();
-        sfu.Send(new { op = "keys", keys = new Dictionary<string, string> { [apiKey] = apiSecret } });
-        sfu.Url = (await sfu.WaitForAsync(e => Ev(e) == "listening", "the SFU to listen")).GetProperty("url").GetString()!;
-        return sfu;
+        var sfu = new StandInSfu(args);
+        sfu.Send(new { op = "keys", keys });
+        try
+        {
+            // Loading werift and the protocol takes seconds of CPU: on a loaded 2-core machine, next to starting silos, far more.
+            sfu.Url = (await sfu.WaitForAsync(e => Ev(e) == "listening", "the SFU to listen", seconds: 60)).GetProperty("url").GetString()!;
+            return sfu;
+        }
+        catch
+        {
+            await sfu.DisposeAsync();
+            throw;
+        }
     }
+
+    /// <summary>The participant events it reported so far (<c>participant_joined</c>/<c>participant_left</c>) for <paramref name="identity"/>.</summary>
+    public IReadOnlyList<JsonElement> ParticipantEvents(string identity) =>
+        Seen().Where(e => Ev(e) is "participant_joined" or "participant_left" && e.GetProperty("identity").GetString() == identity).ToArray();
 
     /// <summary>Fault injection: the SFU closes the participant's signal socket without a leave.</summary>
     public void DropSignal(string room, string identity) => Send(new { op = "drop_signal", room, identity });

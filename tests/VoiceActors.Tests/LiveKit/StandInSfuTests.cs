@@ -26,6 +26,7 @@ public sealed class SfuConformanceTests
     [InlineData("garbage, oversized, unknown and unauthorized data packets are dropped and counted, never relayed")]
     [InlineData("removing a participant and closing a room from the control channel evict with the reason")]
     [InlineData("garbage, floods and limits are refused and counted; the process and the other sockets survive")]
+    [InlineData("serving the API, it answers the official RoomService client and posts signed webhooks a WebhookReceiver accepts to every URL")]
     public async Task Sfu_conforms_with_rtc_node(string test)
     {
         var info = new ProcessStartInfo("node")

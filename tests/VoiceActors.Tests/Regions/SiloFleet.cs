@@ -34,7 +34,11 @@ public sealed class SiloFleet : IAsyncDisposable
     public IClusterClient Client => _client!.Client;
 
     /// <summary>Regions eu (primary, falls back to us) and us (falls back to eu); fast probes and refreshes so tests wait little.</summary>
-    public static async Task<SiloFleet> StartAsync(RedisServer redis, params (string Region, int Capacity)[] silos)
+    public static Task<SiloFleet> StartAsync(RedisServer redis, params (string Region, int Capacity)[] silos) =>
+        StartAsync(redis, new Dictionary<string, string?>(), silos);
+
+    /// <param name="extra">More settings for every silo (e.g. each region's <c>LiveKit:Url</c>); they win over the fleet's.</param>
+    public static async Task<SiloFleet> StartAsync(RedisServer redis, IReadOnlyDictionary<string, string?> extra, params (string Region, int Capacity)[] silos)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -55,6 +59,7 @@ public sealed class SiloFleet : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Orleans"] = "Error",
         };
+        foreach (var (key, value) in extra) settings[key] = value;
         var fleet = new SiloFleet(redis, settings);
         try
         {

@@ -398,3 +398,71 @@ test('garbage, floods and limits are refused and counted; the process and the ot
   keeper.ws.close();
   second.ws.close();
 }, ['--max-participants-per-room', '2', '--max-tracks-per-participant', '2']));
+
+test('serving the API, it answers the official RoomService client and posts signed webhooks a WebhookReceiver accepts to every URL', { timeout: 60_000 }, async () => {
+  const http = require('http');
+  const { RoomServiceClient, WebhookReceiver } = require('livekit-server-sdk');
+  const received = [];
+  let receiver = null;
+  const hook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', async () => {
+      try {
+        assert.equal(req.headers['content-type'], 'application/webhook+json');
+        received.push(await receiver.receive(body, req.headers.authorization)); // signature and sha256 checked by LiveKit's own code
+        res.end('ok');
+      } catch (e) {
+        received.push({ error: e.message });
+        res.writeHead(401).end();
+      }
+    });
+  });
+  await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+  // A second URL where nothing listens: its retries must not hold up the live one (one queue per URL).
+  const args = ['--serve-api', '--webhook-url', 'http://127.0.0.1:1/dead', '--webhook-url', `http://127.0.0.1:${hook.address().port}/hook`];
+  try {
+    await withSfu(async (sfu, peers) => {
+      receiver = new WebhookReceiver(sfu.apiKey, sfu.apiSecret);
+      const rooms = new RoomServiceClient(sfu.httpUrl, sfu.apiKey, sfu.apiSecret);
+      const created = await rooms.createRoom({ name: 'room-api', emptyTimeout: 30, maxParticipants: 4, metadata: 'm1' });
+      assert.match(created.sid, /^RM_/);
+      assert.equal(created.emptyTimeout, 30);
+      assert.equal((await rooms.createRoom({ name: 'room-api' })).sid, created.sid); // idempotent by name
+      assert.deepEqual((await rooms.listRooms()).map((r) => r.name), ['room-api']);
+
+      const alice = new TonePeer('alice', A_HZ);
+      peers.push(alice);
+      await alice.connect(sfu.url, await sfu.token('alice', 'room-api', { kind: 'agent' }));
+      await alice.publish();
+      const listed = await until(async () => {
+        const ps = await rooms.listParticipants('room-api');
+        return ps.length === 1 && ps[0].tracks.length === 1 ? ps : null;
+      }, 'alice and her track in ListParticipants');
+      assert.equal(listed[0].identity, 'alice');
+      assert.equal((await rooms.getParticipant('room-api', 'alice')).sid, listed[0].sid);
+
+      // Wrong secret: the auth middleware's plain 401. An unknown room or participant: not_found.
+      await assert.rejects(new RoomServiceClient(sfu.httpUrl, sfu.apiKey, 'x'.repeat(40)).listRooms(), (e) => e.status === 401);
+      await assert.rejects(rooms.listParticipants('room-other'), (e) => e.status === 404);
+      await assert.rejects(rooms.removeParticipant('room-api', 'nobody'), (e) => e.status === 404 && e.code === 'not_found');
+
+      await rooms.removeParticipant('room-api', 'alice');
+      await until(() => alice.events.some((e) => e.e === 'disconnected'), 'alice to be told she was removed');
+      assert.equal(alice.events.find((e) => e.e === 'disconnected').arg, proto.DisconnectReason.PARTICIPANT_REMOVED);
+      await rooms.deleteRoom('room-api');
+      assert.deepEqual(await rooms.listRooms(), []);
+
+      const names = () => received.map((e) => e.event || e.error);
+      await until(() => names().includes('room_finished'), 'the room_finished webhook', 20_000);
+      assert.deepEqual(names(), ['room_started', 'participant_joined', 'track_published', 'track_unpublished', 'participant_left', 'room_finished']);
+      assert.ok(received.every((e) => e.room.name === 'room-api' && /^EV_/.test(e.id) && e.createdAt > 0n));
+      const joined = received.find((e) => e.event === 'participant_joined');
+      assert.equal(joined.participant.identity, 'alice');
+      assert.equal(joined.participant.sid, listed[0].sid);
+      assert.equal(new Set(received.map((e) => e.id)).size, received.length);
+    }, args);
+  } finally {
+    hook.close();
+  }
+});
