@@ -51,6 +51,9 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
 
     public bool IsConnected => _current is not null;
 
+    /// <summary>Between turns (see <see cref="AtBoundary"/>): nothing is said or awaited that a move to another connection would cut.</summary>
+    public bool AtTurnBoundary => AtBoundary(_registry.Get(_active).Session);
+
     public void Start() => _loop = Task.Run(RunAsync);
 
     /// <summary>Hands a candidate frame to the live connection; false (and counted) while there is none.</summary>
@@ -204,7 +207,10 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timeout.Token);
         var conversation = _conversation();
         var replay = ProviderRotation.Plan(conversation, voice.Session, continuation);
-        var request = new ProviderConnectRequest(_sessionId, _settings, replay.Verbatim, attempt, replay.Context, replay.Condensed);
+        // A recovery (not a rotation, which happens at a turn boundary) after the candidate's last turn went unanswered: the
+        // agent's answer was cut with its connection or its silo (an answer is checkpointed only once spoken in full).
+        var owed = !continuation && conversation.Count > 0 && conversation[^1].Speaker == ParticipantRole.Candidate;
+        var request = new ProviderConnectRequest(_sessionId, _settings, replay.Verbatim, attempt, replay.Context, replay.Condensed, owed);
         return new Opened(await voice.ConnectAsync(request, this, connect.Token), replay, conversation.Count);
     }
 

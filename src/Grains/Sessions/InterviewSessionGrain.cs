@@ -39,10 +39,14 @@ public sealed partial class InterviewSessionGrain(
     internal const string RoomDeleteFailedKind = "room.delete_failed";
     internal const string ObserverTokenKind = "observer.token";
 
+    /// <summary>How long a relocation waits for a turn boundary before moving anyway (a monologue must not outlast the drain's deadline).</summary>
+    internal static readonly TimeSpan MaxTurnBoundaryWait = TimeSpan.FromSeconds(10);
+
     private static readonly MethodInfo PushCandidateAudioMethod = typeof(ISessionMediaGrain).GetMethod(nameof(ISessionMediaGrain.PushCandidateAudio))!;
 
     private readonly InterviewSessionOptions _options = options.Value;
     private bool _relocating;
+    private long _relocatingSince;
     private bool _migratedIn;
     private SessionLogScope? _logScope;
     private SessionRoom? _room;
@@ -393,9 +397,12 @@ public sealed partial class InterviewSessionGrain(
         if (!_relocating)
         {
             _relocating = true;
+            _relocatingSince = clock.GetTimestamp();
             Record(TimelineKinds.Migrating, reason);
             await session.WriteStateAsync(); // storage holds the same state as the migration package, whichever the new silo sees
         }
+        // Between turns, so the move cuts no answer and splits no utterance; the caller asks again until it has moved.
+        if (!Media.AtTurnBoundary && clock.GetElapsedTime(_relocatingSince) < MaxTurnBoundaryWait) return here;
         MigrateTo(State.Region, avoid: here);
         return here;
     }

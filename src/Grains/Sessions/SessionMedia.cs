@@ -24,6 +24,12 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
 
     public MediaStats? Stats => Relay?.Stats;
 
+    /// <summary>
+    /// Nothing in flight that moving the session would cut: no relay, or its provider is between turns. A move then costs the
+    /// candidate no audio: the new silo's provider connects while the candidate has not started the next utterance.
+    /// </summary>
+    public bool AtTurnBoundary => Relay is not { } relay || relay.AtTurnBoundary;
+
     /// <summary>Whether this silo can put the agent in a room at all (Node and the bridge script are there).</summary>
     public bool CanJoinRooms => bridge.IsAvailable;
 
