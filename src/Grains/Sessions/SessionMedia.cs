@@ -9,9 +9,12 @@ namespace VoiceActors.Sessions;
 /// and the agent's connection to the LiveKit room through this silo's media bridge. Provider audio goes to both the sink and
 /// the room. The relay starts on first use and stops at the end or on deactivation; the sink travels with the activation when
 /// it migrates, the room connection does not (the new silo joins with the same identity and LiveKit evicts the stale agent).
+/// The sink is also written down (<see cref="SessionMediaLink"/>, beside the session's state), so a survivor resuming the session
+/// after a crash sends its audio straight to the client instead of waiting for the client to notice and attach again.
 /// It holds no session state and never ends the session.
 /// </summary>
-internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, MediaBridge bridge, SessionRecorders recorders)
+internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, MediaBridge bridge, SessionRecorders recorders,
+    IPersistentState<SessionMediaLink> link)
 {
     private const string SinkMigrationKey = "va.sink";
 
@@ -38,11 +41,12 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
 
     /// <summary>Starts the relay (once), resuming with the provider and conversation the session checkpointed.</summary>
     /// <param name="recording">Where to record to, with consent only; a resumed session continues the same recording.</param>
+    /// <param name="afterOutage">The session resumed after its silo was lost: the provider answers at once (see <see cref="ProviderLink"/>).</param>
     public AudioRelay Start(ProviderSettings provider, string? activeProvider, IReadOnlyList<Turn> conversation, ISessionMediaEvents events,
-        RecordingTarget? recording = null)
+        RecordingTarget? recording = null, bool afterOutage = false)
     {
         if (Relay is not null) return Relay;
-        Relay = relays.Create(sessionId, provider, activeProvider, conversation, events);
+        Relay = relays.Create(sessionId, provider, activeProvider, conversation, events, afterOutage);
         Relay.Attach(Outbound());
         if (recording is not null) Relay.Record(_recorder = recorders.Start(recording));
         Relay.Start();
@@ -77,19 +81,42 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
         await agent.DisposeAsync();
     }
 
-    /// <summary>The newest sink wins: a reconnecting client replaces its old socket.</summary>
-    public void Attach(IAudioSink sink)
+    /// <summary>The newest sink wins: a reconnecting client replaces its old socket. Written down once per sink, not per call.</summary>
+    public async Task AttachAsync(IAudioSink sink)
     {
         _sink = sink;
         Relay?.Attach(Outbound());
+        if (Equals(link.State.Sink, sink)) return;
+        link.State.Sink = sink;
+        await link.WriteStateAsync();
     }
 
     /// <summary>Detaches <paramref name="sink"/> unless a newer one replaced it (an old socket leaving after its replacement attached).</summary>
-    public void Detach(IAudioSink sink)
+    public async Task DetachAsync(IAudioSink sink)
     {
         if (!Equals(_sink, sink)) return;
         _sink = null;
         Relay?.Attach(Outbound());
+        await ForgetSinkAsync();
+    }
+
+    /// <summary>
+    /// After a crash: the sink the client attached on the lost silo gets the resumed session's audio at once. A client that went
+    /// away meanwhile costs nothing (provider audio to it is one-way), and one that attaches again replaces it.
+    /// </summary>
+    public void RestoreSink()
+    {
+        if (_sink is not null || link.State.Sink is not { } sink) return;
+        _sink = sink;
+        Relay?.Attach(Outbound());
+    }
+
+    /// <summary>The session ended or its client left: no survivor should send to that sink.</summary>
+    public async Task ForgetSinkAsync()
+    {
+        if (link.State.Sink is null) return;
+        link.State.Sink = null;
+        await link.ClearStateAsync();
     }
 
     /// <summary>Fire and forget: a slow or gone client must not hold up the session's checkpoint.</summary>
@@ -138,4 +165,11 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
             return client.OnBargeIn(lastSequence);
         }
     }
+}
+
+/// <summary>Where a session's provider audio goes, kept beside its state (not in it) so a survivor can resume sending after a crash.</summary>
+[GenerateSerializer, Alias("va.SessionMediaLink")]
+public sealed class SessionMediaLink
+{
+    [Id(0)] public IAudioSink? Sink { get; set; }
 }
