@@ -60,7 +60,8 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     public string ActiveProvider => _link.ActiveProvider;
 
     /// <summary>The candidate is not speaking, no answer is awaited and the agent's last answer is over: a safe moment to move.</summary>
-    public bool AtTurnBoundary => _link.AtTurnBoundary;
+    public bool AtTurnBoundary => _link.AtTurnBoundary &&
+        _clock.GetUtcNow().UtcTicks - Interlocked.Read(ref _lastLoudUtcTicks) > _options.EndOfSpeechSilence.Ticks; // the provider's own VAD lags under load
 
     public MediaStats Stats => new(Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _framesToProvider),
         Interlocked.Read(ref _framesToClient), Interlocked.Read(ref _framesDropped), _link.IsConnected);

@@ -15,7 +15,7 @@ namespace VoiceActors.LoadTest.Metrics;
 /// its migration), the agent was <i>speaking</i> (an answer in progress: from its last frame before the cut to the first after),
 /// <i>awaited</i> (the candidate had finished an utterance and no answer had started: from that utterance's end to the first frame
 /// after the cut), or <i>quiet</i> (nothing owed: the latency of the answer to the candidate's next utterance). An answer that ended
-/// just before a drain's cut counts as speaking, so the natural pause after it is charged to the move: the figure errs high.</item>
+/// just before the cut counts as speaking unless its transcript reached the client (a crash can swallow it): the figure errs high.</item>
 /// </list>
 /// Per moved session the trace (kept for the worst) says where the time went: the old activation's last word, the resume on the
 /// survivor, the provider's reconnect (all from the session's timeline), the client's re-attach, and the first frame it heard.
@@ -26,6 +26,7 @@ public sealed class ChaosAudioGaps
     private static readonly long SpeakingSlack = Ticks(TimeSpan.FromMilliseconds(200)); // a frame every 20 ms, jittered under load
     private static readonly long AwaitedWindow = Ticks(TimeSpan.FromSeconds(3)); // an answer is due within the turn latency
     private const int WorstKept = 8;
+    private const double NeverMs = 999_999; // JSON has no infinity: a gap that never ended, in the excess figures
 
     private readonly ConcurrentDictionary<string, ClientTrace> _traces = new(StringComparer.Ordinal);
     private readonly List<EventAudio> _events = [];
@@ -91,6 +92,7 @@ public sealed class ChaosAudioGaps
                 var moved = new GroupFigures();
                 var unmoved = new GroupFigures();
                 var worst = new List<(double Gap, string Line)>();
+                var heardOf = new Dictionary<string, HeardGap>(StringComparer.Ordinal);
                 foreach (var id in e.SiloBefore.Keys)
                 {
                     var marks = _traces.TryGetValue(id, out var t) ? t.Snapshot() : [];
@@ -101,14 +103,19 @@ public sealed class ChaosAudioGaps
                     var cutFrom = move?.MigratingAt ?? e.At;
                     var cutAt = move?.ResumedAt is { } r && e.Kind == "drain-silo" ? r : e.At;
                     var heard = Heard(marks, cutFrom, cutAt);
+                    heardOf[id] = heard;
                     group.Add(heard);
                     if (isMoved && heard.Gap is { } g) worst.Add((g, Describe(id, heard, move!, marks, e.At, cutAt)));
                     else if (isMoved && heard.State != HeardState.None) worst.Add((double.MaxValue, Describe(id, heard, move!, marks, e.At, cutAt)));
                 }
                 worst.Sort(static (a, b) => b.Gap.CompareTo(a.Gap));
+                // What the event added: each gap over the unmoved sessions' median for the same state at the same moment.
+                var baseline = unmoved.Medians();
+                foreach (var (id, heard) in heardOf) (e.Moved.ContainsKey(id) ? moved : unmoved).AddExcess(heard, baseline);
                 result.Add(new ChaosAudioFigures(e.Kind, e.SiloBefore.Count, e.Moved.Count, moved.WithAudioBefore, moved.LiteralGaps.Count,
                     Round(Percentile(moved.LiteralGaps, 0.50)), Round(Percentile(moved.LiteralGaps, 0.99)), Round(Max(moved.LiteralGaps)), moved.SilentAfter5s,
-                    unmoved.LiteralFigures(), moved.HeardFigures(), unmoved.HeardFigures(), [.. worst.Take(WorstKept).Select(w => w.Line)]));
+                    unmoved.LiteralFigures(), moved.HeardFigures(), unmoved.HeardFigures(), moved.ExcessFigures(), unmoved.ExcessFigures(),
+                    [.. worst.Take(WorstKept).Select(w => w.Line)]));
             }
         }
         return result;
@@ -134,7 +141,10 @@ public sealed class ChaosAudioGaps
             : new HeardGap(state, null, owedFrom, null);
 
         var answerSinceUtterance = lastFrame is { } f && (lastUtterance is not { } u || f > u);
-        if (answerSinceUtterance && lastFrame >= cutFrom - SpeakingSlack) return Gap(HeardState.Speaking, lastFrame!.Value, cutAt);
+        // An answer whose transcript reached the client before the next one started was complete: nothing of it was cut.
+        var resumedAt = lastFrame is { } l ? FirstFrameAfter(Math.Max(l, cutAt)) ?? long.MaxValue : long.MaxValue;
+        var complete = lastFrame is { } last && marks.Any(m => m.Mark == ClientMark.AgentTranscript && m.At > last && m.At < resumedAt);
+        if (answerSinceUtterance && !complete && lastFrame >= cutFrom - SpeakingSlack) return Gap(HeardState.Speaking, lastFrame!.Value, cutAt);
         if (!answerSinceUtterance && lastUtterance is { } ended && cutAt - ended <= AwaitedWindow) return Gap(HeardState.Awaited, ended, cutAt);
         var next = marks.FirstOrDefault(m => m.Mark == ClientMark.UtteranceEnd && m.At > cutAt);
         return next.Mark == ClientMark.UtteranceEnd ? Gap(HeardState.Quiet, next.At, next.At) : new HeardGap(HeardState.None, null, 0, null);
@@ -219,6 +229,8 @@ public sealed class ChaosAudioGaps
         public int WithAudioBefore { get; private set; }
         public int SilentAfter5s { get; private set; }
         private readonly List<double> _heard = [];
+        private readonly Dictionary<HeardState, List<double>> _byState = [];
+        private readonly List<double> _excess = [];
         private int _speaking, _awaited, _quiet, _never;
 
         public void Literal(IReadOnlyList<(long At, ClientMark Mark)> marks, long eventAt)
@@ -249,9 +261,33 @@ public sealed class ChaosAudioGaps
                 case HeardState.Awaited: _awaited++; break;
                 default: _quiet++; break;
             }
-            if (heard.Gap is { } g) Insert(_heard, g);
+            if (heard.Gap is { } g)
+            {
+                Insert(_heard, g);
+                if (!_byState.TryGetValue(heard.State, out var list)) _byState[heard.State] = list = [];
+                Insert(list, g);
+            }
             else _never++;
         }
+
+        /// <summary>The median heard gap per state (speaking with no unmoved sample: one 20 ms frame, the next frame's due time).</summary>
+        public Dictionary<HeardState, double> Medians()
+        {
+            var result = new Dictionary<HeardState, double> { [HeardState.Speaking] = 20 };
+            foreach (var (state, list) in _byState) result[state] = Percentile(list, 0.50);
+            return result;
+        }
+
+        /// <summary>The gap over the baseline for its state; a gap that never ended counts as <see cref="NeverMs"/> (so it is the max, and over 5 s).</summary>
+        public void AddExcess(HeardGap heard, Dictionary<HeardState, double> baseline)
+        {
+            if (heard.State == HeardState.None) return;
+            var expected = baseline.TryGetValue(heard.State, out var b) ? b : 0;
+            Insert(_excess, Math.Max(0, (heard.Gap ?? NeverMs) - expected));
+        }
+
+        public ExcessGapFigures ExcessFigures() => new(_excess.Count, Round(Percentile(_excess, 0.50)), Round(Percentile(_excess, 0.99)),
+            Round(Max(_excess)), _excess.Count(x => x > SilentAfter.TotalMilliseconds));
 
         public LiteralGapFigures LiteralFigures() => new(WithAudioBefore, LiteralGaps.Count, Round(Percentile(LiteralGaps, 0.50)),
             Round(Percentile(LiteralGaps, 0.99)), Round(Max(LiteralGaps)), SilentAfter5s);
@@ -284,7 +320,14 @@ public sealed class ChaosAudioGaps
 /// </summary>
 public sealed record ChaosAudioFigures(string Kind, int SessionsLocated, int SessionsMoved, int MovedWithAudioBefore, int GapsMeasured,
     double GapP50Ms, double GapP99Ms, double GapMaxMs, int SilentAfter5s,
-    LiteralGapFigures UnmovedLiteral, HeardGapFigures MovedHeard, HeardGapFigures UnmovedHeard, IReadOnlyList<string> WorstMoved);
+    LiteralGapFigures UnmovedLiteral, HeardGapFigures MovedHeard, HeardGapFigures UnmovedHeard, ExcessGapFigures MovedAdded,
+    ExcessGapFigures UnmovedAdded, IReadOnlyList<string> WorstMoved);
+
+/// <summary>
+/// The silence a group's sessions heard beyond what the unmoved ones heard in the same state at the same moment (their median):
+/// the part of the gap the event added. For the unmoved group it is the baseline's own spread (contention, the conversation).
+/// </summary>
+public sealed record ExcessGapFigures(int Sessions, double P50Ms, double P99Ms, double MaxMs, int Over5s);
 
 /// <summary>The gap for one group: sessions with provider audio before the event, gaps measured, p50/p99/max ms, silent after 5 s.</summary>
 public sealed record LiteralGapFigures(int WithAudioBefore, int Measured, double P50Ms, double P99Ms, double MaxMs, int SilentAfter5s);
