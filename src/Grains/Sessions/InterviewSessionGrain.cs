@@ -1,5 +1,7 @@
 using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 using Microsoft.Extensions.Options;
 using VoiceActors.LiveKit;
 using VoiceActors.Media;
@@ -19,7 +21,7 @@ namespace VoiceActors.Sessions;
 [RegionalLeastLoadedPlacement]
 public sealed partial class InterviewSessionGrain(
     [PersistentState(StorageNames.SessionState, StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
-    [PersistentState(StorageNames.MediaLink, StorageNames.Sessions)] IPersistentState<SessionMediaLink> mediaLink,
+    [FromKeyedServices(StorageNames.Sessions)] IGrainStorage sessionStorage,
     IOptions<InterviewSessionOptions> options,
     TimeProvider clock,
     ILocalSiloDetails silo,
@@ -58,7 +60,7 @@ public sealed partial class InterviewSessionGrain(
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
     private SessionRoom Room => _room ??= new SessionRoom(SessionId, livekit, logger);
-    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays, bridge, recorders, mediaLink); // made before activation: rehydration fills it
+    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays, bridge, recorders, new SessionSinkStore(sessionStorage, this.GetGrainId())); // made before activation: rehydration fills it
 
     /// <summary>The AI agent's identity in the room, stable per session: a re-joining agent evicts its stale self; the provider speaks as it.</summary>
     private string AgentIdentity => LiveKitIdentities.Agent(SessionId);
@@ -82,7 +84,7 @@ public sealed partial class InterviewSessionGrain(
         // sink again, and have the provider answer at once (the candidate may have spoken while no silo heard it).
         var afterOutage = !_migratedIn && previous is not null && previous != State.Silo &&
             membership.CurrentSnapshot.GetSiloStatus(SiloAddress.FromParsableString(previous)) != SiloStatus.Active;
-        if (afterOutage) Media.RestoreSink();
+        if (afterOutage) _ = Media.RestoreSinkAsync(); // on this activation's scheduler; the resume does not wait for the read
         // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
         if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureMedia(afterOutage);
         // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.

@@ -1,5 +1,6 @@
 using VoiceActors.Media;
 using VoiceActors.Media.Bridge;
+using Orleans.Storage;
 using VoiceActors.Recording;
 
 namespace VoiceActors.Sessions;
@@ -9,12 +10,12 @@ namespace VoiceActors.Sessions;
 /// and the agent's connection to the LiveKit room through this silo's media bridge. Provider audio goes to both the sink and
 /// the room. The relay starts on first use and stops at the end or on deactivation; the sink travels with the activation when
 /// it migrates, the room connection does not (the new silo joins with the same identity and LiveKit evicts the stale agent).
-/// The sink is also written down (<see cref="SessionMediaLink"/>, beside the session's state), so a survivor resuming the session
+/// The sink is also written down (<see cref="SessionSinkStore"/>, beside the session's state), so a survivor resuming the session
 /// after a crash sends its audio straight to the client instead of waiting for the client to notice and attach again.
 /// It holds no session state and never ends the session.
 /// </summary>
 internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, MediaBridge bridge, SessionRecorders recorders,
-    IPersistentState<SessionMediaLink> link)
+    SessionSinkStore sinks)
 {
     private const string SinkMigrationKey = "va.sink";
 
@@ -86,9 +87,7 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
     {
         _sink = sink;
         Relay?.Attach(Outbound());
-        if (Equals(link.State.Sink, sink)) return;
-        link.State.Sink = sink;
-        await link.WriteStateAsync();
+        await sinks.SaveAsync(sink);
     }
 
     /// <summary>Detaches <paramref name="sink"/> unless a newer one replaced it (an old socket leaving after its replacement attached).</summary>
@@ -101,23 +100,26 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
     }
 
     /// <summary>
-    /// After a crash: the sink the client attached on the lost silo gets the resumed session's audio at once. A client that went
-    /// away meanwhile costs nothing (provider audio to it is one-way), and one that attaches again replaces it.
+    /// After a crash: the sink the client attached on the lost silo gets the resumed session's audio. A client that went away
+    /// meanwhile costs nothing (provider audio to it is one-way), and one that attaches again first wins. Not awaited by the
+    /// activation (its read is not on the resume's path); a failed read leaves it to the client's own re-attach.
     /// </summary>
-    public void RestoreSink()
+    public async Task RestoreSinkAsync()
     {
-        if (_sink is not null || link.State.Sink is not { } sink) return;
-        _sink = sink;
-        Relay?.Attach(Outbound());
+        try
+        {
+            if (await sinks.LoadAsync() is not { } sink || _sink is not null) return;
+            _sink = sink;
+            Relay?.Attach(Outbound());
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // storage unreachable: the client notices its failed pushes and attaches again
+        }
     }
 
     /// <summary>The session ended or its client left: no survivor should send to that sink.</summary>
-    public async Task ForgetSinkAsync()
-    {
-        if (link.State.Sink is null) return;
-        link.State.Sink = null;
-        await link.ClearStateAsync();
-    }
+    public Task ForgetSinkAsync() => sinks.SaveAsync(null);
 
     /// <summary>Fire and forget: a slow or gone client must not hold up the session's checkpoint.</summary>
     public void Transcript(Turn turn)
@@ -172,4 +174,36 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
 public sealed class SessionMediaLink
 {
     [Id(0)] public IAudioSink? Sink { get; set; }
+}
+
+/// <summary>
+/// The session's <see cref="SessionMediaLink"/> in the sessions storage (state name <see cref="StorageNames.MediaLink"/>), read only
+/// when needed (a resume after a crash, or before the first write) so an activation pays nothing for it; written once per sink.
+/// Used on the grain's turn only.
+/// </summary>
+internal sealed class SessionSinkStore(IGrainStorage storage, GrainId grain)
+{
+    private readonly GrainState<SessionMediaLink> _state = new(new SessionMediaLink());
+    private Task? _loaded;
+
+    public async Task<IAudioSink?> LoadAsync()
+    {
+        await (_loaded ??= storage.ReadStateAsync(StorageNames.MediaLink, grain, _state));
+        return _state.State?.Sink;
+    }
+
+    /// <summary>Writes <paramref name="sink"/> (null clears the record) unless it is what the store already holds.</summary>
+    public async Task SaveAsync(IAudioSink? sink)
+    {
+        if (Equals(await LoadAsync(), sink)) return;
+        if (sink is null)
+        {
+            await storage.ClearStateAsync(StorageNames.MediaLink, grain, _state);
+            _state.State = new SessionMediaLink();
+            return;
+        }
+        _state.State ??= new SessionMediaLink();
+        _state.State.Sink = sink;
+        await storage.WriteStateAsync(StorageNames.MediaLink, grain, _state);
+    }
 }
