@@ -43,7 +43,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
 
     public AudioRelay(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation,
         ISessionMediaEvents grain, VoiceProviderRegistry registry, MediaRelayOptions options, ProviderFailoverOptions failover,
-        TimeProvider clock, ILogger logger)
+        TimeProvider clock, ILogger logger, bool afterOutage = false)
     {
         _sessionId = sessionId;
         _grain = grain;
@@ -54,10 +54,14 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
         _conversation = [.. conversation];
         _limiter = new AudioRateLimiter(AudioFormat.BytesPerSecond * options.MaxRealTimeRatio, AudioFormat.BytesPerSecond * options.BurstMilliseconds / 1000.0, clock);
         _speech = new SpeechDetector(options.SpeechLevel, 2, Math.Max(1, (int)(options.EndOfSpeechSilence.TotalMilliseconds / AudioFormat.FrameMilliseconds)));
-        _link = new ProviderLink(registry, failover, clock, sessionId, settings, resumeWith, ConversationSoFar, this);
+        _link = new ProviderLink(registry, failover, clock, sessionId, settings, resumeWith, ConversationSoFar, this, afterOutage);
     }
 
     public string ActiveProvider => _link.ActiveProvider;
+
+    /// <summary>The candidate is not speaking, no answer is awaited and the agent's last answer is over: a safe moment to move.</summary>
+    public bool AtTurnBoundary => _link.AtTurnBoundary &&
+        _clock.GetUtcNow().UtcTicks - Interlocked.Read(ref _lastLoudUtcTicks) > _options.EndOfSpeechSilence.Ticks; // the provider's own VAD lags under load
 
     public MediaStats Stats => new(Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _framesToProvider),
         Interlocked.Read(ref _framesToClient), Interlocked.Read(ref _framesDropped), _link.IsConnected);
@@ -258,6 +262,8 @@ public sealed class AudioRelayFactory(
 {
     public VoiceProviderRegistry Providers => registry;
 
-    public AudioRelay Create(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation, ISessionMediaEvents grain) =>
-        new(sessionId, settings, resumeWith, conversation, grain, registry, options.Value, failover.Value, clock, loggers.CreateLogger<AudioRelay>());
+    /// <param name="afterOutage">The session resumed after its silo was lost (see <see cref="ProviderLink"/>).</param>
+    public AudioRelay Create(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation, ISessionMediaEvents grain,
+        bool afterOutage = false) =>
+        new(sessionId, settings, resumeWith, conversation, grain, registry, options.Value, failover.Value, clock, loggers.CreateLogger<AudioRelay>(), afterOutage);
 }

@@ -31,10 +31,16 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     private volatile IVoiceConnection? _current;
     private volatile string _active;
     private Task _loop = Task.CompletedTask;
+    private int _owedAfterOutage; // 1 until the first connection of a session resumed after its silo was lost
 
+    /// <param name="afterOutage">
+    /// The session resumed after its silo was lost: the candidate may have spoken while no silo heard it, so the first connection
+    /// answers at once (see <see cref="ProviderConnectRequest.AnswerOwed"/>) instead of waiting for an utterance that already ended.
+    /// </param>
     public ProviderLink(VoiceProviderRegistry registry, ProviderFailoverOptions options, TimeProvider clock, string sessionId,
-        ProviderSettings settings, string? resumeWith, Func<IReadOnlyList<Turn>> conversation, IVoiceEvents downstream)
+        ProviderSettings settings, string? resumeWith, Func<IReadOnlyList<Turn>> conversation, IVoiceEvents downstream, bool afterOutage = false)
     {
+        _owedAfterOutage = afterOutage ? 1 : 0;
         _registry = registry;
         _options = options;
         _clock = clock;
@@ -50,6 +56,9 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     public string ActiveProvider => _active;
 
     public bool IsConnected => _current is not null;
+
+    /// <summary>Between turns (see <see cref="AtBoundary"/>): nothing is said or awaited that a move to another connection would cut.</summary>
+    public bool AtTurnBoundary => AtBoundary(_registry.Get(_active).Session);
 
     public void Start() => _loop = Task.Run(RunAsync);
 
@@ -204,8 +213,15 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timeout.Token);
         var conversation = _conversation();
         var replay = ProviderRotation.Plan(conversation, voice.Session, continuation);
-        var request = new ProviderConnectRequest(_sessionId, _settings, replay.Verbatim, attempt, replay.Context, replay.Condensed);
-        return new Opened(await voice.ConnectAsync(request, this, connect.Token), replay, conversation.Count);
+        // A recovery (not a rotation, which happens at a turn boundary) owes an answer when the candidate's last turn went
+        // unanswered (the agent's answer was cut with its connection or its silo: an answer is checkpointed only once spoken in
+        // full), when the candidate finished speaking while no connection was up, or after the session's silo was lost.
+        var owed = !continuation && (Volatile.Read(ref _owedAfterOutage) == 1 || Volatile.Read(ref _awaitingAnswerSince) != 0 ||
+            (conversation.Count > 0 && conversation[^1].Speaker == ParticipantRole.Candidate));
+        var request = new ProviderConnectRequest(_sessionId, _settings, replay.Verbatim, attempt, replay.Context, replay.Condensed, owed);
+        var connection = await voice.ConnectAsync(request, this, connect.Token);
+        Volatile.Write(ref _owedAfterOutage, 0);
+        return new Opened(connection, replay, conversation.Count);
     }
 
     /// <summary>

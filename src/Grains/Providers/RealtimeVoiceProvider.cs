@@ -48,6 +48,8 @@ public sealed partial class RealtimeVoiceProvider(string name, RealtimeProviderO
                     : RealtimeItem.CreateUserMessageItem(turn.Text);
                 await session.AddItemAsync(item, cancellationToken);
             }
+            // The previous connection was lost before the agent's answer was complete: ask for it now, as its end of turn would have.
+            if (request.AnswerOwed) await session.StartResponseAsync(cancellationToken);
         }
         catch (Exception e)
         {

@@ -24,7 +24,7 @@ public sealed class SimulatedVoiceProvider(string name, SimulatedProviderOptions
         if (request.Attempt <= options.FailFirstConnects || random.NextDouble() < options.ConnectFailureRate)
             throw new ProviderException(name, "connection refused (injected fault)");
         var connection = new SimulatedConnection(name, options, clock, events, random, request.Conversation.Count + request.CondensedTurns);
-        connection.Start(options.SessionCap ?? Session.Budget);
+        connection.Start(options.SessionCap ?? Session.Budget, answerNow: request.AnswerOwed);
         return connection;
     }
 
@@ -71,11 +71,13 @@ internal sealed class SimulatedConnection(
 
     public Task Completion => _completion.Task;
 
-    public void Start(TimeSpan? cap)
+    /// <param name="answerNow">The replayed conversation ends with an unanswered candidate turn: answer it now, as after an utterance.</param>
+    public void Start(TimeSpan? cap, bool answerNow = false)
     {
         if (cap is { } limit)
             _cap = clock.CreateTimer(static s => ((SimulatedConnection)s!).Fail("session expired: the session hit its maximum duration", expired: true),
                 this, limit, Timeout.InfiniteTimeSpan);
+        if (answerNow) Answer(Questions[Math.Max(0, _utterances - 1) % Questions.Length], dropMidway: false); // before the listener shares the generator
         _listening = Task.Run(ListenAsync);
     }
 
@@ -133,9 +135,13 @@ internal sealed class SimulatedConnection(
         roll -= options.StallRate;
         if (roll < options.ErrorRate) events.OnProviderError(provider, "server_error", "injected error event");
         var dropMidway = random.NextDouble() < options.DropRate;
-        var jitter = options.ResponseJitter.Ticks == 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(random.NextDouble() * options.ResponseJitter.Ticks));
-        var text = Questions[(_utterances - 1) % Questions.Length];
+        Answer(Questions[(_utterances - 1) % Questions.Length], dropMidway);
+    }
 
+    /// <summary>Speaks <paramref name="text"/> after the response latency, replacing an answer still pending.</summary>
+    private void Answer(string text, bool dropMidway)
+    {
+        var jitter = options.ResponseJitter.Ticks == 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(random.NextDouble() * options.ResponseJitter.Ticks));
         CancellationTokenSource speaking;
         lock (_gate)
         {

@@ -23,9 +23,12 @@ public interface IVoiceProvider
 /// What a connection needs: the session's settings, the conversation to replay word for word, and which attempt this is
 /// (1-based, per provider). <paramref name="Context"/>, when set, goes in first as one system message: the note that this
 /// continues an interview under way and the older turns condensed (<paramref name="CondensedTurns"/> of them).
+/// <paramref name="AnswerOwed"/>: the conversation ends with the candidate and no answer of the agent was ever completed (the
+/// previous connection, or the silo holding it, was lost while the answer was awaited or being spoken), so the provider is asked
+/// to answer at once after the replay, as it would have; otherwise it waits for the candidate's next utterance like any turn.
 /// </summary>
 public sealed record ProviderConnectRequest(string SessionId, ProviderSettings Settings, IReadOnlyList<Turn> Conversation, int Attempt = 1,
-    string? Context = null, int CondensedTurns = 0);
+    string? Context = null, int CondensedTurns = 0, bool AnswerOwed = false);
 
 /// <summary>One live provider conversation. Sending never blocks: the connection owns a bounded queue and a send pump.</summary>
 public interface IVoiceConnection : IAsyncDisposable

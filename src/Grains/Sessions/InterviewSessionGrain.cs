@@ -1,5 +1,7 @@
 using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 using Microsoft.Extensions.Options;
 using VoiceActors.LiveKit;
 using VoiceActors.Media;
@@ -19,9 +21,11 @@ namespace VoiceActors.Sessions;
 [RegionalLeastLoadedPlacement]
 public sealed partial class InterviewSessionGrain(
     [PersistentState(StorageNames.SessionState, StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
+    [FromKeyedServices(StorageNames.Sessions)] IGrainStorage sessionStorage,
     IOptions<InterviewSessionOptions> options,
     TimeProvider clock,
     ILocalSiloDetails silo,
+    IClusterMembershipService membership,
     SiloSessionLoad load,
     AudioRelayFactory relays,
     RegionView regions,
@@ -39,10 +43,14 @@ public sealed partial class InterviewSessionGrain(
     internal const string RoomDeleteFailedKind = "room.delete_failed";
     internal const string ObserverTokenKind = "observer.token";
 
+    /// <summary>How long a relocation waits for a turn boundary before moving anyway (a monologue must not outlast the drain's deadline).</summary>
+    internal static readonly TimeSpan MaxTurnBoundaryWait = TimeSpan.FromSeconds(10);
+
     private static readonly MethodInfo PushCandidateAudioMethod = typeof(ISessionMediaGrain).GetMethod(nameof(ISessionMediaGrain.PushCandidateAudio))!;
 
     private readonly InterviewSessionOptions _options = options.Value;
     private bool _relocating;
+    private long _relocatingSince;
     private bool _migratedIn;
     private SessionLogScope? _logScope;
     private SessionRoom? _room;
@@ -52,7 +60,7 @@ public sealed partial class InterviewSessionGrain(
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
     private SessionRoom Room => _room ??= new SessionRoom(SessionId, livekit, logger);
-    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays, bridge, recorders); // made before activation: rehydration fills it
+    private SessionMedia Media => _media ??= new SessionMedia(SessionId, relays, bridge, recorders, new SessionSinkStore(sessionStorage, this.GetGrainId())); // made before activation: rehydration fills it
 
     /// <summary>The AI agent's identity in the room, stable per session: a re-joining agent evicts its stale self; the provider speaks as it.</summary>
     private string AgentIdentity => LiveKitIdentities.Agent(SessionId);
@@ -72,8 +80,13 @@ public sealed partial class InterviewSessionGrain(
         await session.WriteStateAsync(cancellationToken);
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
+        // Not handed over, and its silo is gone (not just an idle deactivation): the client's sink went with it. Send to that
+        // sink again, and have the provider answer at once (the candidate may have spoken while no silo heard it).
+        var afterOutage = !_migratedIn && previous is not null && previous != State.Silo &&
+            membership.CurrentSnapshot.GetSiloStatus(SiloAddress.FromParsableString(previous)) != SiloStatus.Active;
+        if (afterOutage) _ = Media.RestoreSinkAsync(); // on this activation's scheduler; the resume does not wait for the read
         // The interview was talking to a provider when its silo died: reconnect now, replaying the checkpointed turns.
-        if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureMedia();
+        if (State.ActiveProvider is not null && State.Status is SessionStatus.Active or SessionStatus.Reconnecting) EnsureMedia(afterOutage);
         // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
         if (!_migratedIn) GoHomeIfServing(avoid: null);
         await EnsureAgentInRoomAsync(); // the candidate may still be in the room: the agent rejoins from here
@@ -274,15 +287,10 @@ public sealed partial class InterviewSessionGrain(
     Task ISessionMediaGrain.AttachMedia(IAudioSink sink)
     {
         EnsureMedia();
-        Media.Attach(sink);
-        return Task.CompletedTask;
+        return Media.AttachAsync(sink);
     }
 
-    Task ISessionMediaGrain.DetachMedia(IAudioSink sink)
-    {
-        Media.Detach(sink);
-        return Task.CompletedTask;
-    }
+    Task ISessionMediaGrain.DetachMedia(IAudioSink sink) => Media.DetachAsync(sink);
 
     async Task ISessionMediaEvents.OnProviderTurn(Turn turn)
     {
@@ -318,14 +326,14 @@ public sealed partial class InterviewSessionGrain(
     }
 
     /// <summary>The session's media, started on first use: a media socket attaching, a first frame, or a resume.</summary>
-    private AudioRelay EnsureMedia()
+    private AudioRelay EnsureMedia(bool afterOutage = false)
     {
         if (Media.Relay is { } relay) return relay;
         EnsureExists();
         if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, SessionStatus.Active);
         var events = this.AsReference<ISessionMediaEvents>();
         return Media.Start(State.Provider, State.ActiveProvider, State.Turns, events,
-            State.Consent.Recording ? new Recording.RecordingTarget(State.TenantId, SessionId, events) : null);
+            State.Consent.Recording ? new Recording.RecordingTarget(State.TenantId, SessionId, events) : null, afterOutage);
     }
 
     async Task ISessionMediaEvents.OnAgentRoom(string state, string reason)
@@ -393,9 +401,12 @@ public sealed partial class InterviewSessionGrain(
         if (!_relocating)
         {
             _relocating = true;
+            _relocatingSince = clock.GetTimestamp();
             Record(TimelineKinds.Migrating, reason);
             await session.WriteStateAsync(); // storage holds the same state as the migration package, whichever the new silo sees
         }
+        // Between turns, so the move cuts no answer and splits no utterance; the caller asks again until it has moved.
+        if (!Media.AtTurnBoundary && clock.GetElapsedTime(_relocatingSince) < MaxTurnBoundaryWait) return here;
         MigrateTo(State.Region, avoid: here);
         return here;
     }
@@ -502,6 +513,7 @@ public sealed partial class InterviewSessionGrain(
     private async Task EndAsync(SessionStatus outcome, string reason)
     {
         await Media.StopAsync();
+        await Media.ForgetSinkAsync();
         MoveTo(outcome);
         State.EndedAt = clock.GetUtcNow();
         State.EndReason = reason;

@@ -8,6 +8,9 @@ public static class StorageNames
     /// <summary>The state name of a session in <see cref="Sessions"/> (placement reads it too, to find a session's region).</summary>
     public const string SessionState = "session";
 
+    /// <summary>The state name of a session's media link (its client's sink) in <see cref="Sessions"/>, beside its state.</summary>
+    public const string MediaLink = "media";
+
     /// <summary>Everything else that must survive a restart (regions, capacity, post-session progress).</summary>
     public const string Default = "Default";
 }

@@ -269,7 +269,11 @@ public sealed class SimulatedSession : IAudioSink
 
     private async Task ReattachAsync()
     {
-        try { await _media.AttachMedia(_sinkReference!); }
+        try
+        {
+            await _media.AttachMedia(_sinkReference!);
+            _run.AudioGaps?.OnReattached(SessionId);
+        }
         catch (Exception e) when (e is not OutOfMemoryException) { _run.Stats.RecordError(e); }
         finally { Volatile.Write(ref _reattaching, 0); }
     }
@@ -293,6 +297,7 @@ public sealed class SimulatedSession : IAudioSink
             _turnEndUtcTicks = now.UtcTicks;
             _awaitingReply = true;
         }
+        _run.AudioGaps?.OnUtteranceEnded(SessionId);
         if (_run.Options.RecordTurns && _utteranceStart != default)
             _ = RecordTurnAsync(new Turn(ParticipantRole.Candidate, $"load test utterance {utterance}", _utteranceStart, now));
     }
@@ -339,6 +344,7 @@ public sealed class SimulatedSession : IAudioSink
     Task IAudioSink.OnTranscript(Turn turn)
     {
         Interlocked.Increment(ref _run.Stats.Transcripts);
+        if (turn.Speaker == ParticipantRole.Agent) _run.AudioGaps?.OnAgentTranscript(SessionId);
         return Task.CompletedTask;
     }
 

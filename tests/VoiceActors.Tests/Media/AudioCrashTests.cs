@@ -41,6 +41,7 @@ public sealed class AudioCrashTests : IAsyncLifetime
         await AudioPathTests.PushAsync(silo, grain, AudioPathTests.Silence(), 300, until: () => client.Turns.Count == 2);
         var before = await grain.Get("tenant");
         Assert.Equal(SessionStatus.Active, before.Status);
+        var heardBeforeKill = client.Audio.Count; // the answer is over: its transcript came after its last frame
 
         var host = silo.Cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == before.Silo);
         await silo.Cluster.KillSiloAsync(host);
@@ -66,5 +67,14 @@ public sealed class AudioCrashTests : IAsyncLifetime
         Assert.True(resumed > 0);
         Assert.Contains(timeline.Skip(resumed), e => e.Kind == TimelineKinds.ProviderConnected && e.Detail == "simulated: attempt 1, replayed 2 turns");
         Assert.Equal(2, (await grain.GetTurns("tenant")).Count); // the checkpointed turns survived the crash
+
+        // No re-attach and no new speech: the survivor sends to the sink the client attached on the dead silo, and its provider
+        // answers at once, since whatever the candidate said while no silo heard it is lost (issue #14: what the candidate hears).
+        await Eventually.UntilAsync(() =>
+        {
+            silo.Clock.Advance(TimeSpan.FromMilliseconds(100)); // the simulator's response latency and frame pacing run on it
+            return Task.FromResult(client.Audio.Count > heardBeforeKill);
+        }, TimeSpan.FromSeconds(30), () => $"no provider audio reached the client's sink after the resume ({heardBeforeKill} frames before the kill)",
+            TimeSpan.FromMilliseconds(100));
     }
 }
