@@ -30,6 +30,10 @@ public static class RecordingMetrics
     public static readonly Counter<double> SealCpuSeconds = VoiceMetrics.Meter.CreateCounter<double>(
         "voice_recording_seal_cpu_seconds", description: "CPU seconds spent sealing recording chunks (AES-GCM).");
 
+    /// <summary>20 ms frames encoded (both channels in one): the recorder's CPU divided by these is its cost per second of audio.</summary>
+    public static readonly Counter<long> FramesEncoded = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_recording_frames_encoded", description: "20 ms recording frames encoded (candidate and agent together).");
+
     public static void ExportAtZero()
     {
         ChunksStored.Add(0);
@@ -38,6 +42,7 @@ public static class RecordingMetrics
         StoreErrors.Add(0);
         EncodeSeconds.Add(0);
         EncodeCpuSeconds.Add(0);
+        FramesEncoded.Add(0);
         SealCpuSeconds.Add(0);
     }
 }

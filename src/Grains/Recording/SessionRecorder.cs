@@ -124,6 +124,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     internal bool Pump()
     {
         if (_encodingDone) return true;
+        var before = _encoded;
         try
         {
             var reader = _frames.Reader;
@@ -142,6 +143,10 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         catch (Exception e)
         {
             LogEncoderFailed(_target.SessionId, e); // the recording stops; the interview does not
+        }
+        finally
+        {
+            if (_encoded > before) RecordingMetrics.FramesEncoded.Add((_encoded - before) / FrameSamples);
         }
         return Finish();
     }

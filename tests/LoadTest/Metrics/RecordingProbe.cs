@@ -48,8 +48,10 @@ public sealed class RecordingProbe : IDisposable
         double Sum(string name) => _sums.GetValueOrDefault(name);
         var encode = Sum("voice_recording_encode_cpu_seconds");
         var seal = Sum("voice_recording_seal_cpu_seconds");
-        var perSession = seconds > 0 && sessions > 0 ? (encode + seal) * 1000 / seconds / sessions : 0;
-        return new RecordingFigures(Math.Round(seconds, 1), sessions, Math.Round(encode, 3), Math.Round(seal, 3), Math.Round(perSession, 3),
+        // Per second of audio actually encoded (50 frames), not per wall second: an overloaded run encodes less than real time.
+        var audioSeconds = Sum("voice_recording_frames_encoded") / 50;
+        var perSession = audioSeconds > 0 ? (encode + seal) * 1000 / audioSeconds : 0;
+        return new RecordingFigures(Math.Round(seconds, 1), sessions, Math.Round(audioSeconds, 1), Math.Round(encode, 3), Math.Round(seal, 3), Math.Round(perSession, 3),
             perSession > 0 ? Math.Round(1000 / perSession, 0) : 0,
             (long)Sum("voice_recording_chunks_stored"), (long)Sum("voice_recording_chunks_dropped"),
             (long)Sum("voice_recording_frames_dropped"), (long)Sum("voice_recording_store_errors"));
@@ -58,8 +60,9 @@ public sealed class RecordingProbe : IDisposable
     public void Dispose() => _listener.Dispose();
 }
 
-/// <param name="CpuMsPerSessionSecond">Encoder-thread plus sealing CPU per session per second of audio, in milliseconds.</param>
+/// <param name="AudioSeconds">Seconds of recording (both channels) encoded over the plateau, all sessions together.</param>
+/// <param name="CpuMsPerSessionSecond">Encoder-thread plus sealing CPU per second of one session's recording, in milliseconds.</param>
 /// <param name="SessionsPerRecordingCore">How many sessions one core could record at that cost (encode + seal only).</param>
 public sealed record RecordingFigures(
-    double Seconds, int Sessions, double EncodeCpuS, double SealCpuS, double CpuMsPerSessionSecond, double SessionsPerRecordingCore,
+    double Seconds, int Sessions, double AudioSeconds, double EncodeCpuS, double SealCpuS, double CpuMsPerSessionSecond, double SessionsPerRecordingCore,
     long ChunksStored, long ChunksDropped, long FramesDropped, long StoreErrors);

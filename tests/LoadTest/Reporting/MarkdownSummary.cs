@@ -29,7 +29,7 @@ public static class MarkdownSummary
             Row(b, $"silo voice_audio_latency_ms {path}, after the warm-up", Percentiles(latency));
         if (r.Recording is { } rec)
         {
-            Row(b, "recording CPU per session (encoder threads + sealing), ms per second of audio", $"{rec.CpuMsPerSessionSecond.ToString(c)} (encode {rec.EncodeCpuS.ToString(c)} s + seal {rec.SealCpuS.ToString(c)} s over {rec.Seconds.ToString(c)} s, {rec.Sessions} sessions)");
+            Row(b, "recording CPU per session (encoder threads + sealing), ms per second of audio", $"{rec.CpuMsPerSessionSecond.ToString(c)} (encode {rec.EncodeCpuS.ToString(c)} s + seal {rec.SealCpuS.ToString(c)} s for {rec.AudioSeconds.ToString(c)} s of audio encoded in {rec.Seconds.ToString(c)} s, {rec.Sessions} sessions)");
             Row(b, "sessions one core records at that cost", rec.SessionsPerRecordingCore.ToString(c));
             Row(b, "recording chunks stored / dropped; frames dropped; store errors (plateau)", $"{rec.ChunksStored} / {rec.ChunksDropped}; {rec.FramesDropped}; {rec.StoreErrors}");
         }
