@@ -95,7 +95,16 @@ public sealed partial class RecordingEncoders : IDisposable
                 var cpu = ThreadCpu.Now();
                 foreach (var recorder in batch)
                 {
-                    if (recorder.Pump()) done.Add(recorder);
+                    try
+                    {
+                        if (recorder.Pump()) done.Add(recorder);
+                    }
+                    catch (Exception e)
+                    {
+                        // Pump handles its own failures; this is the last guard: an exception escaping a thread ends the process.
+                        _owner.LogPumpFailed(e);
+                        done.Add(recorder);
+                    }
                 }
                 if (cpu >= 0) RecordingMetrics.EncodeCpuSeconds.Add((ThreadCpu.Now() - cpu) / 1e9);
                 if (done.Count == 0) continue;
@@ -127,6 +136,9 @@ public sealed partial class RecordingEncoders : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recording: {Threads} encoder threads at nice {Nice}, encoding with {Implementation}")]
     private partial void LogStarting(int threads, int nice, string implementation);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recording: an encoder thread dropped a recording it could not pump")]
+    private partial void LogPumpFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recording: {Thread} could not lower its priority (errno {Errno}); it competes with the audio path as an equal")]
     private partial void LogReniceFailed(string thread, int errno);
