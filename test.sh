@@ -18,6 +18,9 @@ command -v radosgw >/dev/null || missing+=(radosgw)
 command -v ceph-mon >/dev/null || missing+=(ceph-mon)
 command -v ceph-osd >/dev/null || missing+=(ceph-osd)
 command -v opusinfo >/dev/null || missing+=(opus-tools)
+# libopus for the recorder's encoder: Concentus loads it as "libopus.so", the link libopus-dev adds next to libopus0's
+# libopus.so.0 (without it the recorder falls back to Concentus' managed codec, ~4x the CPU: BENCHMARKS.md #15).
+compgen -G '/usr/lib/*/libopus.so' >/dev/null || [ -e /usr/lib/libopus.so ] || missing+=(libopus-dev)
 # Speech for the transcription tests (flite speaks, sox resamples) and the offline recognizer with its US English model.
 command -v pocketsphinx_continuous >/dev/null || missing+=(pocketsphinx)
 [ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)

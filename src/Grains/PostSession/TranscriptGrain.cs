@@ -42,7 +42,21 @@ public sealed partial class TranscriptGrain(IPostSessionRepository repository, R
         if (transcriber is null || (providerGaveOne && options.Prefer == TranscriptionOptions.PreferProviderThenRecording))
             return new TranscriptView(SessionId, fromProvider, clock.GetUtcNow(), TranscriptSources.Provider);
 
-        if (await transcriber.TranscribeAsync(completed.TenantId, SessionId) is { } fromRecording)
+        // Recognition runs as the silo's background job: this turn waits a bounded time, then lets the event come back.
+        var job = recordings.Job(transcriber, completed.TenantId, SessionId);
+        try
+        {
+            await job.WaitAsync(options.TurnWait);
+        }
+        catch (TimeoutException)
+        {
+            throw new TranscriptionPendingException(SessionId, options.TurnWait);
+        }
+        finally
+        {
+            if (job.IsCompleted) recordings.Collect(SessionId); // taken, or failed: a re-delivery starts afresh
+        }
+        if (await job is { } fromRecording)
             return new TranscriptView(SessionId, fromRecording, clock.GetUtcNow(), transcriber.Source);
         // The last chunk may still be on its way to the store: not acknowledging brings the event back (PostSession:RedeliveryPeriod).
         if (clock.GetUtcNow() - completed.EndedAt < options.RecordingWait) throw new RecordingNotReadyException(SessionId);

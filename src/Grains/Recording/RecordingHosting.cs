@@ -21,6 +21,7 @@ public static class RecordingHosting
         else services.TryAddSingleton<IRecordingStore, DirectoryRecordingStore>();
         services.AddSingleton<RecordingKeys>();
         services.AddSingleton<RecordingVault>();
+        services.AddSingleton<RecordingEncoders>();
         services.AddSingleton<SessionRecorders>();
         services.AddSingleton<IRecordingReader, RecordingReader>();
         services.TryAddSingleton(TimeProvider.System);

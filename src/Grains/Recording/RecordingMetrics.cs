@@ -22,6 +22,18 @@ public static class RecordingMetrics
     public static readonly Counter<double> EncodeSeconds = VoiceMetrics.Meter.CreateCounter<double>(
         "voice_recording_packaging_seconds", description: "CPU seconds spent building Ogg chunks.");
 
+    /// <summary>CPU seconds the encoder threads spent (their own clocks): encoding both channels and building Ogg chunks.</summary>
+    public static readonly Counter<double> EncodeCpuSeconds = VoiceMetrics.Meter.CreateCounter<double>(
+        "voice_recording_encode_cpu_seconds", description: "CPU seconds of the recording encoder threads (Opus encoding and Ogg packaging).");
+
+    /// <summary>CPU seconds sealing chunks with AES-GCM (the sealing thread's own clock).</summary>
+    public static readonly Counter<double> SealCpuSeconds = VoiceMetrics.Meter.CreateCounter<double>(
+        "voice_recording_seal_cpu_seconds", description: "CPU seconds spent sealing recording chunks (AES-GCM).");
+
+    /// <summary>20 ms frames encoded (both channels in one): the recorder's CPU divided by these is its cost per second of audio.</summary>
+    public static readonly Counter<long> FramesEncoded = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_recording_frames_encoded", description: "20 ms recording frames encoded (candidate and agent together).");
+
     public static void ExportAtZero()
     {
         ChunksStored.Add(0);
@@ -29,5 +41,8 @@ public static class RecordingMetrics
         FramesDropped.Add(0);
         StoreErrors.Add(0);
         EncodeSeconds.Add(0);
+        EncodeCpuSeconds.Add(0);
+        FramesEncoded.Add(0);
+        SealCpuSeconds.Add(0);
     }
 }

@@ -22,6 +22,18 @@ public sealed class RecordingOptions
     /// <summary>Opus encoder complexity 0-10: CPU per session against quality; 5 keeps speech clear at a third of 10's cost.</summary>
     public int Complexity { get; set; } = 5;
 
+    /// <summary>Opus implementation: <c>Auto</c> (libopus when it loads, else managed) or <c>Managed</c>.</summary>
+    public OpusImplementation Opus { get; set; } = OpusImplementation.Auto;
+
+    /// <summary>Dedicated encoder threads shared by every session on the silo (default: one per core).</summary>
+    public int EncoderThreads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Linux nice value of the encoder threads (0-19): above the audio path's 0, so under CPU pressure the scheduler runs frames
+    /// first and the recording falls behind (its bounded queue, then counted drops) instead of the interview.
+    /// </summary>
+    public int EncoderNice { get; set; } = 10;
+
     /// <summary>One object-store call that takes longer is abandoned (and retried while the chunk waits in the upload queue).</summary>
     public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -70,6 +82,9 @@ public sealed class RecordingOptionsValidator : OptionsValidator<RecordingOption
         if (o.UploadQueue is < 1 or > 1000) errors.Add("Recordings:UploadQueue must be between 1 and 1000 chunks.");
         if (o.BitratePerChannel is < 6_000 or > 256_000) errors.Add("Recordings:BitratePerChannel must be between 6000 and 256000 bit/s.");
         if (o.Complexity is < 0 or > 10) errors.Add("Recordings:Complexity must be between 0 and 10.");
+        if (!Enum.IsDefined(o.Opus)) errors.Add("Recordings:Opus must be Auto or Managed.");
+        if (o.EncoderThreads is < 1 or > 256) errors.Add("Recordings:EncoderThreads must be between 1 and 256.");
+        if (o.EncoderNice is < 0 or > 19) errors.Add("Recordings:EncoderNice must be between 0 and 19.");
         if (o.StoreTimeout <= TimeSpan.Zero) errors.Add("Recordings:StoreTimeout must be positive.");
         if (o.FlushTimeout <= TimeSpan.Zero) errors.Add("Recordings:FlushTimeout must be positive.");
         foreach (var (id, key) in o.MasterKeys)

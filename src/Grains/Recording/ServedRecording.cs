@@ -163,11 +163,18 @@ public sealed class ServedRecording
     private static readonly Lazy<byte[]> SilencePacket = new(() =>
     {
         var encoder = RecordingCodec.Encoder();
-        var pcm = new short[960];
-        var packet = new byte[1500];
-        var n = 0;
-        for (var i = 0; i < 5; i++) n = encoder.EncodeMultistream(pcm, 480, packet, packet.Length); // past the encoder's start-up
-        return packet.AsSpan(0, n).ToArray();
+        try
+        {
+            var pcm = new short[960];
+            var packet = new byte[1500];
+            var n = 0;
+            for (var i = 0; i < 5; i++) n = encoder.EncodeMultistream(pcm, 480, packet, packet.Length); // past the encoder's start-up
+            return packet.AsSpan(0, n).ToArray();
+        }
+        finally
+        {
+            (encoder as IDisposable)?.Dispose(); // libopus' state is unmanaged
+        }
     });
 
     private sealed record Segment(long Offset, long Length, int Chunk, uint FirstSequence, long GranuleShift, int EndsStream, byte[]? Bytes);

@@ -26,7 +26,6 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     private const int Rate = 24_000; // AudioFormat.SampleRate
     private const int FrameSamples = 480; // 20 ms at 24 kHz
     private const int Ratio48 = OggOpus.GranuleRate / Rate;
-    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(300); // late frames within this still land in place
 
     private readonly RecordingTarget _target;
@@ -45,7 +44,8 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     private readonly LinkedList<Chunk> _uploads = new();
     private readonly SemaphoreSlim _uploadSignal = new(0);
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _encoding;
+    private readonly TaskCompletionSource _encoding = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action _wakeEncoder;
     private readonly Task _uploading;
     private long _originTicks = -1;
     private long _encoded; // samples per channel encoded since the origin
@@ -57,7 +57,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     private long _chunksDropped;
     private long _chunksStored;
 
-    internal SessionRecorder(RecordingTarget target, RecordingVault vault, TimeProvider clock, ILogger logger)
+    internal SessionRecorder(RecordingTarget target, RecordingVault vault, RecordingEncoders encoders, TimeProvider clock, ILogger logger)
     {
         _target = target;
         _vault = vault;
@@ -70,13 +70,13 @@ public sealed partial class SessionRecorder : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once: the frame is dropped, never waited for
         });
         _chunkFrames = (int)(_options.ChunkDuration.TotalMilliseconds / 20);
-        _encoder = RecordingCodec.Encoder();
+        _encoder = RecordingCodec.Encoder(encoders.Implementation);
         _encoder.Bitrate = _options.BitratePerChannel * 2;
         _encoder.Complexity = _options.Complexity;
         _encoder.SignalType = OpusSignal.OPUS_SIGNAL_VOICE;
         _preSkip48 = _encoder.Lookahead * Ratio48;
-        _encoding = Task.Run(EncodeLoopAsync);
         _uploading = Task.Run(UploadLoopAsync);
+        _wakeEncoder = encoders.Attach(this);
     }
 
     public long FramesDropped => Interlocked.Read(ref _framesDropped);
@@ -102,7 +102,8 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         if (_completing) return;
         _completing = true;
         _frames.Writer.TryComplete();
-        var all = Task.WhenAll(_encoding, _uploading);
+        _wakeEncoder(); // the rest is encoded now, not at the next tick
+        var all = Task.WhenAll(_encoding.Task, _uploading);
         if (await Task.WhenAny(all, Task.Delay(_options.FlushTimeout, _clock)) != all)
         {
             LogFlushTimedOut(_target.SessionId, _options.FlushTimeout);
@@ -114,28 +115,30 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     /// <summary>Not disposing <see cref="_stop"/>: loops cut off by the flush timeout may still be unwinding on it (no timer to free).</summary>
     public async ValueTask DisposeAsync() => await CompleteAsync();
 
-    // ---- Encoding: its own loop, never the grain's turn
+    // ---- Encoding: on an encoder thread, never the grain's turn
 
-    private async Task EncodeLoopAsync()
+    /// <summary>
+    /// One tick of this recording on its encoder thread: places what arrived and encodes what is due. At the end (the queue
+    /// completed and read to the last frame, or the flush timeout cut it off) it encodes the rest and returns true: done.
+    /// </summary>
+    internal bool Pump()
     {
+        if (_encodingDone) return true;
+        var before = _encoded;
         try
         {
             var reader = _frames.Reader;
-            while (true)
-            {
-                var wait = reader.WaitToReadAsync(_stop.Token).AsTask();
-                if (await Task.WhenAny(wait, Task.Delay(Tick, _clock)) == wait && !await wait) break;
-                while (reader.TryRead(out var frame)) Place(frame);
-                EncodeDue(_clock.GetUtcNow().UtcTicks);
-            }
             while (reader.TryRead(out var frame)) Place(frame);
+            if (_stop.IsCancellationRequested) return Finish();
+            if (!reader.Completion.IsCompleted)
+            {
+                EncodeDue(_clock.GetUtcNow().UtcTicks);
+                return false;
+            }
             // The end: everything written so far, to the last frame of either side.
             var end = Math.Max(_lanes[0].WritePos, _lanes[1].WritePos);
             while (_encoded < end) EncodeOne();
             if (_chunkPackets.Count > 0) CutChunk();
-        }
-        catch (OperationCanceledException)
-        {
         }
         catch (Exception e)
         {
@@ -143,9 +146,22 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         }
         finally
         {
-            _encodingDone = true;
-            _uploadSignal.Release();
+            if (_encoded > before) RecordingMetrics.FramesEncoded.Add((_encoded - before) / FrameSamples);
         }
+        return Finish();
+    }
+
+    /// <summary>The silo is stopping: no more encoding; what the uploader holds still goes to the store.</summary>
+    internal void Abandon() => Finish();
+
+    private bool Finish()
+    {
+        if (_encodingDone) return true;
+        _encodingDone = true;
+        (_encoder as IDisposable)?.Dispose(); // libopus' state is unmanaged
+        _uploadSignal.Release();
+        _encoding.TrySetResult();
+        return true;
     }
 
     /// <summary>
@@ -402,7 +418,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
 }
 
 /// <summary>Builds a session's recorder with the silo's store, keys and options.</summary>
-public sealed class SessionRecorders(RecordingVault vault, TimeProvider clock, ILoggerFactory loggers)
+public sealed class SessionRecorders(RecordingVault vault, RecordingEncoders encoders, TimeProvider clock, ILoggerFactory loggers)
 {
-    public SessionRecorder Start(RecordingTarget target) => new(target, vault, clock, loggers.CreateLogger<SessionRecorder>());
+    public SessionRecorder Start(RecordingTarget target) => new(target, vault, encoders, clock, loggers.CreateLogger<SessionRecorder>());
 }

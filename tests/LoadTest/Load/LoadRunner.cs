@@ -89,6 +89,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         var frames = new SpeechFrames(options.SampleRate, options.FrameLength, options.Seed);
         var context = new SessionContext(cluster.Client, options, _stats, frames, clock, _runStart, _audioGaps);
         using var siloLatency = options.SiloLatency ? new SiloLatencyProbe(() => _stats.InSteadyState) : null;
+        using var recording = options.Record && options.SiloLatency ? new RecordingProbe(() => _stats.InSteadyState) : null;
         var pump = new Thread(Pump) { IsBackground = true, Name = "loadtest-audio-pump", Priority = ThreadPriority.AboveNormal };
         _pumping = true;
         pump.Start();
@@ -98,6 +99,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         try
         {
             await ControlAsync(context, ct);
+            recording?.Freeze();
             foreach (var s in _live) s.RequestStop();
             var drainBudget = options.RetryBudget + TimeSpan.FromSeconds(30);
             await Task.WhenAll(_sessionTasks).WaitAsync(drainBudget, clock, ct);
@@ -117,7 +119,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             s.ReleaseSink();
         }
         try { await Task.WhenAll(_audioTasks); } catch (OperationCanceledException) { }
-        return BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize(), ChaosAudio = _audioGaps.Summarize() };
+        return BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize(), Recording = recording?.Summarize(options.Sessions), ChaosAudio = _audioGaps.Summarize() };
     }
 
     /// <summary>Starts and stops sessions so the live count follows the ramp profile, within the create rate.</summary>

@@ -7,7 +7,7 @@ namespace VoiceActors.LoadTest.Reporting;
 /// <summary>
 /// The JSON report. Field names are part of the outside contract (../shared/CONTRACT.md, "Load tester"): keep
 /// <c>sessions.*</c>, <c>frames.*</c>, <c>latency_ms.*</c>, <c>create_ms.*</c>, <c>errors</c> and <c>ceiling.*</c> as they are.
-/// <c>silo_latency_ms</c> (by path) is there only with <c>--silo-latency</c>.
+/// <c>silo_latency_ms</c> (by path) is there only with <c>--silo-latency</c>; <c>recording</c> only with it and <c>--record</c>.
 /// </summary>
 public sealed record LoadReport(
     string StartedAt,
@@ -36,7 +36,8 @@ public sealed record LoadReport(
     ThresholdFigures Thresholds,
     IReadOnlyList<string> Notes,
     IReadOnlyDictionary<string, LatencySummary>? SiloLatencyMs = null,
-    IReadOnlyList<VoiceActors.LoadTest.Metrics.ChaosAudioFigures>? ChaosAudio = null)
+    IReadOnlyList<VoiceActors.LoadTest.Metrics.ChaosAudioFigures>? ChaosAudio = null,
+    RecordingFigures? Recording = null)
 {
     public static readonly JsonSerializerOptions Json = new()
     {

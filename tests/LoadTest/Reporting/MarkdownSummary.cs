@@ -27,6 +27,12 @@ public static class MarkdownSummary
         Row(b, "turn latency ms (end of speech to first reply audio)", Percentiles(r.TurnMs));
         foreach (var (path, latency) in r.SiloLatencyMs ?? new Dictionary<string, LatencySummary>())
             Row(b, $"silo voice_audio_latency_ms {path}, after the warm-up", Percentiles(latency));
+        if (r.Recording is { } rec)
+        {
+            Row(b, "recording CPU per session (encoder threads + sealing), ms per second of audio", $"{rec.CpuMsPerSessionSecond.ToString(c)} (encode {rec.EncodeCpuS.ToString(c)} s + seal {rec.SealCpuS.ToString(c)} s for {rec.AudioSeconds.ToString(c)} s of audio encoded in {rec.Seconds.ToString(c)} s, {rec.Sessions} sessions)");
+            Row(b, "sessions one core records at that cost", rec.SessionsPerRecordingCore.ToString(c));
+            Row(b, "recording chunks stored / dropped; frames dropped; store errors (plateau)", $"{rec.ChunksStored} / {rec.ChunksDropped}; {rec.FramesDropped}; {rec.StoreErrors}");
+        }
         Row(b, "create ms (p50 / p95 / p99)", $"{r.CreateMs.P50} / {r.CreateMs.P95} / {r.CreateMs.P99}");
         Row(b, "creates per second", r.CreatesPerS.ToString(c));
         Row(b, "turns spoken / answered / unanswered / recorded", $"{r.Turns.Spoken} / {r.Turns.Answered} / {r.Turns.Unanswered} / {r.Turns.Recorded}");

@@ -72,13 +72,13 @@ internal static class RecordingKit
         return pcm;
     }
 
-    public static async Task<string> CreateAsync(HttpClient client, bool recording)
+    public static async Task<string> CreateAsync(HttpClient client, bool recording, bool transcription = true)
     {
         var response = await client.PostAsJsonAsync("/v1/interviews", new
         {
             candidateId = "cand-rec",
             jobId = "job-rec",
-            consent = new { recording, transcription = true, aiEvaluation = false },
+            consent = new { recording, transcription, aiEvaluation = false },
         });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionId").GetString()!;

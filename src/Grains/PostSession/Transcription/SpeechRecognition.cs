@@ -47,6 +47,15 @@ public sealed class TranscriptionOptions
     /// <summary>Recognitions at once per silo: recognition is CPU-bound (PocketSphinx) or rate-limited (hosted).</summary>
     public int MaxConcurrent { get; set; } = 1;
 
+    /// <summary>
+    /// Recognition runs as a background job of the silo, never on the transcript grain's turn (an hour of audio takes minutes,
+    /// far past the grain call timeout). A turn waits this long for the job, then lets the event come back at re-delivery.
+    /// </summary>
+    public TimeSpan TurnWait { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A finished job nobody collected (the re-delivery went to another silo) is forgotten after this.</summary>
+    public TimeSpan UncollectedJobLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
     public PocketSphinxOptions PocketSphinx { get; set; } = new();
 
     public OpenAiTranscriptionOptions OpenAI { get; set; } = new();
@@ -101,6 +110,9 @@ public sealed class TranscriptionOptionsValidator : OptionsValidator<Transcripti
             errors.Add($"PostSession:Transcription:Prefer must be '{TranscriptionOptions.PreferProviderThenRecording}' or '{TranscriptionOptions.PreferRecording}'.");
         if (o.RecordingWait < TimeSpan.Zero) errors.Add("PostSession:Transcription:RecordingWait cannot be negative.");
         if (o.MaxConcurrent is < 1 or > 64) errors.Add("PostSession:Transcription:MaxConcurrent must be 1..64.");
+        if (o.TurnWait <= TimeSpan.Zero || o.TurnWait > TimeSpan.FromSeconds(20))
+            errors.Add("PostSession:Transcription:TurnWait must be between 0 and 00:00:20 (the grain call timeout is 30 s).");
+        if (o.UncollectedJobLifetime <= TimeSpan.Zero) errors.Add("PostSession:Transcription:UncollectedJobLifetime must be positive.");
         if (string.IsNullOrWhiteSpace(o.PocketSphinx.Executable)) errors.Add("PostSession:Transcription:PocketSphinx:Executable must name the program.");
         if (o.PocketSphinx.Timeout <= TimeSpan.Zero) errors.Add("PostSession:Transcription:PocketSphinx:Timeout must be positive.");
         if (!o.OpenAI.Endpoint.IsAbsoluteUri) errors.Add("PostSession:Transcription:OpenAI:Endpoint must be an absolute URL.");
