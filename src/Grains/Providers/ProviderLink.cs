@@ -18,7 +18,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly string _sessionId;
     private readonly ProviderSettings _settings;
-    private readonly Func<IReadOnlyList<Turn>> _conversation;
+    private readonly Func<Conversation> _conversation;
     private readonly IVoiceEvents _downstream;
     private readonly Random _random;
     private readonly CancellationTokenSource _stop = new();
@@ -33,7 +33,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     private Task _loop = Task.CompletedTask;
 
     public ProviderLink(VoiceProviderRegistry registry, ProviderFailoverOptions options, TimeProvider clock, string sessionId,
-        ProviderSettings settings, string? resumeWith, Func<IReadOnlyList<Turn>> conversation, IVoiceEvents downstream)
+        ProviderSettings settings, string? resumeWith, Func<Conversation> conversation, IVoiceEvents downstream)
     {
         _registry = registry;
         _options = options;

@@ -32,7 +32,7 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
 
     /// <summary>Starts the relay (once), resuming with the provider and conversation the session checkpointed.</summary>
     /// <param name="recording">Where to record to, with consent only; a resumed session continues the same recording.</param>
-    public AudioRelay Start(ProviderSettings provider, string? activeProvider, IReadOnlyList<Turn> conversation, ISessionMediaEvents events,
+    public AudioRelay Start(ProviderSettings provider, string? activeProvider, Providers.Conversation conversation, ISessionMediaEvents events,
         RecordingTarget? recording = null)
     {
         if (Relay is not null) return Relay;

@@ -90,6 +90,7 @@ public static class SiloHosting
                 o.GrainStorageSerializer = SessionStateSerializer(serializer);
             }));
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            services.AddSingleton<ISessionLog>(sp => ActivatorUtilities.CreateInstance<RedisSessionLog>(sp, redis));
         }
         else
         {
@@ -97,6 +98,7 @@ public static class SiloHosting
             silo.AddMemoryGrainStorage(StorageNames.Sessions, (OptionsBuilder<MemoryGrainStorageOptions> o) =>
                 o.Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = SessionStateSerializer(serializer)));
             silo.AddMemoryGrainStorageAsDefault();
+            services.AddSingleton<ISessionLog, InMemorySessionLog>();
         }
         silo.AddPostSession(config);
         silo.AddRecordings(config);
