@@ -12,7 +12,7 @@ namespace VoiceActors.Silo.Hosting;
 /// state uses). Every write is one script call carrying only the new entries, which also renews both keys' expiry to the
 /// sessions' <see cref="InterviewSessionOptions.StorageExpiry"/>: the rule of the state, so the log dies with it.
 /// </summary>
-public sealed class RedisSessionLog : ISessionLog, IDisposable
+public sealed class RedisSessionLog : ISessionLog, ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     // KEYS: turns, timeline. ARGV: expiry (s), timeline cap, number of turns n, mode, then n turns, then the events.
     // Mode "import" adds only to an empty log; "replace" empties it first. Entries go in chunks: Lua's unpack has a stack limit.
@@ -44,20 +44,29 @@ public sealed class RedisSessionLog : ISessionLog, IDisposable
 
     private const int Page = 512; // entries per read: a whole transcript is paged in, never one reply of unbounded size
 
-    private readonly ConnectionMultiplexer _redis;
+    private readonly ConfigurationOptions _options;
     private readonly Serializer _serializer;
     private readonly string _prefix;
     private readonly RedisValue _expirySeconds;
 
     public RedisSessionLog(string connectionString, Serializer serializer, IOptions<ClusterOptions> cluster, IOptions<InterviewSessionOptions> sessions)
     {
-        var options = ConfigurationOptions.Parse(connectionString);
-        options.AbortOnConnectFail = false; // commands wait in the backlog while Redis is (re)connecting, as the storage provider's do
-        _redis = ConnectionMultiplexer.Connect(options);
+        _options = ConfigurationOptions.Parse(connectionString);
+        _options.AbortOnConnectFail = false; // commands wait in the backlog while Redis is (re)connecting, as the storage provider's do
         _serializer = serializer;
         _prefix = $"{cluster.Value.ServiceId}/session-log/";
         _expirySeconds = (long)Math.Ceiling(sessions.Value.StorageExpiry.TotalSeconds);
     }
+
+    private ConnectionMultiplexer? _connection;
+
+    private ConnectionMultiplexer Redis => _connection ?? throw new InvalidOperationException("the session log is used before the silo started");
+
+    /// <summary>Connects as the silo starts, with the storage providers: never on a session's first call, which would block its scheduler thread.</summary>
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(RedisSessionLog), ServiceLifecycleStage.ApplicationServices,
+            async ct => _connection = await ConnectionMultiplexer.ConnectAsync(_options).WaitAsync(ct),
+            async _ => { if (_connection is { } c) await c.CloseAsync(); });
 
     public RedisKey TurnsKey(string sessionId) => $"{_prefix}{{{sessionId}}}/turns";
 
@@ -66,7 +75,7 @@ public sealed class RedisSessionLog : ISessionLog, IDisposable
     public Task<int> AppendAsync(string sessionId, IReadOnlyList<Turn> turns, IReadOnlyList<TimelineEvent> events) =>
         RunAsync(sessionId, "append", turns, events);
 
-    public async Task<int> CountTurnsAsync(string sessionId) => (int)await _redis.GetDatabase().ListLengthAsync(TurnsKey(sessionId));
+    public async Task<int> CountTurnsAsync(string sessionId) => (int)await Redis.GetDatabase().ListLengthAsync(TurnsKey(sessionId));
 
     public async Task<IReadOnlyList<Turn>> ReadTurnsAsync(string sessionId, int from, int count) =>
         await ReadAsync<Turn>(TurnsKey(sessionId), from, count);
@@ -92,13 +101,13 @@ public sealed class RedisSessionLog : ISessionLog, IDisposable
         args[3] = mode;
         for (var i = 0; i < turns.Count; i++) args[4 + i] = _serializer.SerializeToArray(turns[i]);
         for (var i = 0; i < events.Count; i++) args[4 + turns.Count + i] = _serializer.SerializeToArray(events[i]);
-        var result = await _redis.GetDatabase().ScriptEvaluateAsync(Script, [TurnsKey(sessionId), TimelineKey(sessionId)], args);
+        var result = await Redis.GetDatabase().ScriptEvaluateAsync(Script, [TurnsKey(sessionId), TimelineKey(sessionId)], args);
         return (int)result;
     }
 
     private async Task<List<T>> ReadAsync<T>(RedisKey key, int from, int count) where T : class
     {
-        var db = _redis.GetDatabase();
+        var db = Redis.GetDatabase();
         var result = new List<T>();
         var end = count == int.MaxValue ? long.MaxValue : (long)from + count; // exclusive
         for (long start = from; start < end; start += Page)
@@ -111,5 +120,5 @@ public sealed class RedisSessionLog : ISessionLog, IDisposable
         return result;
     }
 
-    public void Dispose() => _redis.Dispose();
+    public void Dispose() => _connection?.Dispose();
 }

@@ -90,7 +90,9 @@ public static class SiloHosting
                 o.GrainStorageSerializer = SessionStateSerializer(serializer);
             }));
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
-            services.AddSingleton<ISessionLog>(sp => ActivatorUtilities.CreateInstance<RedisSessionLog>(sp, redis));
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<RedisSessionLog>(sp, redis));
+            services.AddSingleton<ISessionLog>(sp => sp.GetRequiredService<RedisSessionLog>());
+            services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RedisSessionLog>());
         }
         else
         {
