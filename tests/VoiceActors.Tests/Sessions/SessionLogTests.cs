@@ -18,12 +18,8 @@ public sealed class SessionLogTests(RedisServer redis, ITestOutputHelper output)
     [Fact]
     public async Task A_2000_turn_sessions_checkpoint_writes_as_many_bytes_into_redis_as_its_10th_turns()
     {
-        await using var silo = await TestSilo.StartAsync(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString });
-        var id = SessionIds.New();
-        var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
-        await grain.Create(SessionTestData.Command(Tenant));
-        await grain.JoinAsync("candidate-1", ParticipantRole.Candidate);
-        await grain.JoinAsync("agent-1", ParticipantRole.Agent);
+        var (silo, id, grain) = await ActiveSessionAsync();
+        await using var owned = silo;
         await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true"); // INFO is an admin command
         var server = admin.GetServer(admin.GetEndPoints()[0]);
         var t0 = silo.Clock.GetUtcNow();
@@ -67,6 +63,32 @@ public sealed class SessionLogTests(RedisServer redis, ITestOutputHelper output)
         Assert.Equal(TurnNo(1), turns[0]);
         Assert.Equal(TurnNo(1234), turns[1233]);
         Assert.Equal(TurnNo(2000), turns[1999]);
+    }
+
+    [Fact]
+    public async Task A_migrating_session_carries_its_turns_and_the_new_silo_reads_no_entry_of_the_log()
+    {
+        var (silo, id, grain) = await ActiveSessionAsync(silos: 2);
+        await using var owned = silo;
+        var t0 = silo.Clock.GetUtcNow();
+        for (var n = 1; n <= 30; n++)
+            await grain.RecordTurn(new Turn(n % 2 == 0 ? ParticipantRole.Candidate : ParticipantRole.Agent, $"turn {n}", t0.AddSeconds(n), t0.AddSeconds(n + 1)));
+        var from = (await grain.Get(Tenant)).Silo!;
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        var readsBefore = await LogReadsAsync(server);
+
+        Assert.Equal(from, await grain.AsReference<ISessionOperationsGrain>().Relocate(from, "drain test"));
+        await Eventually.UntilAsync(async () => (await grain.Get(Tenant)).Silo != from, TimeSpan.FromSeconds(20), () => "the session did not move");
+
+        Assert.Equal(readsBefore, await LogReadsAsync(server)); // no LRANGE: the activation came with its window
+        var moved = await grain.Get(Tenant);
+        Assert.Equal(30, moved.TurnCount);
+        Assert.Equal(SessionStatus.Active, moved.Status);
+        var timeline = await grain.GetTimeline(Tenant);
+        Assert.Contains(timeline, e => e.Kind == TimelineKinds.Migrating);
+        Assert.Contains(timeline, e => e.Kind == TimelineKinds.Resumed && e.Silo == moved.Silo);
+        Assert.Equal("turn 30", (await grain.GetTurns(Tenant))[29].Text);
     }
 
     [Fact]
@@ -120,12 +142,8 @@ public sealed class SessionLogTests(RedisServer redis, ITestOutputHelper output)
     [Fact]
     public async Task The_log_expires_with_the_state_and_erasure_keeps_only_when_things_happened()
     {
-        await using var silo = await TestSilo.StartAsync(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString });
-        var id = SessionIds.New();
-        var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
-        await grain.Create(SessionTestData.Command(Tenant));
-        await grain.JoinAsync("candidate-1", ParticipantRole.Candidate);
-        await grain.JoinAsync("agent-1", ParticipantRole.Agent);
+        var (silo, id, grain) = await ActiveSessionAsync();
+        await using var owned = silo;
         var t0 = silo.Clock.GetUtcNow();
         await grain.RecordTurn(new Turn(ParticipantRole.Agent, "Tell me about yourself.", t0, t0.AddSeconds(2)));
 
@@ -150,6 +168,27 @@ public sealed class SessionLogTests(RedisServer redis, ITestOutputHelper output)
         var timeline = await grain.GetTimeline(Tenant);
         Assert.Contains(timeline, e => e.Kind == TimelineKinds.Created);
         Assert.All(timeline.Where(e => e.Kind != TimelineKinds.Deleted), e => Assert.Null(e.Detail));
+    }
+
+    /// <summary>A silo on the real redis-server and an active session on it (candidate and agent in the room).</summary>
+    private async Task<(TestSilo Silo, string Id, IInterviewSessionGrain Grain)> ActiveSessionAsync(int silos = 1)
+    {
+        var silo = await TestSilo.StartAsync(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString }, silos);
+        var id = SessionIds.New();
+        var grain = silo.Grains.GetGrain<IInterviewSessionGrain>(id);
+        await grain.Create(SessionTestData.Command(Tenant));
+        await grain.JoinAsync("candidate-1", ParticipantRole.Candidate);
+        await grain.JoinAsync("agent-1", ParticipantRole.Agent);
+        return (silo, id, grain);
+    }
+
+    /// <summary>How many list-range reads Redis has served (its own per-command counters; LLEN runs inside every append script, so it is not one).</summary>
+    private static async Task<long> LogReadsAsync(IServer server)
+    {
+        var stats = (await server.InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
+        long Calls(string command) => stats.TryGetValue($"cmdstat_{command}", out var v)
+            ? long.Parse(v.Split(',')[0]["calls=".Length..], CultureInfo.InvariantCulture) : 0;
+        return Calls("lrange");
     }
 
     /// <summary>Redis' own input counters across <paramref name="act"/>: two INFO calls around it, so each window holds one INFO.</summary>
