@@ -26,7 +26,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     private readonly AudioRateLimiter _limiter;
     private readonly SpeechDetector _speech;
     private readonly Channel<object> _control = Channel.CreateBounded<object>(new BoundedChannelOptions(256) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
-    private readonly List<Turn> _conversation;
+    private readonly ConversationWindow _conversation; // bounded by what a replay can use, however long the interview
     private readonly CancellationTokenSource _stop = new();
     private volatile IAudioSink? _sink;
     private volatile Recording.SessionRecorder? _recorder; // null without consent to recording: nothing is even queued
@@ -41,7 +41,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     private long _agentAudioUntilUtcTicks; // when the agent audio handed to the sink so far ends playing (0: silent)
     private long _bargeIns;
 
-    public AudioRelay(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation,
+    public AudioRelay(string sessionId, ProviderSettings settings, string? resumeWith, Conversation conversation,
         ISessionMediaEvents grain, VoiceProviderRegistry registry, MediaRelayOptions options, ProviderFailoverOptions failover,
         TimeProvider clock, ILogger logger, bool afterOutage = false)
     {
@@ -51,7 +51,9 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
         _logger = logger;
         _options = options;
         _failover = failover;
-        _conversation = [.. conversation];
+        _conversation = new ConversationWindow(ReplayLimits.Of(registry));
+        _conversation.Reset(conversation.Earlier);
+        foreach (var turn in conversation.Turns) _conversation.Add(turn);
         _limiter = new AudioRateLimiter(AudioFormat.BytesPerSecond * options.MaxRealTimeRatio, AudioFormat.BytesPerSecond * options.BurstMilliseconds / 1000.0, clock);
         _speech = new SpeechDetector(options.SpeechLevel, 2, Math.Max(1, (int)(options.EndOfSpeechSilence.TotalMilliseconds / AudioFormat.FrameMilliseconds)));
         _link = new ProviderLink(registry, failover, clock, sessionId, settings, resumeWith, ConversationSoFar, this, afterOutage);
@@ -201,9 +203,9 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     void IVoiceEvents.OnProviderRotated(string provider, string reason, int verbatimTurns, int condensedTurns) =>
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderRotated, provider, $"{reason}: fresh session, replayed {verbatimTurns} turns verbatim, {condensedTurns} condensed"));
 
-    private IReadOnlyList<Turn> ConversationSoFar()
+    private Conversation ConversationSoFar()
     {
-        lock (_conversation) return _conversation.ToArray();
+        lock (_conversation) return _conversation.Snapshot();
     }
 
     private void ReportSpike(string detail)
@@ -263,7 +265,7 @@ public sealed class AudioRelayFactory(
     public VoiceProviderRegistry Providers => registry;
 
     /// <param name="afterOutage">The session resumed after its silo was lost (see <see cref="ProviderLink"/>).</param>
-    public AudioRelay Create(string sessionId, ProviderSettings settings, string? resumeWith, IReadOnlyList<Turn> conversation, ISessionMediaEvents grain,
+    public AudioRelay Create(string sessionId, ProviderSettings settings, string? resumeWith, Conversation conversation, ISessionMediaEvents grain,
         bool afterOutage = false) =>
         new(sessionId, settings, resumeWith, conversation, grain, registry, options.Value, failover.Value, clock, loggers.CreateLogger<AudioRelay>(), afterOutage);
 }

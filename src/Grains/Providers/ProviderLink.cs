@@ -18,7 +18,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly string _sessionId;
     private readonly ProviderSettings _settings;
-    private readonly Func<IReadOnlyList<Turn>> _conversation;
+    private readonly Func<Conversation> _conversation;
     private readonly IVoiceEvents _downstream;
     private readonly Random _random;
     private readonly CancellationTokenSource _stop = new();
@@ -38,7 +38,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     /// answers at once (see <see cref="ProviderConnectRequest.AnswerOwed"/>) instead of waiting for an utterance that already ended.
     /// </param>
     public ProviderLink(VoiceProviderRegistry registry, ProviderFailoverOptions options, TimeProvider clock, string sessionId,
-        ProviderSettings settings, string? resumeWith, Func<IReadOnlyList<Turn>> conversation, IVoiceEvents downstream, bool afterOutage = false)
+        ProviderSettings settings, string? resumeWith, Func<Conversation> conversation, IVoiceEvents downstream, bool afterOutage = false)
     {
         _owedAfterOutage = afterOutage ? 1 : 0;
         _registry = registry;
@@ -217,7 +217,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         // unanswered (the agent's answer was cut with its connection or its silo: an answer is checkpointed only once spoken in
         // full), when the candidate finished speaking while no connection was up, or after the session's silo was lost.
         var owed = !continuation && (Volatile.Read(ref _owedAfterOutage) == 1 || Volatile.Read(ref _awaitingAnswerSince) != 0 ||
-            (conversation.Count > 0 && conversation[^1].Speaker == ParticipantRole.Candidate));
+            (conversation.Turns.Count > 0 && conversation.Turns[^1].Speaker == ParticipantRole.Candidate));
         var request = new ProviderConnectRequest(_sessionId, _settings, replay.Verbatim, attempt, replay.Context, replay.Condensed, owed);
         var connection = await voice.ConnectAsync(request, this, connect.Token);
         Volatile.Write(ref _owedAfterOutage, 0);

@@ -8,6 +8,7 @@ using VoiceActors.Media;
 using VoiceActors.Media.Bridge;
 using VoiceActors.Placement;
 using VoiceActors.PostSession;
+using VoiceActors.Providers;
 using VoiceActors.Regions;
 using VoiceActors.Telemetry;
 
@@ -22,6 +23,7 @@ namespace VoiceActors.Sessions;
 public sealed partial class InterviewSessionGrain(
     [PersistentState(StorageNames.SessionState, StorageNames.Sessions)] IPersistentState<InterviewSessionState> session,
     [FromKeyedServices(StorageNames.Sessions)] IGrainStorage sessionStorage,
+    ISessionLog log,
     IOptions<InterviewSessionOptions> options,
     TimeProvider clock,
     ILocalSiloDetails silo,
@@ -37,8 +39,7 @@ public sealed partial class InterviewSessionGrain(
     : Grain, IInterviewSessionGrain, ISessionMediaGrain, ISessionRoomEventsGrain, ISessionOperationsGrain, ISessionPostSessionGrain, ISessionCandidateGrain,
       ISessionMediaEvents, IRemindable, IGrainMigrationParticipant, IIncomingGrainCallFilter
 {
-    internal const int MaxTimelineEvents = 2000; // a 90-minute interview produces a few hundred; the cap only stops a runaway
-    internal const int MaxRememberedRoomEvents = 256; // LiveKit retries within ~15 s; a session sees a few dozen events in all
+    internal const int MaxRememberedRoomEvents = 64; // LiveKit retries within ~15 s; a session sees a few dozen events in all; 64 ids keep the state under 4 KB
     internal const string TrackPublishedKind = "track.published";
     internal const string RoomDeleteFailedKind = "room.delete_failed";
     internal const string ObserverTokenKind = "observer.token";
@@ -56,6 +57,10 @@ public sealed partial class InterviewSessionGrain(
     private SessionRoom? _room;
     private SessionMedia? _media;
     private SessionOutbox? _outbox;
+    private ConversationWindow? _turns;
+    private readonly List<TimelineEvent> _unsaved = []; // recorded since the last checkpoint, not yet in the log
+    private bool _logCarried;
+    private const string LogMigrationKey = "va.log";
 
     private InterviewSessionState State => session.State;
     private string SessionId => this.GetPrimaryKeyString();
@@ -66,18 +71,23 @@ public sealed partial class InterviewSessionGrain(
     private string AgentIdentity => LiveKitIdentities.Agent(SessionId);
     private SessionOutbox Outbox => _outbox ??= new SessionOutbox(this, SessionId, ServiceProvider, logger);
 
+    /// <summary>The checkpointed turns a replay needs (the newest whole, older ones condensed, a budget's worth) and their count; the rest is in the log.</summary>
+    private ConversationWindow Turns => _turns ??= new ConversationWindow(ReplayLimits.Of(relays.Providers));
+
     // ---- Activation: a live session activating here means its previous silo died or handed it over.
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (!State.Exists || !State.Status.IsLive()) return;
+        if (!State.Exists) return;
+        if (!_logCarried) await LoadLogAsync(); // a migration carries what this activation needs of the log
+        if (!State.Status.IsLive()) return;
         TrackLoad();
         var previous = State.Silo;
         State.Silo = silo.SiloAddress.ToParsableString();
         State.Activations++;
         if (_migratedIn) State.Migrations++;
         Record(TimelineKinds.Resumed, $"from {previous ?? "unknown"} in state {State.Status}");
-        await session.WriteStateAsync(cancellationToken);
+        await SaveAsync();
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
         // Not handed over, and its silo is gone (not just an idle deactivation): the client's sink went with it. Send to that
@@ -90,6 +100,24 @@ public sealed partial class InterviewSessionGrain(
         // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
         if (!_migratedIn) GoHomeIfServing(avoid: null);
         await EnsureAgentInRoomAsync(); // the candidate may still be in the room: the agent rejoins from here
+    }
+
+    /// <summary>
+    /// Reads what the session needs of its log: how many turns, and for a live one the newest turns a replay can use (read back
+    /// from the end only that far). A state stored before the log existed has its turns and timeline moved into the log first.
+    /// </summary>
+    private async Task LoadLogAsync()
+    {
+        if (State.LegacyTurns.Count > 0 || State.LegacyTimeline.Count > 0)
+        {
+            await log.ImportAsync(SessionId, State.LegacyTurns, State.LegacyTimeline);
+            State.LegacyTurns = [];
+            State.LegacyTimeline = [];
+            await SaveAsync();
+        }
+        var count = await log.CountTurnsAsync(SessionId);
+        if (State.Status.IsLive()) await Turns.LoadAsync(count, (from, n) => log.ReadTurnsAsync(SessionId, from, n));
+        else Turns.Reset(count); // nothing will be replayed: the routes page the turns in from the log
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -125,7 +153,7 @@ public sealed partial class InterviewSessionGrain(
         // The reminder goes first: from here on a crash must not lose the session.
         await this.RegisterOrUpdateReminder(SessionReminders.Watchdog, _options.WatchdogPeriod, _options.WatchdogPeriod);
         MoveTo(SessionStatus.Provisioning);
-        await session.WriteStateAsync();
+        await SaveAsync();
 
         var provisioning = await Room.ProvisionAsync(State.Region, State.RoomName);
         if (provisioning is SessionRoom.Refused refused)
@@ -135,7 +163,7 @@ public sealed partial class InterviewSessionGrain(
         }
         UseRoom((SessionRoom.Provisioned)provisioning, note: "");
         MoveTo(SessionStatus.WaitingForParticipants);
-        await session.WriteStateAsync();
+        await SaveAsync();
         LogCreated(State.Region, State.RoomName);
         return Snapshot() with { CandidateToken = CandidateToken() };
     }
@@ -162,7 +190,7 @@ public sealed partial class InterviewSessionGrain(
             throw new RequestValidationException("state", $"the interview is {State.Status}; observers can join only a live interview");
         var join = Room.ObserverJoin(State.Region, State.RoomName, State.LiveKitUrl, observerId, RemainingTime(), clock.GetUtcNow());
         Record(ObserverTokenKind, join.Identity); // who was let in to watch is part of the record
-        await session.WriteStateAsync();
+        await SaveTimelineAsync();
         return join;
     }
 
@@ -179,20 +207,21 @@ public sealed partial class InterviewSessionGrain(
         if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, State.Status);
         if (string.IsNullOrWhiteSpace(turn.Text)) throw new RequestValidationException("text", "a turn needs text");
         if (turn.EndedAt < turn.StartedAt) throw new RequestValidationException("endedAt", "a turn cannot end before it starts");
-        State.Turns.Add(turn);
-        await session.WriteStateAsync(); // checkpoint per turn: a crash loses at most the turn in progress
+        await CheckpointTurnAsync(turn); // checkpoint per turn: a crash loses at most the turn in progress
     }
 
-    Task<IReadOnlyList<Turn>> IInterviewSessionGrain.GetTurns(string tenantId)
+    /// <summary>The whole transcript, paged in from the log (the grain holds only what a replay needs).</summary>
+    async Task<IReadOnlyList<Turn>> IInterviewSessionGrain.GetTurns(string tenantId)
     {
         EnsureTenant(tenantId);
-        return Task.FromResult<IReadOnlyList<Turn>>(State.Turns.ToArray());
+        return await log.ReadTurnsAsync(SessionId, 0, int.MaxValue);
     }
 
-    Task<IReadOnlyList<TimelineEvent>> IInterviewSessionGrain.GetTimeline(string tenantId)
+    async Task<IReadOnlyList<TimelineEvent>> IInterviewSessionGrain.GetTimeline(string tenantId)
     {
         EnsureTenant(tenantId);
-        return Task.FromResult<IReadOnlyList<TimelineEvent>>(State.Timeline.ToArray());
+        var saved = await log.ReadTimelineAsync(SessionId);
+        return [.. saved, .. _unsaved];
     }
 
     // ---- Room events: what LiveKit's webhooks say about the room
@@ -226,7 +255,7 @@ public sealed partial class InterviewSessionGrain(
             case RoomEventKind.TrackPublished when present:
                 Remember(e);
                 Record(TrackPublishedKind, e.Identity);
-                await session.WriteStateAsync();
+                await SaveAsync();
                 return RoomEventResult.Applied;
             case RoomEventKind.RoomFinished:
                 Remember(e);
@@ -251,7 +280,7 @@ public sealed partial class InterviewSessionGrain(
             MoveTo(SessionStatus.Active);
             State.StartedAt ??= now;
         }
-        await session.WriteStateAsync();
+        await SaveAsync();
         if (role == ParticipantRole.Candidate) await EnsureAgentInRoomAsync();
     }
 
@@ -262,7 +291,7 @@ public sealed partial class InterviewSessionGrain(
         TrackLoad();
         if (State.Participants.Count == 0) State.EmptySince = clock.GetUtcNow();
         if (State.Status == SessionStatus.Active && !HasCandidateAndAgent()) MoveTo(SessionStatus.Reconnecting);
-        await session.WriteStateAsync();
+        await SaveAsync();
     }
 
     /// <summary>The room is gone (closed by LiveKit or its empty timeout).</summary>
@@ -295,8 +324,7 @@ public sealed partial class InterviewSessionGrain(
     async Task ISessionMediaEvents.OnProviderTurn(Turn turn)
     {
         if (!State.Exists || State.Status.IsTerminal() || string.IsNullOrWhiteSpace(turn.Text)) return;
-        State.Turns.Add(turn);
-        await session.WriteStateAsync(); // checkpoint per turn, as RecordTurn: a crash loses at most the turn in progress
+        await CheckpointTurnAsync(turn); // as RecordTurn: a crash loses at most the turn in progress
         Media.Transcript(turn);
     }
 
@@ -321,8 +349,11 @@ public sealed partial class InterviewSessionGrain(
                 State.ActiveProvider = e.Provider;
                 State.ProviderFailovers++;
                 break;
+            default:
+                await SaveTimelineAsync(); // errors, spikes, barge-ins, rotations: only the timeline changes
+                return;
         }
-        await session.WriteStateAsync();
+        await SaveAsync();
     }
 
     /// <summary>The session's media, started on first use: a media socket attaching, a first frame, or a resume.</summary>
@@ -332,7 +363,7 @@ public sealed partial class InterviewSessionGrain(
         EnsureExists();
         if (State.Status.IsTerminal()) throw new InvalidSessionTransitionException(SessionId, State.Status, SessionStatus.Active);
         var events = this.AsReference<ISessionMediaEvents>();
-        return Media.Start(State.Provider, State.ActiveProvider, State.Turns, events,
+        return Media.Start(State.Provider, State.ActiveProvider, Turns.Snapshot(), events,
             State.Consent.Recording ? new Recording.RecordingTarget(State.TenantId, SessionId, events) : null, afterOutage);
     }
 
@@ -341,7 +372,7 @@ public sealed partial class InterviewSessionGrain(
         if (!State.Exists || State.Status.IsTerminal()) return;
         Record(TimelineKinds.AgentRoom, $"{state}: {reason}");
         if (Media.InRoom) return; // progress of a live connection (or a stale one's last word): on the timeline with the next write
-        await session.WriteStateAsync();
+        await SaveTimelineAsync();
         await Media.LeaveRoomAsync(); // failed or dropped: the next candidate join or watchdog tick joins again with a fresh token
     }
 
@@ -403,7 +434,7 @@ public sealed partial class InterviewSessionGrain(
             _relocating = true;
             _relocatingSince = clock.GetTimestamp();
             Record(TimelineKinds.Migrating, reason);
-            await session.WriteStateAsync(); // storage holds the same state as the migration package, whichever the new silo sees
+            await SaveTimelineAsync(); // the log holds the same as the migration package, whichever the new silo sees
         }
         // Between turns, so the move cuts no answer and splits no utterance; the caller asks again until it has moved.
         if (!Media.AtTurnBoundary && clock.GetElapsedTime(_relocatingSince) < MaxTurnBoundaryWait) return here;
@@ -422,7 +453,7 @@ public sealed partial class InterviewSessionGrain(
             if (provisioning is SessionRoom.Refused refused)
             {
                 Record(TimelineKinds.RegionFailover, $"room in {failover.ToRegion} not created: {refused.Error}; retrying");
-                await session.WriteStateAsync();
+                await SaveTimelineAsync();
                 return null;
             }
             var room = (SessionRoom.Provisioned)provisioning;
@@ -433,7 +464,7 @@ public sealed partial class InterviewSessionGrain(
             State.Reconnect = new ReconnectDirective(failover.ToRegion, room.PublicUrl, State.RoomName, CandidateToken: null,
                 clock.GetUtcNow(), failover.Reason, failover.FromRegion);
             Record(TimelineKinds.RegionFailover, $"{failover.FromRegion} -> {failover.ToRegion}: {failover.Reason}");
-            await session.WriteStateAsync();
+            await SaveAsync();
             using var scope = BeginScope();
             LogFailedOver(failover.FromRegion, failover.ToRegion);
         }
@@ -444,12 +475,24 @@ public sealed partial class InterviewSessionGrain(
     /// <summary>Wake-on-death (<see cref="SessionFailover"/>): the call is the point; activation resumed a live session already.</summary>
     Task ISessionOperationsGrain.Wake() => Task.CompletedTask;
 
-    void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context) => Media.Dehydrate(context);
+    /// <summary>The media socket, and what is in memory of the log (the replay's turns, their count, events not yet written): the new silo does not re-read it.</summary>
+    void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext context)
+    {
+        Media.Dehydrate(context);
+        if (!State.Exists) return;
+        var turns = Turns.Snapshot();
+        context.TryAddValue(LogMigrationKey, new CarriedLog([.. turns.Turns], turns.Earlier, [.. _unsaved]));
+    }
 
     void IGrainMigrationParticipant.OnRehydrate(IRehydrationContext context)
     {
         Media.Rehydrate(context);
         _migratedIn = true;
+        if (!context.TryGetValue<CarriedLog>(LogMigrationKey, out var carried) || carried is null) return;
+        Turns.Reset(carried.Earlier);
+        foreach (var turn in carried.Turns) Turns.Add(turn);
+        _unsaved.AddRange(carried.Unsaved);
+        _logCarried = true;
     }
 
     /// <summary>Hosted outside its region: move there once one of its silos serves (placement picks it, avoiding <paramref name="avoid"/>).</summary>
@@ -473,7 +516,7 @@ public sealed partial class InterviewSessionGrain(
         EnsureExists();
         if (!State.OutboxPending.Remove(consumer)) return; // a duplicate acknowledgement from a re-delivery
         if (State.OutboxPending.Count == 0) await Outbox.DisarmAsync();
-        await session.WriteStateAsync();
+        await SaveAsync();
     }
 
     async Task ISessionPostSessionGrain.RecordPostSession(string kind, string? detail)
@@ -483,14 +526,16 @@ public sealed partial class InterviewSessionGrain(
             throw new RequestValidationException("kind", $"'{kind}' is not a post-session timeline event");
         if (State.ErasedAt is not null) return; // nothing is recorded about a deleted session except its deletion
         Record(kind, detail);
-        await session.WriteStateAsync();
+        await SaveTimelineAsync();
     }
 
     async Task ISessionPostSessionGrain.Erase(string tenantId, string reason)
     {
         EnsureTenant(tenantId);
         if (State.ErasedAt is not null) return;
-        State.Turns.Clear();
+        await log.EraseAsync(SessionId); // the turns go; the timeline keeps when things happened, not what was said or who said it
+        Turns.Reset(0);
+        for (var i = 0; i < _unsaved.Count; i++) _unsaved[i] = _unsaved[i] with { Detail = null };
         State.CandidateId = "";
         State.CandidateName = null;
         State.JobId = "";
@@ -500,11 +545,9 @@ public sealed partial class InterviewSessionGrain(
         State.EndReason = null;
         State.Outbox = null;
         State.OutboxPending.Clear();
-        // The tombstone keeps when things happened, not what was said or who said it.
-        for (var i = 0; i < State.Timeline.Count; i++) State.Timeline[i] = State.Timeline[i] with { Detail = null };
         State.ErasedAt = clock.GetUtcNow();
         Record(TimelineKinds.Deleted, reason);
-        await session.WriteStateAsync();
+        await SaveAsync();
         await Outbox.DisarmAsync();
     }
 
@@ -522,10 +565,10 @@ public sealed partial class InterviewSessionGrain(
         if (State.Outbox is null)
         {
             // The outbox is written with the terminal state, in the same write.
-            State.Outbox = await Outbox.StageAsync(State, clock.GetUtcNow());
+            State.Outbox = await Outbox.StageAsync(State, Turns.Count, clock.GetUtcNow());
             State.OutboxPending = [.. PostSessionConsumers.All];
         }
-        await session.WriteStateAsync();
+        await SaveAsync();
         await this.DropIfPresentAsync(SessionReminders.Watchdog);
         await Outbox.PublishAsync(State.Outbox, State.OutboxPending);
         using var scope = BeginScope();
@@ -533,7 +576,7 @@ public sealed partial class InterviewSessionGrain(
         if (await Room.DeleteAsync(State.Region, State.RoomName, State.RoomSid) is { } error)
         {
             Record(RoomDeleteFailedKind, error);
-            await session.WriteStateAsync(); // after the end, and rare: LiveKit's empty timeout closes the room anyway
+            await SaveTimelineAsync(); // after the end, and rare: LiveKit's empty timeout closes the room anyway
         }
     }
 
@@ -578,11 +621,38 @@ public sealed partial class InterviewSessionGrain(
 
     private void TrackLoad() => load.Update(SessionId, State.Status, State.Participants.Exists(p => p.Role == ParticipantRole.Agent), State.Region);
 
-    /// <summary>Appends to the session's timeline; persisted with the next state write.</summary>
+    /// <summary>Appends to the session's timeline; in the log with the next checkpoint.</summary>
     private void Record(string kind, string? detail)
     {
-        if (State.Timeline.Count >= MaxTimelineEvents) State.Timeline.RemoveAt(1); // keep "created", drop the oldest after it
-        State.Timeline.Add(new TimelineEvent(clock.GetUtcNow(), kind, detail, silo.SiloAddress.ToParsableString()));
+        if (_unsaved.Count >= ISessionLog.MaxTimelineEvents) _unsaved.RemoveAt(0); // a runaway between checkpoints: the log keeps "created"
+        _unsaved.Add(new TimelineEvent(clock.GetUtcNow(), kind, detail, silo.SiloAddress.ToParsableString()));
+    }
+
+    /// <summary>
+    /// The checkpoint of a change: the events recorded since the last one go to the log (its write renews the log's expiry
+    /// with the state's), then the state, which stays small. Events kept in memory until their write succeeded.
+    /// </summary>
+    private async Task SaveAsync()
+    {
+        await SaveTimelineAsync();
+        await session.WriteStateAsync();
+    }
+
+    /// <summary>For a change only the timeline sees: the new events go to the log, the state is not rewritten.</summary>
+    private async Task SaveTimelineAsync()
+    {
+        var events = _unsaved.ToArray();
+        await log.AppendAsync(SessionId, [], events);
+        _unsaved.RemoveRange(0, events.Length);
+    }
+
+    /// <summary>A turn checkpoint: the turn (with any events recorded since the last checkpoint) appended, nothing rewritten.</summary>
+    private async Task CheckpointTurnAsync(Turn turn)
+    {
+        var events = _unsaved.ToArray();
+        await log.AppendAsync(SessionId, [turn], events);
+        _unsaved.RemoveRange(0, events.Length);
+        Turns.Add(turn);
     }
 
     private bool HasCandidateAndAgent() =>
@@ -614,7 +684,7 @@ public sealed partial class InterviewSessionGrain(
 
     private SessionSnapshot Snapshot() => new(
         SessionId, State.TenantId, State.CandidateId, State.JobId, State.Status, State.Region, State.RoomName,
-        State.Participants.ToArray(), State.Turns.Count, State.Consent, State.Provider,
+        State.Participants.ToArray(), Turns.Count, State.Consent, State.Provider,
         State.CreatedAt, State.StartedAt, State.EndedAt, State.EndReason, State.Silo, State.LiveKitUrl,
         ActiveProvider: State.ActiveProvider, Media: _media?.Stats, ProviderFailovers: State.ProviderFailovers,
         Reconnect: ReconnectWithFreshToken(),

@@ -1,8 +1,9 @@
 namespace VoiceActors.Sessions;
 
 /// <summary>
-/// The persisted state of one interview (storage provider <c>sessions</c>, Redis key with a TTL). It and every record it holds
-/// keep their explicit ids, the layout stored sessions were written with (the rule: Grains.Abstractions/OrleansCodeGeneration.cs).
+/// The persisted state of one interview (storage provider <c>sessions</c>, Redis key with a TTL): small, and the same size
+/// however long the interview runs; its turns and timeline are in the session's <see cref="ISessionLog"/>. It and every record
+/// it holds keep their explicit ids, the layout stored sessions were written with (the rule: Grains.Abstractions/OrleansCodeGeneration.cs).
 /// </summary>
 [GenerateSerializer, Alias("va.InterviewSessionState")]
 public sealed class InterviewSessionState
@@ -15,7 +16,8 @@ public sealed class InterviewSessionState
     [Id(5)] public string Region { get; set; } = "";
     [Id(6)] public string RoomName { get; set; } = "";
     [Id(7)] public List<ParticipantPresence> Participants { get; set; } = [];
-    [Id(8)] public List<Turn> Turns { get; set; } = [];
+    /// <summary>Written only before the session log existed: a session stored so moves them into its log when it activates, and empties this.</summary>
+    [Id(8)] public List<Turn> LegacyTurns { get; set; } = [];
     [Id(9)] public ConsentFlags Consent { get; set; } = ConsentFlags.None;
     [Id(10)] public Rubric? Rubric { get; set; }
     [Id(11)] public DateTimeOffset CreatedAt { get; set; }
@@ -26,7 +28,8 @@ public sealed class InterviewSessionState
     [Id(16)] public string? Silo { get; set; }
     [Id(17)] public string? CandidateName { get; set; }
     [Id(18)] public int Activations { get; set; }
-    [Id(19)] public List<TimelineEvent> Timeline { get; set; } = [];
+    /// <summary>As <see cref="LegacyTurns"/>: the timeline of a state stored before the log existed.</summary>
+    [Id(19)] public List<TimelineEvent> LegacyTimeline { get; set; } = [];
     [Id(20)] public string? LiveKitUrl { get; set; }
     [Id(21)] public string? RoomSid { get; set; }
     /// <summary>Ids of the latest LiveKit webhook events applied (bounded), so LiveKit's retries are applied once.</summary>

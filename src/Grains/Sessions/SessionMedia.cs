@@ -43,7 +43,7 @@ internal sealed class SessionMedia(string sessionId, AudioRelayFactory relays, M
     /// <summary>Starts the relay (once), resuming with the provider and conversation the session checkpointed.</summary>
     /// <param name="recording">Where to record to, with consent only; a resumed session continues the same recording.</param>
     /// <param name="afterOutage">The session resumed after its silo was lost: the provider answers at once (see <see cref="ProviderLink"/>).</param>
-    public AudioRelay Start(ProviderSettings provider, string? activeProvider, IReadOnlyList<Turn> conversation, ISessionMediaEvents events,
+    public AudioRelay Start(ProviderSettings provider, string? activeProvider, Providers.Conversation conversation, ISessionMediaEvents events,
         RecordingTarget? recording = null, bool afterOutage = false)
     {
         if (Relay is not null) return Relay;

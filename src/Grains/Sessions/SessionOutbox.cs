@@ -15,14 +15,14 @@ namespace VoiceActors.Sessions;
 internal sealed partial class SessionOutbox(Grain grain, string sessionId, IServiceProvider services, ILogger logger)
 {
     /// <summary>Arms re-delivery, then returns the event for the session to store: the reminder goes first, so a crash right after the write still re-delivers.</summary>
-    public async Task<SessionCompleted> StageAsync(InterviewSessionState s, DateTimeOffset now)
+    public async Task<SessionCompleted> StageAsync(InterviewSessionState s, int turnCount, DateTimeOffset now)
     {
         var period = services.GetRequiredService<IOptions<PostSessionOptions>>().Value.RedeliveryPeriod;
         await grain.RegisterOrUpdateReminder(SessionReminders.Outbox, period, period);
         return new SessionCompleted(
             PostSessionConsumers.EventId(sessionId), sessionId, s.TenantId, s.Status, s.EndReason,
             s.CreatedAt, s.StartedAt, s.EndedAt ?? now, s.Consent,
-            new TranscriptReference(sessionId, s.Turns.Count), s.CandidateId, s.JobId, s.Rubric);
+            new TranscriptReference(sessionId, turnCount), s.CandidateId, s.JobId, s.Rubric);
     }
 
     /// <summary>Publishes the staged event if someone still waits for it; a failure is left to the reminder.</summary>

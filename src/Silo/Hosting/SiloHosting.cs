@@ -90,6 +90,9 @@ public static class SiloHosting
                 o.GrainStorageSerializer = SessionStateSerializer(serializer);
             }));
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<RedisSessionLog>(sp, redis));
+            services.AddSingleton<ISessionLog>(sp => sp.GetRequiredService<RedisSessionLog>());
+            services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RedisSessionLog>());
         }
         else
         {
@@ -97,6 +100,7 @@ public static class SiloHosting
             silo.AddMemoryGrainStorage(StorageNames.Sessions, (OptionsBuilder<MemoryGrainStorageOptions> o) =>
                 o.Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = SessionStateSerializer(serializer)));
             silo.AddMemoryGrainStorageAsDefault();
+            services.AddSingleton<ISessionLog, InMemorySessionLog>();
         }
         silo.AddPostSession(config);
         silo.AddRecordings(config);

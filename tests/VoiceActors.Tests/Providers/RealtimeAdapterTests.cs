@@ -86,7 +86,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var registry = new VoiceProviderRegistry([Adapter("openai", closedPort), Adapter("grok", _server.Endpoint, key: "xai-test")]);
         var events = new EventCollector();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-refused",
-            new ProviderSettings("openai", Secondary: "grok"), null, () => [], events);
+            new ProviderSettings("openai", Secondary: "grok"), null, () => Conversation.Empty, events);
 
         link.Start();
         await events.WaitFor(() => events.CountLog("connected grok") == 1, "a connection to the secondary");
@@ -135,7 +135,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var registry = new VoiceProviderRegistry([Adapter("openai", _server.Endpoint)]);
         var events = new EventCollector();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-errors",
-            new ProviderSettings("openai"), null, () => [], events);
+            new ProviderSettings("openai"), null, () => Conversation.Empty, events);
 
         link.Start();
         var first = await _server.NextConnectionAsync();
@@ -158,7 +158,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var registry = new VoiceProviderRegistry([Adapter("openai", _server.Endpoint)]);
         var events = new EventCollector();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-stall",
-            new ProviderSettings("openai"), null, () => [], events);
+            new ProviderSettings("openai"), null, () => Conversation.Empty, events);
 
         link.Start();
         await _server.NextConnectionAsync(); // this one accepts audio and never answers
@@ -175,7 +175,7 @@ public sealed class RealtimeAdapterTests : IAsyncLifetime
         var registry = new VoiceProviderRegistry([Adapter("openai", _server.Endpoint)]);
         var events = new EventCollector();
         await using var link = new ProviderLink(registry, FastFailover(), TimeProvider.System, "s-nostall",
-            new ProviderSettings("openai"), null, () => [], events);
+            new ProviderSettings("openai"), null, () => Conversation.Empty, events);
 
         link.Start();
         var server = await _server.NextConnectionAsync();
