@@ -1,11 +1,7 @@
 using VoiceActors.LiveKit;
-using System.Diagnostics;
 using Orleans.Runtime;
 using StackExchange.Redis;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 using VoiceActors.Tests.Sessions;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.Cluster;
 

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
 using VoiceActors.Tests.Sessions;
 
 namespace VoiceActors.Tests.Cluster;

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using VoiceActors.Tests.Fixtures;
-using Xunit.Abstractions;
-
 namespace VoiceActors.Tests.Cluster;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using VoiceActors.Tests.Fixtures;
-using Xunit.Abstractions;
 using static Microsoft.Extensions.Logging.LogLevel;
 
 namespace VoiceActors.Tests.Cluster;

@@ -1,13 +1,10 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
-using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using VoiceActors.Auth;
 using VoiceActors.Gateway.Media;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.EndToEnd;
 

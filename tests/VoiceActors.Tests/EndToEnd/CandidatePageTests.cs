@@ -1,13 +1,9 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.Playwright;
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.EndToEnd;
 

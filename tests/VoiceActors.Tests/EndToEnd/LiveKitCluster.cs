@@ -1,8 +1,6 @@
 using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using VoiceActors.LiveKit;
-using VoiceActors.Tests.Fixtures;
 using VoiceActors.Tests.Regions;
 
 namespace VoiceActors.Tests.EndToEnd;

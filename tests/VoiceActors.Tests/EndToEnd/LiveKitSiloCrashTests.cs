@@ -1,11 +1,6 @@
-using System.Diagnostics;
-using System.Net;
-using System.Text.Json;
 using VoiceActors.LiveKit;
 using VoiceActors.LoadTest.LiveKit;
-using VoiceActors.Sessions;
 using VoiceActors.Tests.Regions;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.EndToEnd;
 

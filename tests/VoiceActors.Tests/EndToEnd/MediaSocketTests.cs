@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Net;
 using System.Net.WebSockets;
 using System.Text;
-using System.Text.Json;
 using VoiceActors.Media;
-using VoiceActors.Sessions;
 using VoiceActors.Tests.Media;
 
 namespace VoiceActors.Tests.EndToEnd;

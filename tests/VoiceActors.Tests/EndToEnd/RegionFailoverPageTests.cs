@@ -1,11 +1,7 @@
-using System.Diagnostics;
-using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
 using VoiceActors.Tests.Regions;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.EndToEnd;
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 
 namespace VoiceActors.Tests.Fixtures;

@@ -1,10 +1,7 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 using VoiceActors.Gateway.Errors;
 using VoiceActors.Regions;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.Gateway;
 

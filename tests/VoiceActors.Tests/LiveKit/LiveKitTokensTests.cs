@@ -2,7 +2,6 @@ using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.Tokens;
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.LiveKit;
 

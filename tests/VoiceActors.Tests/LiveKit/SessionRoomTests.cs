@@ -1,10 +1,5 @@
 using VoiceActors.Tests.Sessions;
-using System.Diagnostics;
-using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.LiveKit;
 

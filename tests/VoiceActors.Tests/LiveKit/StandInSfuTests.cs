@@ -1,11 +1,7 @@
-using System.Diagnostics;
-using System.Net;
-using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Playwright;
 using VoiceActors.LiveKit;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.LiveKit;
 

@@ -1,12 +1,9 @@
 using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.LiveKit;
 

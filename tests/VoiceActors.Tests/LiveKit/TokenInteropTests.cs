@@ -1,6 +1,4 @@
-using System.Text.Json;
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.LiveKit;
 

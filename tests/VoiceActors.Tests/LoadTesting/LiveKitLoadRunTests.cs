@@ -1,6 +1,5 @@
 using VoiceActors.LoadTest.LiveKit;
 using VoiceActors.LoadTest.Load;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.LoadTesting;
 

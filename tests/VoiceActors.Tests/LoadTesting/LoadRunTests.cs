@@ -1,4 +1,3 @@
-using System.Text.Json;
 using VoiceActors.LoadTest.Load;
 using VoiceActors.LoadTest.Reporting;
 

@@ -1,10 +1,7 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using VoiceActors.Media;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Media;
 

@@ -2,8 +2,6 @@ using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Collections.Concurrent;
 using VoiceActors.Media;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Media;
 

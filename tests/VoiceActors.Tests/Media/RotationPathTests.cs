@@ -2,8 +2,6 @@ using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using VoiceActors.Media;
 using VoiceActors.Providers;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 using static VoiceActors.Tests.Media.AudioPathTests;
 
 namespace VoiceActors.Tests.Media;

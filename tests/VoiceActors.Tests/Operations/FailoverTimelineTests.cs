@@ -1,12 +1,8 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using VoiceActors.Media;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Operations;
 

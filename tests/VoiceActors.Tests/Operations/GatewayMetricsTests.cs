@@ -1,9 +1,6 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Operations;
 

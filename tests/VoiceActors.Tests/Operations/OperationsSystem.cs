@@ -1,6 +1,4 @@
 using System.Net.Http.Json;
-using System.Text.Json;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Operations;
 

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Operations;
 

@@ -1,9 +1,6 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
-using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.Operations;
 

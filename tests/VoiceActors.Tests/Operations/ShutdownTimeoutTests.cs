@@ -1,7 +1,5 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Operations;
 

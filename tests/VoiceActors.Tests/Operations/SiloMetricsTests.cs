@@ -1,7 +1,6 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using System.Text.RegularExpressions;
-using VoiceActors.Sessions;
 using VoiceActors.Telemetry;
 
 namespace VoiceActors.Tests.Operations;

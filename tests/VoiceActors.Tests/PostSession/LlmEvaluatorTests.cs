@@ -1,10 +1,7 @@
 using VoiceActors.LiveKit;
-using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using VoiceActors.PostSession;
-using VoiceActors.Sessions;
 using static VoiceActors.Tests.PostSession.PostSessionTestKit;
 
 namespace VoiceActors.Tests.PostSession;

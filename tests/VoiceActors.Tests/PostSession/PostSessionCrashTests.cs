@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Orleans.Configuration;
 using VoiceActors.PostSession;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 using static VoiceActors.Tests.PostSession.PostSessionTestKit;
 
 namespace VoiceActors.Tests.PostSession;

@@ -1,17 +1,10 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
-using System.Diagnostics;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.PostSession;
 

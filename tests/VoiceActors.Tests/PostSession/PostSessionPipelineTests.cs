@@ -1,7 +1,6 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
 using VoiceActors.PostSession;
-using VoiceActors.Sessions;
 using static VoiceActors.Tests.PostSession.PostSessionTestKit;
 
 namespace VoiceActors.Tests.PostSession;

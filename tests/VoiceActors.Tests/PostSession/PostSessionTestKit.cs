@@ -1,8 +1,5 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
-using Microsoft.Extensions.DependencyInjection;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.PostSession;
 

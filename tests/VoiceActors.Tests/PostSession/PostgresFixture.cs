@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using VoiceActors.PostSession.Persistence;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.PostSession;
 

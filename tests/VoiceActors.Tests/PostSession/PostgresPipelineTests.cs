@@ -1,8 +1,6 @@
 using VoiceActors.LiveKit;
-using System.Text.Json;
 using Npgsql;
 using VoiceActors.PostSession;
-using VoiceActors.Sessions;
 using static VoiceActors.Tests.PostSession.PostSessionTestKit;
 
 namespace VoiceActors.Tests.PostSession;

@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using VoiceActors.PostSession;
 using VoiceActors.PostSession.Persistence;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.PostSession;
 

@@ -1,6 +1,5 @@
 using Npgsql;
 using VoiceActors.PostSession;
-using VoiceActors.Sessions;
 using static VoiceActors.Tests.PostSession.PostSessionTestKit;
 
 namespace VoiceActors.Tests.PostSession;

@@ -1,6 +1,5 @@
 using VoiceActors.LiveKit;
 using VoiceActors.Providers;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.Providers;
 

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using VoiceActors.Media;
 using VoiceActors.Providers;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.Providers;
 

@@ -2,8 +2,6 @@ using VoiceActors.LiveKit;
 using System.Text.Json.Nodes;
 using VoiceActors.Media;
 using VoiceActors.Providers;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Providers;
 

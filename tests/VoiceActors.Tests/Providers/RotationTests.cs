@@ -1,10 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using VoiceActors.LiveKit;
 using VoiceActors.Media;
 using VoiceActors.Providers;
-using VoiceActors.Sessions;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.Providers;
 

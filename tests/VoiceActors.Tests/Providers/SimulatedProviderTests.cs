@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
 using VoiceActors.Providers;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.Providers;
 

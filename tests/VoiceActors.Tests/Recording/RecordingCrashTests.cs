@@ -1,12 +1,8 @@
-using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using VoiceActors.Recording;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 using VoiceActors.Tests.Sessions;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.Recording;
 

@@ -1,14 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.DependencyInjection;
 using VoiceActors.Media;
 using VoiceActors.Recording;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 using VoiceActors.Tests.Sessions;
 
 namespace VoiceActors.Tests.Recording;

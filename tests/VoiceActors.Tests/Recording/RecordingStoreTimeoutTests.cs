@@ -1,14 +1,7 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using System.Net;
-using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using VoiceActors.PostSession.Persistence;
 using VoiceActors.Recording;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 using VoiceActors.Tests.Sessions;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.Recording;
 

@@ -1,13 +1,7 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
-using System.Diagnostics;
-using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.RegularExpressions;
-using Xunit.Abstractions;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Regions;
 

@@ -1,8 +1,4 @@
-using System.Net;
 using System.Net.Http.Json;
-using Xunit.Abstractions;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Regions;
 

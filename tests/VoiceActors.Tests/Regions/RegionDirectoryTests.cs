@@ -1,6 +1,4 @@
 using VoiceActors.Regions;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Regions;
 

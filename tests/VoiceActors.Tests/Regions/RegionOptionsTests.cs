@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using VoiceActors.Placement;
 using VoiceActors.Regions;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.Regions;
 

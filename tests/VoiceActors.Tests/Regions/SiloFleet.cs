@@ -1,11 +1,7 @@
 using VoiceActors.Tests.Sessions;
 using VoiceActors.LiveKit;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text.Json;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Regions;
 

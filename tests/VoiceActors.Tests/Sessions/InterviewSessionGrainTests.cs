@@ -1,6 +1,4 @@
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Sessions;
 

@@ -1,5 +1,4 @@
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
 
 namespace VoiceActors.Tests.Sessions;
 

@@ -1,5 +1,3 @@
-using VoiceActors.Sessions;
-
 namespace VoiceActors.Tests.Sessions;
 
 public sealed class SessionLifecycleTests

@@ -1,12 +1,8 @@
 using System.Globalization;
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;
 using Orleans.Storage;
 using StackExchange.Redis;
 using VoiceActors.LiveKit;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.Sessions;
 

@@ -1,7 +1,5 @@
 using VoiceActors.LiveKit;
 using StackExchange.Redis;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 
 namespace VoiceActors.Tests.Sessions;
 

@@ -1,5 +1,3 @@
-using VoiceActors.Sessions;
-
 namespace VoiceActors.Tests.Sessions;
 
 internal static class SessionTestData

@@ -1,9 +1,4 @@
-using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using VoiceActors.Sessions;
-using VoiceActors.Tests.Fixtures;
 using VoiceActors.Tests.Recording;
 using VoiceActors.Tests.Sessions;
 using VoiceActors.TestSupport;

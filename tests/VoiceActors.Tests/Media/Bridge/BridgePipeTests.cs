@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Threading.Channels;
 using VoiceActors.Media.Bridge;
 

@@ -1,9 +1,6 @@
-using System.Diagnostics;
-using System.Text.Json;
 using System.Threading.Channels;
 using VoiceActors.Media;
 using VoiceActors.Media.Bridge;
-using Xunit.Abstractions;
 
 namespace VoiceActors.Tests.Media.Bridge;
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using VoiceActors.Media;
 using VoiceActors.Media.Bridge;
