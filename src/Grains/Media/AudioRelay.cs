@@ -63,6 +63,7 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
 
     /// <summary>The candidate is not speaking, no answer is awaited and the agent's last answer is over: a safe moment to move.</summary>
     public bool AtTurnBoundary => _link.AtTurnBoundary &&
+        !_speech.InSpeech && // an utterance whose end this relay has not yet seen still owes an answer (its end sets the link awaiting)
         _clock.GetUtcNow().UtcTicks - Interlocked.Read(ref _lastLoudUtcTicks) > _options.EndOfSpeechSilence.Ticks; // the provider's own VAD lags under load
 
     public MediaStats Stats => new(Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _framesToProvider),
