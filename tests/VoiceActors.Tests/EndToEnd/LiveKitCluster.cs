@@ -91,6 +91,18 @@ public sealed class LiveKitCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Creates an interview through <paramref name="via"/>, as a backend would: a 503 (its admission reads a region view it
+    /// refreshes every second, which may not yet show the regions this cluster just saw turn healthy) is retried after a pause.
+    /// </summary>
+    public static async Task<JsonElement> CreateAsync(FleetSilo via, Dictionary<string, double>? pings, string candidate)
+    {
+        var response = await Eventually.ValueAsync(() => SiloFleet.CreateAsync(via, pings, candidate),
+            r => r.StatusCode != HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30),
+            r => $"the create was refused with 503 for 30 s: {r?.StatusCode}", TimeSpan.FromMilliseconds(500));
+        using (response) return await response.ExpectAsync(HttpStatusCode.Created);
+    }
+
     /// <summary>Every region's probe reached its SFU (they probe from the start, when the SFUs were not up yet).</summary>
     private Task WaitHealthyAsync(string[] regions) => SiloFleet.WaitUntilAsync(async () =>
     {

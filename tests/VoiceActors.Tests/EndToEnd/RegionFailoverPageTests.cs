@@ -34,7 +34,7 @@ public sealed class RegionFailoverPageTests(ITestOutputHelper output) : IAsyncLi
     {
         var fleet = _cluster.Fleet;
         var (eu, us) = (fleet.Silos[0], fleet.Silos[1]);
-        var created = await (await SiloFleet.CreateAsync(eu, new() { ["us"] = 12, ["eu"] = 150 }, "cand-region")).ExpectAsync(HttpStatusCode.Created);
+        var created = await LiveKitCluster.CreateAsync(eu, new() { ["us"] = 12, ["eu"] = 150 }, "cand-region");
         var id = created.GetProperty("sessionId").GetString()!;
         var room = SessionIds.RoomName(id);
         var candidate = LiveKitIdentities.Candidate("cand-region");
