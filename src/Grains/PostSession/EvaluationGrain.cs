@@ -41,7 +41,9 @@ public sealed partial class EvaluationGrain(
             {
                 await repository.AppendAuditAsync(new AuditEntry(SessionId, completed.TenantId, AuditActions.EvaluationStored, evaluation.Evaluator,
                     Describe(evaluation), clock.GetUtcNow()));
-                LogStored(SessionId, evaluation.Status, evaluation.OverallScore);
+                var ids = new Telemetry.SessionLogScope(SessionId); // off the session grain's turn, its line carries the same ids
+                ids.Identify(completed.TenantId, completed.CandidateId);
+                using (logger.BeginScope(ids)) LogStored(SessionId, evaluation.Status, evaluation.OverallScore);
             }
         }
         if (!state.State.TimelineRecorded)
