@@ -15,6 +15,9 @@ public static class RecordingMetrics
     public static readonly Counter<long> FramesDropped = VoiceMetrics.Meter.CreateCounter<long>(
         "voice_recording_frames_dropped", description: "Audio frames the recorder's bounded queue refused (the encoder was behind).");
 
+    public static readonly Counter<long> QuietFramesSkipped = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_recording_quiet_frames_skipped", description: "Quiet candidate frames left out of a recording so a channel that a stall put behind caught up.");
+
     public static readonly Counter<long> StoreErrors = VoiceMetrics.Meter.CreateCounter<long>(
         "voice_recording_store_errors", description: "Failed or timed-out calls to the recording store (each retried while the chunk is queued).");
 
@@ -38,6 +41,7 @@ public static class RecordingMetrics
     {
         ChunksStored.Add(0);
         ChunksDropped.Add(0);
+        QuietFramesSkipped.Add(0);
         FramesDropped.Add(0);
         StoreErrors.Add(0);
         EncodeSeconds.Add(0);

@@ -26,13 +26,16 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     private const int Rate = 24_000; // AudioFormat.SampleRate
     private const int FrameSamples = 480; // 20 ms at 24 kHz
     private const int Ratio48 = OggOpus.GranuleRate / Rate;
+    private const int CandidateLane = 0;
     private static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(300); // late frames within this still land in place
+    private static readonly long GraceSamples = Grace.Ticks * Rate / TimeSpan.TicksPerSecond;
 
     private readonly RecordingTarget _target;
     private readonly RecordingVault _vault;
     private readonly RecordingOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
+    private readonly int _quietLevel;
     private readonly Channel<Frame> _frames;
     private readonly Lane[] _lanes = [new(), new()];
     private readonly IOpusMultiStreamEncoder _encoder;
@@ -54,11 +57,13 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     private volatile bool _completing;
     private volatile bool _encodingDone;
     private long _framesDropped;
+    private long _quietSkipped; // the encoder thread's only
     private long _chunksDropped;
     private long _chunksStored;
 
-    internal SessionRecorder(RecordingTarget target, RecordingVault vault, RecordingEncoders encoders, TimeProvider clock, ILogger logger)
+    internal SessionRecorder(RecordingTarget target, RecordingVault vault, RecordingEncoders encoders, int quietLevel, TimeProvider clock, ILogger logger)
     {
+        _quietLevel = quietLevel;
         _target = target;
         _vault = vault;
         _options = vault.Options;
@@ -81,10 +86,11 @@ public sealed partial class SessionRecorder : IAsyncDisposable
 
     public long FramesDropped => Interlocked.Read(ref _framesDropped);
     public long ChunksDropped => Interlocked.Read(ref _chunksDropped);
+    public long QuietFramesSkipped => Interlocked.Read(ref _quietSkipped);
     public long ChunksStored => Interlocked.Read(ref _chunksStored);
 
     /// <summary>The hot path: one candidate frame as it arrived.</summary>
-    public void Candidate(AudioFrame frame) => Offer(frame.Pcm, 0);
+    public void Candidate(AudioFrame frame) => Offer(frame.Pcm, CandidateLane);
 
     /// <summary>The hot path: one agent frame as the provider produced it.</summary>
     public void Agent(AudioFrame frame) => Offer(frame.Pcm, 1);
@@ -166,7 +172,11 @@ public sealed partial class SessionRecorder : IAsyncDisposable
 
     /// <summary>
     /// A frame lands where its arrival says (its end, less its length), unless its side is already past that (a burst, or
-    /// agent audio produced faster than it plays): then right after what that side has. A gap of more than a frame is silence.
+    /// agent audio produced faster than it plays): then right after what that side has. The agent's side is a playout queue,
+    /// so a gap of more than a frame there is silence. The candidate's side is a live capture: arrival within
+    /// <see cref="Grace"/> of where its side has got to is network jitter and lands right after it (else every late frame
+    /// would push the channel later for good); a longer gap is silence (frames lost, a reconnect, a move); and a channel that
+    /// fell more than <see cref="Grace"/> behind its arrivals (a burst after a long stall) catches up by dropping quiet frames.
     /// </summary>
     private void Place(Frame frame)
     {
@@ -175,7 +185,18 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         var lane = _lanes[frame.Lane];
         var at = (frame.AtTicks - _originTicks) * Rate / TimeSpan.TicksPerSecond - samples;
         if (lane.WritePos < _encoded) lane.Restart(_encoded);
-        if (at > lane.WritePos + FrameSamples) lane.Silence(at - lane.WritePos);
+        var gap = at - lane.WritePos;
+        if (frame.Lane == CandidateLane)
+        {
+            if (gap > GraceSamples) lane.Silence(gap);
+            else if (-gap > GraceSamples && AudioFormat.MeanAbsoluteLevel(frame.Pcm) < _quietLevel)
+            {
+                _quietSkipped++; // a pause shortened, not speech lost
+                RecordingMetrics.QuietFramesSkipped.Add(1);
+                return;
+            }
+        }
+        else if (gap > FrameSamples) lane.Silence(gap);
         if (lane.Pending + samples > Rate * 60)
         {
             Interlocked.Increment(ref _framesDropped); // a minute ahead of the timeline: a runaway producer
@@ -194,7 +215,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
 
     private void EncodeOne()
     {
-        _lanes[0].Take(_interleaved, 0, _encoded);
+        _lanes[CandidateLane].Take(_interleaved, 0, _encoded);
         _lanes[1].Take(_interleaved, 1, _encoded);
         var n = _encoder.EncodeMultistream(_interleaved, FrameSamples, _packet, _packet.Length);
         _chunkPackets.Add(_packet.AsSpan(0, n).ToArray());
@@ -418,7 +439,8 @@ public sealed partial class SessionRecorder : IAsyncDisposable
 }
 
 /// <summary>Builds a session's recorder with the silo's store, keys and options.</summary>
-public sealed class SessionRecorders(RecordingVault vault, RecordingEncoders encoders, TimeProvider clock, ILoggerFactory loggers)
+public sealed class SessionRecorders(RecordingVault vault, RecordingEncoders encoders, IOptions<Media.MediaRelayOptions> media, TimeProvider clock, ILoggerFactory loggers)
 {
-    public SessionRecorder Start(RecordingTarget target) => new(target, vault, encoders, clock, loggers.CreateLogger<SessionRecorder>());
+    // The relay's speech level: what it does not count as speech is a pause the recorder may shorten to catch up.
+    public SessionRecorder Start(RecordingTarget target) => new(target, vault, encoders, media.Value.SpeechLevel, clock, loggers.CreateLogger<SessionRecorder>());
 }

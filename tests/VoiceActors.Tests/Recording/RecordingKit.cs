@@ -103,10 +103,10 @@ internal static class RecordingKit
         return accepted;
     }
 
-    /// <summary>GET the recording until it is served (the post-session pipeline records the end first).</summary>
+    /// <summary>GET the recording until it is served (the post-session pipeline records the end first: slow on a loaded CI machine).</summary>
     public static Task<HttpResponseMessage> WaitServedAsync(HttpClient client, string id) =>
         Eventually.ValueAsync(() => client.GetAsync($"/v1/interviews/{id}/recording"), r => r.StatusCode == HttpStatusCode.OK,
-            TimeSpan.FromSeconds(20), r => $"recording still {r?.StatusCode} after 20 s");
+            TimeSpan.FromSeconds(60), r => $"recording still {r?.StatusCode} after 60 s");
 
     /// <summary>Runs <c>opusinfo</c> on the file; returns its playback length in seconds and its output.</summary>
     public static async Task<(double Seconds, string Output)> OpusInfoAsync(byte[] ogg)

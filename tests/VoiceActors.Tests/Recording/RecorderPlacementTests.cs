@@ -1,0 +1,150 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using VoiceActors.Media;
+using VoiceActors.Recording;
+
+namespace VoiceActors.Tests.Recording;
+
+/// <summary>
+/// Where the recorder puts candidate audio that arrives unevenly (network jitter, a stalled client, a burst after it), on a
+/// fake clock so arrival times are exact: the candidate channel must stay aligned with the interview's time, whatever the
+/// jitter, and a channel a long stall put behind must catch up in the next pause rather than stay late for the whole interview.
+/// </summary>
+public sealed class RecorderPlacementTests
+{
+    private const int Frame = AudioFormat.SamplesPerFrame;
+    private const int PerSecond = AudioFormat.SampleRate;
+
+    [Fact]
+    public async Task Jitter_does_not_push_the_candidate_channel_later_and_a_long_stall_is_caught_up_in_the_next_pause()
+    {
+        // 0-3 s speech with a stall of 60-260 ms every 400 ms (jitter), 3-4 s pause, 4-6 s speech after an 800 ms stall
+        // (delivered late in one burst), 6-8 s pause, 8-11 s speech on time.
+        var sent = Signal(11, quiet: [(3, 4), (6, 8)]);
+        var frames = sent.Length / Frame;
+        var delay = new double[frames];
+        var random = new Random(3);
+        for (var f = 0; f < 150; f += 20) Stall(delay, f, 60 + random.Next(0, 200));
+        Stall(delay, 200, 800);
+
+        var (recorded, skipped) = await RecordAsync(sent, delay);
+
+        // Total length: the interview's 11 s, not 11 s plus every stall (the channel used to grow by each late frame's delay).
+        Assert.InRange(recorded.Length, 11 * PerSecond - 2 * Frame, 11 * PerSecond + 18 * Frame);
+        // The jittered speech where it was spoken: its envelope matches at lag 0 within a frame.
+        var (early, earlyLag) = BestLag(sent, recorded, 0, 3);
+        Assert.True(early > 0.9 && Math.Abs(earlyLag) <= 1, $"0-3 s under jitter: envelope r={early:0.000} at lag {earlyLag} frames");
+        // The stalled speech is all there, late by at most the stall.
+        var (stalled, stalledLag) = BestLag(sent, recorded, 4, 6);
+        Assert.True(stalled > 0.9 && stalledLag is >= 0 and <= 41, $"4-6 s after the stall: envelope r={stalled:0.000} at lag {stalledLag} frames");
+        // After the pause, the channel is back within the recorder's 300 ms grace of where the speech was spoken.
+        var (late, lateLag) = BestLag(sent, recorded, 8, 10);
+        Assert.True(late > 0.9 && Math.Abs(lateLag) <= 16, $"8-10 s after the catch-up: envelope r={late:0.000} at lag {lateLag} frames (stalled lag {stalledLag})");
+        Assert.True(skipped > 0, "no quiet frame was skipped: the catch-up did not happen");
+    }
+
+    /// <summary>Frame <paramref name="first"/> and those after it are held back and arrive at once, <paramref name="ms"/> late.</summary>
+    private static void Stall(double[] delay, int first, int ms)
+    {
+        var arrival = 20.0 * (first + 1) + ms;
+        for (var i = first; i < delay.Length && 20.0 * (i + 1) < arrival; i++) delay[i] = arrival - 20.0 * (i + 1);
+    }
+
+    /// <summary>Records <paramref name="pcm"/> as candidate frames, frame i arriving at 20 ms × i plus its delay; returns the decoded candidate channel.</summary>
+    private static async Task<(short[] Candidate, long Skipped)> RecordAsync(short[] pcm, double[] delayMs)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"va-rec-place-{Guid.NewGuid():N}");
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
+        var services = new ServiceCollection()
+            .AddLogging(b => b.SetMinimumLevel(LogLevel.Warning))
+            .AddSingleton<TimeProvider>(clock)
+            .AddSingleton(Options.Create(new RecordingOptions { Directory = directory, ChunkDuration = TimeSpan.FromMinutes(1), EncoderThreads = 1 }))
+            .AddSingleton(Options.Create(new MediaRelayOptions()))
+            .AddSingleton<IRecordingStore, DirectoryRecordingStore>()
+            .AddSingleton<RecordingKeys>().AddSingleton<RecordingVault>().AddSingleton<RecordingEncoders>().AddSingleton<SessionRecorders>()
+            .BuildServiceProvider();
+        try
+        {
+            var recorder = services.GetRequiredService<SessionRecorders>().Start(new RecordingTarget("tenant-p", "place-1", new NoEvents()));
+            var start = clock.GetUtcNow();
+            var arrivals = Enumerable.Range(0, pcm.Length / Frame).Select(i => (i, at: 20.0 * (i + 1) + delayMs[i])).OrderBy(a => a.at).ThenBy(a => a.i);
+            foreach (var (i, at) in arrivals)
+            {
+                var due = start + TimeSpan.FromMilliseconds(at);
+                if (due > clock.GetUtcNow()) clock.SetUtcNow(due);
+                var bytes = new byte[AudioFormat.FrameBytes];
+                Buffer.BlockCopy(pcm, i * Frame * 2, bytes, 0, bytes.Length);
+                recorder.Candidate(new AudioFrame(i, clock.GetUtcNow().UtcTicks, bytes));
+            }
+            await recorder.CompleteAsync();
+            Assert.Equal(0, recorder.FramesDropped);
+            var vault = services.GetRequiredService<RecordingVault>();
+            var key = await vault.OpenKeyAsync("tenant-p", "place-1", default) ?? throw new InvalidOperationException("no key stored");
+            var manifest = await vault.ReadManifestAsync("tenant-p", "place-1", key, default) ?? throw new InvalidOperationException("no manifest stored");
+            var chunk = await vault.ReadChunkAsync("tenant-p", "place-1", key, Assert.Single(manifest.Chunks).Index, default);
+            return (RecordingKit.Decode(chunk!).Candidate, recorder.QuietFramesSkipped);
+        }
+        finally
+        {
+            await services.DisposeAsync();
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>Tones in 200 ms stretches of their own pitch and level, silent in the <paramref name="quiet"/> spans (seconds).</summary>
+    private static short[] Signal(int seconds, (int From, int To)[] quiet)
+    {
+        var speech = RecordingKit.Samples(RecordingKit.Speech(seconds, seed: 21));
+        foreach (var (from, to) in quiet) Array.Clear(speech, from * PerSecond, (to - from) * PerSecond);
+        return speech;
+    }
+
+    /// <summary>The best envelope correlation of the sent span [from, to) s against the recording, over lags -1 s..+2 s in frames.</summary>
+    private static (double R, int LagFrames) BestLag(short[] sent, short[] recorded, int from, int to)
+    {
+        var a = Envelope(sent);
+        var b = Envelope(recorded);
+        var (best, bestLag) = (-1.0, 0);
+        for (var lag = -50; lag <= 100; lag++)
+        {
+            int lo = from * 50, hi = to * 50;
+            if (lo + lag < 0 || hi + lag > b.Length) continue;
+            var r = Pearson(a.AsSpan(lo, hi - lo), b.AsSpan(lo + lag, hi - lo));
+            if (r > best) (best, bestLag) = (r, lag);
+        }
+        return (best, bestLag);
+    }
+
+    private static double[] Envelope(short[] s)
+    {
+        var e = new double[s.Length / Frame];
+        for (var f = 0; f < e.Length; f++)
+        {
+            double sum = 0;
+            for (var i = 0; i < Frame; i++) sum += (double)s[f * Frame + i] * s[f * Frame + i];
+            e[f] = Math.Sqrt(sum / Frame);
+        }
+        return e;
+    }
+
+    private static double Pearson(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
+    {
+        double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; syy += y[i] * y[i]; sxy += x[i] * y[i];
+        }
+        var n = x.Length;
+        var den = Math.Sqrt((sxx - sx * sx / n) * (syy - sy * sy / n));
+        return den == 0 ? 0 : (sxy - sx * sy / n) / den;
+    }
+
+    /// <summary>The session's side of a recording: a dropped chunk would be a timeline event; none is expected here.</summary>
+    private sealed class NoEvents : ISessionMediaEvents
+    {
+        public Task OnProviderTurn(Turn turn) => Task.CompletedTask;
+        public Task OnProviderEvent(ProviderEvent e) => throw new InvalidOperationException($"unexpected recorder event: {e.Kind} {e.Detail}");
+        public Task OnAgentRoom(string state, string reason) => Task.CompletedTask;
+    }
+}
