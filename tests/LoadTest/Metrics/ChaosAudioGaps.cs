@@ -15,7 +15,8 @@ namespace VoiceActors.LoadTest.Metrics;
 /// its migration), the agent was <i>speaking</i> (an answer in progress: from its last frame before the cut to the first after),
 /// <i>awaited</i> (the candidate had finished an utterance and no answer had started: from that utterance's end to the first frame
 /// after the cut), or <i>quiet</i> (nothing owed: the latency of the answer to the candidate's next utterance). An answer that ended
-/// just before the cut counts as speaking unless its transcript reached the client (a crash can swallow it): the figure errs high.</item>
+/// just before the cut counts as speaking unless its transcript reached the client (a crash can swallow it), before or after its last
+/// frame (the two are not ordered): the figure errs high.</item>
 /// </list>
 /// Per moved session the trace (kept for the worst) says where the time went: the old activation's last word, the resume on the
 /// survivor, the provider's reconnect (all from the session's timeline), the client's re-attach, and the first frame it heard.
@@ -141,9 +142,12 @@ public sealed class ChaosAudioGaps
             : new HeardGap(state, null, owedFrom, null);
 
         var answerSinceUtterance = lastFrame is { } f && (lastUtterance is not { } u || f > u);
-        // An answer whose transcript reached the client before the next one started was complete: nothing of it was cut.
+        // An answer whose transcript reached the client before the next one started was complete: nothing of it was cut. The
+        // transcript and the frames are separate one-way calls, which Orleans does not order: the transcript (sent after the last
+        // frame) often lands in the same tick as it or just before, so any after the answer's first frame closes the answer.
         var resumedAt = lastFrame is { } l ? FirstFrameAfter(Math.Max(l, cutAt)) ?? long.MaxValue : long.MaxValue;
-        var complete = lastFrame is { } last && marks.Any(m => m.Mark == ClientMark.AgentTranscript && m.At > last && m.At < resumedAt);
+        var answerFrom = lastUtterance is { } spoke ? FirstFrameAfter(spoke) ?? long.MaxValue : marks.FirstOrDefault(m => m.Mark == ClientMark.Frame).At;
+        var complete = lastFrame is not null && marks.Any(m => m.Mark == ClientMark.AgentTranscript && m.At >= answerFrom && m.At < resumedAt);
         if (answerSinceUtterance && !complete && lastFrame >= cutFrom - SpeakingSlack) return Gap(HeardState.Speaking, lastFrame!.Value, cutAt);
         if (!answerSinceUtterance && lastUtterance is { } ended && cutAt - ended <= AwaitedWindow) return Gap(HeardState.Awaited, ended, cutAt);
         var next = marks.FirstOrDefault(m => m.Mark == ClientMark.UtteranceEnd && m.At > cutAt);
