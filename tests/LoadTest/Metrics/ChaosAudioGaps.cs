@@ -122,12 +122,12 @@ public sealed class ChaosAudioGaps
         return result;
     }
 
-    private enum HeardState { None, Speaking, Awaited, Quiet }
+    internal enum HeardState { None, Speaking, Awaited, Quiet }
 
-    private readonly record struct HeardGap(HeardState State, double? Gap, long OwedFrom, long? FirstFrame);
+    internal readonly record struct HeardGap(HeardState State, double? Gap, long OwedFrom, long? FirstFrame);
 
     /// <summary>What the candidate was owed at the cut and how long it waited for it (null: never came).</summary>
-    private static HeardGap Heard(IReadOnlyList<(long At, ClientMark Mark)> marks, long cutFrom, long cutAt)
+    internal static HeardGap Heard(IReadOnlyList<(long At, ClientMark Mark)> marks, long cutFrom, long cutAt)
     {
         long? lastFrame = null, lastUtterance = null;
         foreach (var (at, mark) in marks)
@@ -175,7 +175,7 @@ public sealed class ChaosAudioGaps
     private static double Percentile(List<double> sorted, double q) =>
         sorted.Count == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Count) - 1, 0, sorted.Count - 1)];
 
-    private enum ClientMark { Frame, UtteranceEnd, AgentTranscript, Reattached }
+    internal enum ClientMark { Frame, UtteranceEnd, AgentTranscript, Reattached }
 
     /// <summary>One session's client-side marks, in arrival order (Stopwatch timestamps).</summary>
     private sealed class ClientTrace
