@@ -160,7 +160,7 @@ public sealed class ChaosAudioGaps
         var reattached = marks.FirstOrDefault(m => m.Mark == ClientMark.Reattached && m.At > eventAt);
         return $"{id}: {heard.State.ToString().ToLowerInvariant()} at the cut, gap {(heard.Gap is { } g ? $"{g:0} ms" : "never ended")}; " +
             $"owed from {Rel(heard.OwedFrom)}, cut {Rel(cutAt)}, old silo's last event {Rel(move.LastOnOldSiloAt)} ({move.LastOnOldSiloKind ?? "?"}), " +
-            $"resumed {Rel(move.ResumedAt)}, provider connected {Rel(move.ProviderConnectedAt)}, " +
+            $"moving {Rel(move.MovingAt)}, deactivated {Rel(move.DeactivatedAt)}, resumed {Rel(move.ResumedAt)}, provider connected {Rel(move.ProviderConnectedAt)}, " +
             $"client re-attached {Rel(reattached.Mark == ClientMark.Reattached ? reattached.At : null)}, first frame {Rel(heard.FirstFrame)} (times from the event)";
     }
 
@@ -207,6 +207,8 @@ public sealed class ChaosAudioGaps
         public string? LastOnOldSiloKind { get; private set; }
         public long? ResumedAt { get; private set; }
         public long? ProviderConnectedAt { get; private set; }
+        public long? MovingAt { get; private set; } // the relocation found its turn boundary
+        public long? DeactivatedAt { get; private set; } // the old activation's media stopped; from here to the resume is the runtime's handover
 
         public void Read(IReadOnlyList<TimelineEvent> timeline, EventAudio e, string oldSilo)
         {
@@ -219,6 +221,8 @@ public sealed class ChaosAudioGaps
                     LastOnOldSiloAt = at;
                     LastOnOldSiloKind = t.Kind;
                     if (t.Kind == TimelineKinds.Migrating) MigratingAt ??= at;
+                    else if (t.Kind == "silo.moving") MovingAt ??= at; // the grain's own kinds (InterviewSessionGrain.MovingKind, DeactivatedKind)
+                    else if (t.Kind == "silo.deactivated") DeactivatedAt ??= at;
                 }
                 else if (t.Kind == TimelineKinds.Resumed) ResumedAt ??= at;
                 else if (t.Kind == TimelineKinds.ProviderConnected && ResumedAt is not null) ProviderConnectedAt ??= at;
