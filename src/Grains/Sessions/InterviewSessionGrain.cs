@@ -43,6 +43,8 @@ public sealed partial class InterviewSessionGrain(
     internal const string TrackPublishedKind = "track.published";
     internal const string RoomDeleteFailedKind = "room.delete_failed";
     internal const string ObserverTokenKind = "observer.token";
+    internal const string MovingKind = "silo.moving"; // a relocation found its turn boundary: from here the candidate's audio waits for the new silo
+    internal const string DeactivatedKind = "silo.deactivated"; // this activation's media stopped: the rest of a move is the runtime's handover
 
     /// <summary>How long a relocation waits for a turn boundary before moving anyway (a monologue must not outlast the drain's deadline).</summary>
     internal static readonly TimeSpan MaxTurnBoundaryWait = TimeSpan.FromSeconds(10);
@@ -124,6 +126,7 @@ public sealed partial class InterviewSessionGrain(
     {
         load.Remove(SessionId);
         await Media.StopAsync();
+        if (reason.ReasonCode == DeactivationReasonCode.Migrating && State.Exists) Record(DeactivatedKind, null); // carried by the migration
     }
 
     // ---- Tenant API
@@ -438,6 +441,7 @@ public sealed partial class InterviewSessionGrain(
         }
         // Between turns, so the move cuts no answer and splits no utterance; the caller asks again until it has moved.
         if (!Media.AtTurnBoundary && clock.GetElapsedTime(_relocatingSince) < MaxTurnBoundaryWait) return here;
+        Record(MovingKind, $"after {clock.GetElapsedTime(_relocatingSince).TotalMilliseconds:0} ms"); // carried by the migration, not written here
         MigrateTo(State.Region, avoid: here);
         return here;
     }

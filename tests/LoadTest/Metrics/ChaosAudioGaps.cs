@@ -15,7 +15,8 @@ namespace VoiceActors.LoadTest.Metrics;
 /// its migration), the agent was <i>speaking</i> (an answer in progress: from its last frame before the cut to the first after),
 /// <i>awaited</i> (the candidate had finished an utterance and no answer had started: from that utterance's end to the first frame
 /// after the cut), or <i>quiet</i> (nothing owed: the latency of the answer to the candidate's next utterance). An answer that ended
-/// just before the cut counts as speaking unless its transcript reached the client (a crash can swallow it): the figure errs high.</item>
+/// just before the cut counts as speaking unless its transcript reached the client (a crash can swallow it), before or after its last
+/// frame (the two are not ordered): the figure errs high.</item>
 /// </list>
 /// Per moved session the trace (kept for the worst) says where the time went: the old activation's last word, the resume on the
 /// survivor, the provider's reconnect (all from the session's timeline), the client's re-attach, and the first frame it heard.
@@ -121,12 +122,12 @@ public sealed class ChaosAudioGaps
         return result;
     }
 
-    private enum HeardState { None, Speaking, Awaited, Quiet }
+    internal enum HeardState { None, Speaking, Awaited, Quiet }
 
-    private readonly record struct HeardGap(HeardState State, double? Gap, long OwedFrom, long? FirstFrame);
+    internal readonly record struct HeardGap(HeardState State, double? Gap, long OwedFrom, long? FirstFrame);
 
     /// <summary>What the candidate was owed at the cut and how long it waited for it (null: never came).</summary>
-    private static HeardGap Heard(IReadOnlyList<(long At, ClientMark Mark)> marks, long cutFrom, long cutAt)
+    internal static HeardGap Heard(IReadOnlyList<(long At, ClientMark Mark)> marks, long cutFrom, long cutAt)
     {
         long? lastFrame = null, lastUtterance = null;
         foreach (var (at, mark) in marks)
@@ -141,9 +142,12 @@ public sealed class ChaosAudioGaps
             : new HeardGap(state, null, owedFrom, null);
 
         var answerSinceUtterance = lastFrame is { } f && (lastUtterance is not { } u || f > u);
-        // An answer whose transcript reached the client before the next one started was complete: nothing of it was cut.
+        // An answer whose transcript reached the client before the next one started was complete: nothing of it was cut. The
+        // transcript and the frames are separate one-way calls, which Orleans does not order: the transcript (sent after the last
+        // frame) often lands in the same tick as it or just before, so any after the answer's first frame closes the answer.
         var resumedAt = lastFrame is { } l ? FirstFrameAfter(Math.Max(l, cutAt)) ?? long.MaxValue : long.MaxValue;
-        var complete = lastFrame is { } last && marks.Any(m => m.Mark == ClientMark.AgentTranscript && m.At > last && m.At < resumedAt);
+        var answerFrom = lastUtterance is { } spoke ? FirstFrameAfter(spoke) ?? long.MaxValue : marks.FirstOrDefault(m => m.Mark == ClientMark.Frame).At;
+        var complete = lastFrame is not null && marks.Any(m => m.Mark == ClientMark.AgentTranscript && m.At >= answerFrom && m.At < resumedAt);
         if (answerSinceUtterance && !complete && lastFrame >= cutFrom - SpeakingSlack) return Gap(HeardState.Speaking, lastFrame!.Value, cutAt);
         if (!answerSinceUtterance && lastUtterance is { } ended && cutAt - ended <= AwaitedWindow) return Gap(HeardState.Awaited, ended, cutAt);
         var next = marks.FirstOrDefault(m => m.Mark == ClientMark.UtteranceEnd && m.At > cutAt);
@@ -156,7 +160,7 @@ public sealed class ChaosAudioGaps
         var reattached = marks.FirstOrDefault(m => m.Mark == ClientMark.Reattached && m.At > eventAt);
         return $"{id}: {heard.State.ToString().ToLowerInvariant()} at the cut, gap {(heard.Gap is { } g ? $"{g:0} ms" : "never ended")}; " +
             $"owed from {Rel(heard.OwedFrom)}, cut {Rel(cutAt)}, old silo's last event {Rel(move.LastOnOldSiloAt)} ({move.LastOnOldSiloKind ?? "?"}), " +
-            $"resumed {Rel(move.ResumedAt)}, provider connected {Rel(move.ProviderConnectedAt)}, " +
+            $"moving {Rel(move.MovingAt)}, deactivated {Rel(move.DeactivatedAt)}, resumed {Rel(move.ResumedAt)}, provider connected {Rel(move.ProviderConnectedAt)}, " +
             $"client re-attached {Rel(reattached.Mark == ClientMark.Reattached ? reattached.At : null)}, first frame {Rel(heard.FirstFrame)} (times from the event)";
     }
 
@@ -171,7 +175,7 @@ public sealed class ChaosAudioGaps
     private static double Percentile(List<double> sorted, double q) =>
         sorted.Count == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Count) - 1, 0, sorted.Count - 1)];
 
-    private enum ClientMark { Frame, UtteranceEnd, AgentTranscript, Reattached }
+    internal enum ClientMark { Frame, UtteranceEnd, AgentTranscript, Reattached }
 
     /// <summary>One session's client-side marks, in arrival order (Stopwatch timestamps).</summary>
     private sealed class ClientTrace
@@ -203,6 +207,8 @@ public sealed class ChaosAudioGaps
         public string? LastOnOldSiloKind { get; private set; }
         public long? ResumedAt { get; private set; }
         public long? ProviderConnectedAt { get; private set; }
+        public long? MovingAt { get; private set; } // the relocation found its turn boundary
+        public long? DeactivatedAt { get; private set; } // the old activation's media stopped; from here to the resume is the runtime's handover
 
         public void Read(IReadOnlyList<TimelineEvent> timeline, EventAudio e, string oldSilo)
         {
@@ -215,6 +221,8 @@ public sealed class ChaosAudioGaps
                     LastOnOldSiloAt = at;
                     LastOnOldSiloKind = t.Kind;
                     if (t.Kind == TimelineKinds.Migrating) MigratingAt ??= at;
+                    else if (t.Kind == "silo.moving") MovingAt ??= at; // the grain's own kinds (InterviewSessionGrain.MovingKind, DeactivatedKind)
+                    else if (t.Kind == "silo.deactivated") DeactivatedAt ??= at;
                 }
                 else if (t.Kind == TimelineKinds.Resumed) ResumedAt ??= at;
                 else if (t.Kind == TimelineKinds.ProviderConnected && ResumedAt is not null) ProviderConnectedAt ??= at;
