@@ -23,6 +23,7 @@ public sealed class LoadTestCommand
     private readonly Option<TimeSpan?> _killSiloAt = NullableDuration("--kill-silo-at", "Chaos: SIGKILL one silo process at this time into the run (with --silos 1 the tester then starts a replacement silo process, so the sessions resume there).");
     private readonly Option<TimeSpan?> _drainSiloAt = NullableDuration("--drain-silo-at", "Chaos: SIGTERM (graceful drain) one silo process at this time.");
     private readonly Option<TimeSpan?> _restartRedisAt = NullableDuration("--restart-redis-at", "Chaos: kill and restart the tester's redis-server at this time.");
+    private readonly Option<TimeSpan> _costSampleEvery = Duration("--cost-sample-every", "With silos started on Redis: how often to sample committed turns (session-log lengths), the largest session keys (bounded SCAN + MEMORY USAGE) and the silos' heap. Redis input and silo RSS are read every second.", TimeSpan.FromSeconds(10));
     private readonly Option<TimeSpan> _retryBudget = Duration("--retry-budget", "A session whose calls keep failing longer than this is lost.", TimeSpan.FromSeconds(20));
     private readonly Option<bool> _recordTurns = new("--record-turns") { Description = "Also write each utterance with RecordTurn (the session already checkpoints the provider's transcript turns)." };
     private readonly Option<TimeSpan> _warmup = Duration("--warmup", "The start of the run left out of the capacity figures (steady p99, max sessions at the p99 target, per-session CPU and memory).", TimeSpan.FromSeconds(10));
@@ -44,7 +45,7 @@ public sealed class LoadTestCommand
     {
         var root = new RootCommand("VoiceActors load tester: simulated voice interviews driven through an Orleans client, with chaos and a ceiling.");
         Option[] all = [_sessions, _duration, _ramp, _frameMs, _speechMs, _silenceMs, _cadence, _sampleRate, _providerLatency, _createRate, _silos, _redis,
-            _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _retryBudget, _recordTurns, _warmup, _ceilingDuration, _ceilingConcurrency, _admissionCeilingDuration, _admissionCeilingConcurrency, _maxP99,
+            _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _costSampleEvery, _retryBudget, _recordTurns, _warmup, _ceilingDuration, _ceilingConcurrency, _admissionCeilingDuration, _admissionCeilingConcurrency, _maxP99,
             _maxLost, _report, _seed, _siloSetting, _siloLatency, _record, _transport, _plain];
         foreach (var o in all) root.Options.Add(o);
         root.Validators.Add(result =>
@@ -88,6 +89,7 @@ public sealed class LoadTestCommand
             DrainSiloAt = p.GetValue(_drainSiloAt),
             RestartRedisAt = p.GetValue(_restartRedisAt),
             RetryBudget = p.GetValue(_retryBudget),
+            CostSampleEvery = p.GetValue(_costSampleEvery),
             RecordTurns = p.GetValue(_recordTurns),
             Warmup = p.GetValue(_warmup),
             CeilingDuration = p.GetValue(_ceilingDuration),

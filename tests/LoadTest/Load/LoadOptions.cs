@@ -48,6 +48,9 @@ public sealed record LoadOptions
 
     public TimeSpan? RestartRedisAt { get; init; }
 
+    /// <summary>How often the long-run cost sample (committed turns, largest keys by SCAN + MEMORY USAGE, silo heap) is taken; Redis input and silo RSS are read every second.</summary>
+    public TimeSpan CostSampleEvery { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A session whose calls keep failing for longer than this is lost.</summary>
     public TimeSpan RetryBudget { get; init; } = TimeSpan.FromSeconds(20);
 
@@ -121,6 +124,7 @@ public sealed record LoadOptions
                 errors.Add($"{name} must fall inside the run (0 < T < {TotalTime.TotalSeconds:0.#}s).");
         if (RetryBudget < TimeSpan.FromSeconds(1)) errors.Add("--retry-budget must be at least 1s: a silo failover takes seconds.");
         if (Warmup < TimeSpan.Zero) errors.Add("--warmup cannot be negative.");
+        if (CostSampleEvery < TimeSpan.FromSeconds(1)) errors.Add("--cost-sample-every must be at least 1s: each sample scans the session keys.");
         if (CeilingDuration < TimeSpan.Zero) errors.Add("--ceiling-duration cannot be negative (0 skips the ceiling).");
         if (CeilingConcurrency < 1) errors.Add("--ceiling-concurrency must be at least 1.");
         if (AdmissionCeilingDuration < TimeSpan.Zero) errors.Add("--admission-ceiling-duration cannot be negative (0 skips it).");

@@ -19,8 +19,6 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     public const string ResponseDurationKey = "Providers:Simulated:ResponseDuration";
     public const string ResponseDurationJitterKey = "Providers:Simulated:ResponseDurationJitter";
 
-    private static readonly TimeSpan CostSamplePeriod = TimeSpan.FromSeconds(10); // SCAN + MEMORY USAGE is not a per-second job
-
     private const int PumpSlices = 4; // each frame period is cut in four so sends spread out instead of bursting
 
     private readonly RunStats _stats = new();
@@ -204,7 +202,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     /// <summary>Every ~10 s: Redis input so far, the turns the session logs hold, the largest session keys, the silos' heap.</summary>
     private async Task CostSampleAsync(LongRunProbe probe, CancellationToken ct)
     {
-        using var timer = new PeriodicTimer(CostSamplePeriod, clock);
+        using var timer = new PeriodicTimer(options.CostSampleEvery, clock); // SCAN + MEMORY USAGE is not a per-second job
         do
         {
             var t = Math.Round(Stopwatch.GetElapsedTime(_runStart).TotalSeconds, 1);

@@ -11,7 +11,7 @@ namespace VoiceActors.LoadTest.Reporting;
 /// </summary>
 public static class LongRunReport
 {
-    /// <summary>Utterances ending this close to a rotation are the turns "at" it (the one it waited for and the one after, at realistic cadence).</summary>
+    /// <summary>A rotation this close to a chaos event's outage is counted with the event.</summary>
     public static readonly TimeSpan AroundRotation = TimeSpan.FromSeconds(15);
 
     public static async Task<(LongRunFigures Figures, IReadOnlyList<WindowSample> Timeline)> BuildAsync(
@@ -22,7 +22,9 @@ public static class LongRunReport
         var merged = Merge(timeline, costs);
         var total = options.TotalTime.TotalSeconds;
         var window = Math.Min(300, total / 4);
-        var early = BytesPerTurn(costs, options.Warmup.TotalSeconds, options.Warmup.TotalSeconds + window);
+        // At realistic cadence the first turns come after a first pause (≤ 20 s) and answer (≤ 40 s): the turn rate is steady after one minute.
+        var earlyFrom = options.Warmup.TotalSeconds + (options.Cadence == LoadCadence.Realistic ? 60 : 0);
+        var early = BytesPerTurn(costs, earlyFrom, earlyFrom + window);
         var late = BytesPerTurn(costs, total - window, total);
 
         var reference = total >= 20 * 60 ? 10 : Math.Max(1, (int)(total / 60 / 2));
@@ -60,6 +62,9 @@ public static class LongRunReport
         foreach (var (session, events) in rotations)
         {
             var (answers, unanswered) = session.Heard();
+            // Every utterance of the session in order, with its answer (null: the agent never answered it).
+            var utterances = answers.Select(a => (End: a.UtteranceEndUtcTicks, Answer: (AnswerRecord?)a))
+                .Concat(unanswered.Select(u => (End: u, Answer: (AnswerRecord?)null))).OrderBy(u => u.End).ToArray();
             foreach (var a in answers)
             {
                 allGaps.Add(a.MaxGapMs);
@@ -70,21 +75,28 @@ public static class LongRunReport
                 if (r.Detail?.StartsWith(Providers.ProviderRotation.Expired, StringComparison.Ordinal) == true) expired++;
                 else planned++;
                 var at = r.At.UtcTicks;
+                // The turns at a rotation: the last utterance that ended before it (the one it waited for) and the first after it.
+                var after = Array.FindIndex(utterances, u => u.End > at);
+                var at2 = new List<(long End, AnswerRecord? Answer)>(2);
+                if (after < 0 && utterances.Length > 0) at2.Add(utterances[^1]);
+                else if (after >= 0)
+                {
+                    if (after > 0) at2.Add(utterances[after - 1]);
+                    at2.Add(utterances[after]);
+                }
+                var missed = at2.Count(u => u.Answer is null);
+                // A rotation inside a chaos event's outage (or just around it) is judged with the event, not as a rotation.
                 var around = AroundRotation.Ticks;
-                // A rotation inside a chaos event's outage (or right after it) is judged with the event, not as a rotation.
                 if (chaos.Any(c => at >= c.From.UtcTicks - around && at <= c.To.UtcTicks + around))
                 {
                     nearChaos++;
-                    foreach (var u in unanswered) if (Math.Abs(u - at) <= around) unansweredNearChaos++;
+                    unansweredNearChaos += missed;
                     continue;
                 }
-                foreach (var u in unanswered) if (Math.Abs(u - at) <= around) unansweredAt++;
-                foreach (var a in answers)
-                {
-                    if (a.StartUtcTicks <= at + around && a.EndUtcTicks >= at - around) maxGap = Math.Max(maxGap ?? 0, a.MaxGapMs);
-                }
-                var next = answers.FirstOrDefault(a => a.UtteranceEndUtcTicks >= at);
-                if (next.StartUtcTicks != 0) maxReply = Math.Max(maxReply ?? 0, next.ReplyMs);
+                unansweredAt += missed;
+                foreach (var u in at2)
+                    if (u.Answer is { } a) maxGap = Math.Max(maxGap ?? 0, a.MaxGapMs);
+                if (after >= 0 && utterances[after].Answer is { } next) maxReply = Math.Max(maxReply ?? 0, next.ReplyMs);
             }
         }
 
@@ -120,10 +132,10 @@ public static class LongRunReport
             largestState, stateKey, largestLog, minuteFigures,
             [
                 "Redis bytes: Δ INFO stats total_net_input_bytes, Redis' own count of every byte it read from every client (silos' grain-state writes, session-log appends, reminders, membership, the Orleans client's and the probe's commands, RESP framing included), less the RESP size of the probe's own INFO/LLEN/SCAN/MEMORY USAGE commands (the client library's keep-alive PINGs stay in). A restarted redis-server counts from 0: the runs are added up, and the bytes between the last reading and the kill are not seen.",
-                $"Bytes per turn: Δ bytes ÷ Δ committed turns between the ~10 s cost samples at the edges of each window (early: {options.Warmup.TotalSeconds:0.#} s to {options.Warmup.TotalSeconds + window:0.#} s, after the creates; late: the last {window:0.#} s before the sessions were asked to stop, so completes are not in it).",
+                $"Bytes per turn: Δ bytes ÷ Δ committed turns between the ~10 s cost samples at the edges of each window (early: {earlyFrom:0.#} s to {earlyFrom + window:0.#} s, after the creates and, at realistic cadence, the first minute whose turn rate is still rising; late: the last {window:0.#} s before the sessions were asked to stop, so completes are not in it).",
                 "Committed turns: Σ LLEN of {serviceId}/session-log/{id}/turns (the silo's own log). A committed turn is lost when a session's log holds fewer turns than the transcripts the tester received for it: the session forwards a transcript only after its append returned.",
                 "Silo memory: VmRSS of each running silo process (/proc/<pid>/status) every second, summed; managed heap: dotnet_gc_last_collection_heap_size_bytes from each silo's /metrics every ~10 s. After a --kill-silo-at the figures are the replacement's (a fresh process).",
-                $"Rotations: provider.rotated events of every session's timeline (planned before the budget, or expired at the cap). Rotations within {AroundRotation.TotalSeconds:0} s of a chaos event's outage (from the event until its last interrupted session's audio flowed again) are counted apart, with their unanswered turns: the outage explains those. Unanswered at a rotation: utterances the agent never answered that ended within {AroundRotation.TotalSeconds:0} s of it. Gap at a rotation: the longest silence between two consecutive agent frames the tester received inside an answer that overlaps ±{AroundRotation.TotalSeconds:0} s of it (baseline: the median of every answer's longest silence); reply after a rotation: end of the next utterance to the first frame of its answer (baseline: the median reply).",
+                $"Rotations: provider.rotated events of every session's timeline (planned before the budget, or expired at the cap). Rotations within {AroundRotation.TotalSeconds:0} s of a chaos event's outage (from the event until its last interrupted session's audio flowed again) are counted apart, with their unanswered turns: the outage explains those. The turns at a rotation are the session's last utterance that ended before it (the one whose answer it waited for) and the first that ended after it; unanswered: the agent never answered one of them. Gap at a rotation: the longest silence between two consecutive agent frames the tester received inside the answers to those two turns (baseline: the median of every answer's longest silence); reply after a rotation: end of the next utterance to the first frame of its answer (baseline: the median reply).",
             ]);
         return (figures, merged);
     }
