@@ -19,6 +19,7 @@ public sealed class RedisCluster : ClusterUnderTest
     private readonly StackExchange.Redis.ConnectionMultiplexer? _probeConnection;
     private readonly Dictionary<int, TimeSpan> _cpu = new();
     private int _nextVictim;
+    private int _replacements;
 
     private RedisCluster(RedisProcess? redis, List<SiloProcess> silos, ClusterClient client, IReadOnlyDictionary<string, string?> settings,
         StackExchange.Redis.ConnectionMultiplexer? probeConnection, string serviceId)
@@ -47,7 +48,7 @@ public sealed class RedisCluster : ClusterUnderTest
 
     public override string Description => _silos.Count == 0
         ? "an existing Redis-clustered fleet (silo resources not measured)"
-        : $"{_silos.Count} silo processes (src/Silo) on {(_redis is null ? "the given Redis" : "a redis-server started by the tester")}";
+        : $"{_silos.Count - _replacements} silo processes (src/Silo){(_replacements > 0 ? $" and {_replacements} replacement started after the kill" : "")} on {(_redis is null ? "the given Redis" : "a redis-server started by the tester")}";
 
     public static async Task<RedisCluster> StartAsync(string? redisConnection, int siloProcesses, string clusterId,
         IReadOnlyDictionary<string, string?> siloSettings, CancellationToken ct)
@@ -110,6 +111,7 @@ public sealed class RedisCluster : ClusterUnderTest
         only.KillHard();
         var replacement = await SiloProcess.StartAsync(_settings, $"silo {_silos.Count} (replacement)", startTimeout: SiloStartTimeout, ct: CancellationToken.None);
         lock (_silos) _silos.Add(replacement);
+        _replacements++;
     }
 
     private int AliveCount()

@@ -19,6 +19,7 @@ public sealed class LongRunProbe(IConnectionMultiplexer redis, string serviceId,
     private const int ScanCount = 200;
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(3) };
 
+    private readonly SemaphoreSlim _counter = new(1, 1); // the per-second and the 10 s sampler both read it: a stale reading must not look like a restart
     private long _lastRaw = -1, _beforeRestarts, _own;
 
     public string TurnsKey(string sessionId) => $"{serviceId}/session-log/{{{sessionId}}}/turns";
@@ -26,11 +27,12 @@ public sealed class LongRunProbe(IConnectionMultiplexer redis, string serviceId,
     /// <summary>Bytes Redis has received since the probe started, across restarts (the counter starts at 0 again), less the probe's own.</summary>
     public async Task<long?> InputBytesAsync()
     {
+        await _counter.WaitAsync();
         try
         {
             var server = Server();
             var stats = await server.InfoAsync("stats");
-            _own += Resp("INFO", "stats");
+            Interlocked.Add(ref _own, Resp("INFO", "stats"));
             long raw = -1;
             foreach (var group in stats)
                 foreach (var (key, value) in group)
@@ -38,11 +40,15 @@ public sealed class LongRunProbe(IConnectionMultiplexer redis, string serviceId,
             if (raw < 0) return null;
             if (_lastRaw >= 0 && raw < _lastRaw) _beforeRestarts += _lastRaw; // a restarted server counts from 0 (what came between the last read and the kill is not seen)
             _lastRaw = raw;
-            return _beforeRestarts + raw - _own;
+            return _beforeRestarts + raw - Interlocked.Read(ref _own);
         }
         catch (Exception e) when (e is RedisException or RedisCommandException or TimeoutException or InvalidOperationException)
         {
             return null; // Redis restarting: this second has no reading
+        }
+        finally
+        {
+            _counter.Release();
         }
     }
 
@@ -56,7 +62,7 @@ public sealed class LongRunProbe(IConnectionMultiplexer redis, string serviceId,
             foreach (var id in sessionIds)
             {
                 var key = TurnsKey(id);
-                _own += Resp("LLEN", key);
+                Interlocked.Add(ref _own, Resp("LLEN", key));
                 pending.Add((id, db.ListLengthAsync(key)));
             }
             var result = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -84,9 +90,9 @@ public sealed class LongRunProbe(IConnectionMultiplexer redis, string serviceId,
             {
                 var name = key.ToString();
                 if (!IsSessionKey(name)) continue;
-                _own += Resp("MEMORY", "USAGE", name);
+                Interlocked.Add(ref _own, Resp("MEMORY", "USAGE", name));
                 batch.Add((key, db.ExecuteAsync("MEMORY", "USAGE", key)));
-                if (++seen % ScanCount == 0) _own += Resp("SCAN", "0000000", "MATCH", serviceId + "*", "COUNT", "200");
+                if (++seen % ScanCount == 0) Interlocked.Add(ref _own, Resp("SCAN", "0000000", "MATCH", serviceId + "*", "COUNT", "200"));
                 if (seen >= MaxKeysPerSample) break;
             }
             foreach (var (key, usage) in batch)
