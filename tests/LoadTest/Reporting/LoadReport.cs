@@ -118,7 +118,7 @@ public sealed record LongRunFigures(
     double? P99AtReferenceMs, double? P99LastMinuteMs,
     long SessionsLost,
     long TurnsCommitted, long TurnsSeenByTester, long CommittedTurnsLost, int SessionsWithLostTurns,
-    int Rotations, int RotationsPlanned, int RotationsExpired, int RotationsNearChaos, int UnansweredAtRotationsNearChaos, int UnansweredAtRotations, double? MaxGapAtRotationMs, double? MaxReplyAfterRotationMs,
+    int Rotations, int RotationsPlanned, int RotationsExpired, int RotationsNearChaos, int UnansweredAtRotationsNearChaos, int UnansweredAtRotations, int SlowRepliesAfterRotations, double? MaxGapAtRotationMs, double? MaxReplyAfterRotationMs,
     double? MedianAnswerMaxGapMs, double? MedianReplyMs,
     long LargestStateKeyBytes, string? LargestStateKey, long LargestLogKeyBytes,
     IReadOnlyList<MinuteFigures> Minutes,

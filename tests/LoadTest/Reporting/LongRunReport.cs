@@ -11,6 +11,9 @@ namespace VoiceActors.LoadTest.Reporting;
 /// </summary>
 public static class LongRunReport
 {
+    /// <summary>A reply after a rotation slower than this is counted (the simulated agent answers in about 0.7 s after the end of speech).</summary>
+    public static readonly TimeSpan SlowReply = TimeSpan.FromSeconds(3);
+
     /// <summary>A rotation this close to a chaos event's outage is counted with the event.</summary>
     public static readonly TimeSpan AroundRotation = TimeSpan.FromSeconds(15);
 
@@ -57,7 +60,9 @@ public static class LongRunReport
         var rotations = await RotationsAsync(client, options.TenantId, sessions, ct);
         var allGaps = new List<double>();
         var allReplies = new List<double>();
-        int planned = 0, expired = 0, unansweredAt = 0, nearChaos = 0, unansweredNearChaos = 0;
+        int planned = 0, expired = 0, nearChaos = 0, slowReplies = 0;
+        var unansweredAt = new HashSet<(string, long)>(); // one utterance can sit next to two rotations: count it once
+        var unansweredNearChaos = new HashSet<(string, long)>();
         double? maxGap = null, maxReply = null;
         foreach (var (session, events) in rotations)
         {
@@ -84,19 +89,23 @@ public static class LongRunReport
                     if (after > 0) at2.Add(utterances[after - 1]);
                     at2.Add(utterances[after]);
                 }
-                var missed = at2.Count(u => u.Answer is null);
+                var missed = at2.Where(u => u.Answer is null).Select(u => (session.SessionId, u.End)).ToArray();
                 // A rotation inside a chaos event's outage (or just around it) is judged with the event, not as a rotation.
                 var around = AroundRotation.Ticks;
                 if (chaos.Any(c => at >= c.From.UtcTicks - around && at <= c.To.UtcTicks + around))
                 {
                     nearChaos++;
-                    unansweredNearChaos += missed;
+                    unansweredNearChaos.UnionWith(missed);
                     continue;
                 }
-                unansweredAt += missed;
+                unansweredAt.UnionWith(missed);
                 foreach (var u in at2)
                     if (u.Answer is { } a) maxGap = Math.Max(maxGap ?? 0, a.MaxGapMs);
-                if (after >= 0 && utterances[after].Answer is { } next) maxReply = Math.Max(maxReply ?? 0, next.ReplyMs);
+                if (after >= 0 && utterances[after].Answer is { } next)
+                {
+                    maxReply = Math.Max(maxReply ?? 0, next.ReplyMs);
+                    if (next.ReplyMs > SlowReply.TotalMilliseconds) slowReplies++;
+                }
             }
         }
 
@@ -127,7 +136,7 @@ public static class LongRunReport
             heapRef, heapLast, P99(reference), P99(last),
             Interlocked.Read(ref stats.SessionsLost),
             turnsCommitted, turnsSeen, turnsLost, sessionsWithLoss,
-            planned + expired, planned, expired, nearChaos, unansweredNearChaos, unansweredAt, Round(maxGap), Round(maxReply),
+            planned + expired, planned, expired, nearChaos, unansweredNearChaos.Count, unansweredAt.Count, slowReplies, Round(maxGap), Round(maxReply),
             Round(Median(allGaps)), Round(Median(allReplies)),
             largestState, stateKey, largestLog, minuteFigures,
             [

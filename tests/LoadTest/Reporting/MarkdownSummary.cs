@@ -81,8 +81,9 @@ public static class MarkdownSummary
         Row(b, "unanswered turns at a rotation (rotations clear of chaos)", l.UnansweredAtRotations.ToString(c));
         Row(b, "rotations during a chaos outage, and their unanswered turns", $"{l.RotationsNearChaos}, {l.UnansweredAtRotationsNearChaos}");
         Row(b, "largest silence inside an answer at a rotation, ms (median answer's: ms)", $"{N(l.MaxGapAtRotationMs, c)} ({N(l.MedianAnswerMaxGapMs, c)})");
-        Row(b, $"slowest reply after a rotation clear of chaos, ms (median reply: ms)", $"{N(l.MaxReplyAfterRotationMs, c)} ({N(l.MedianReplyMs, c)})");
+        Row(b, "slowest reply after a rotation clear of chaos, ms (median reply: ms); replies slower than 3 s", $"{N(l.MaxReplyAfterRotationMs, c)} ({N(l.MedianReplyMs, c)}); {l.SlowRepliesAfterRotations}");
         Row(b, "largest session state key / session-log list (bytes, MEMORY USAGE)", $"{l.LargestStateKeyBytes} ({l.LargestStateKey ?? "none"}) / {l.LargestLogKeyBytes}");
+        b.AppendLine().AppendLine("The last row is the partial minute after the sessions were asked to stop (their completes and post-session work).");
         b.AppendLine().AppendLine("| minute | audio p99 ms | silo RSS MiB | heap MiB | Redis in B/s | turns committed |").AppendLine("|---|---|---|---|---|---|");
         foreach (var m in l.Minutes)
             b.AppendLine(c, $"| {m.Minute} | {m.P99Ms} ({m.Samples:N0}) | {N(m.RssMb, c)} | {N(m.HeapMb, c)} | {N(m.RedisInputBytesPerS, c)} | {m.TurnsCommitted?.ToString(c) ?? "n/a"} |");
