@@ -47,8 +47,11 @@ public sealed class SimulatedProviderOptions
     /// <summary>Uniform jitter added to <see cref="ResponseLatency"/>.</summary>
     public TimeSpan ResponseJitter { get; set; } = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>How long each answer speaks.</summary>
+    /// <summary>How long each answer speaks (the shortest answer when <see cref="ResponseDurationJitter"/> is set).</summary>
     public TimeSpan ResponseDuration { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Uniform extra length of each answer, drawn from the seeded generator: 5 s + 10 s of jitter gives answers of 5–15 s.</summary>
+    public TimeSpan ResponseDurationJitter { get; set; } = TimeSpan.Zero;
 
     /// <summary>Mean absolute PCM16 level that counts as speech.</summary>
     public int SpeechLevel { get; set; } = 500;
@@ -91,7 +94,7 @@ public sealed class SimulatedProviderOptionsValidator : OptionsValidator<Simulat
 {
     protected override void Check(string? name, SimulatedProviderOptions o, List<string> errors)
     {
-        if (o.ResponseLatency < TimeSpan.Zero || o.ResponseJitter < TimeSpan.Zero || o.ConnectLatency < TimeSpan.Zero)
+        if (o.ResponseLatency < TimeSpan.Zero || o.ResponseJitter < TimeSpan.Zero || o.ConnectLatency < TimeSpan.Zero || o.ResponseDurationJitter < TimeSpan.Zero)
             errors.Add($"Providers:{name}: latencies cannot be negative.");
         if (o.ResponseDuration < TimeSpan.FromMilliseconds(20)) errors.Add($"Providers:{name}:ResponseDuration must be at least one 20 ms frame.");
         if (o.EndOfSpeechSilence < TimeSpan.FromMilliseconds(20)) errors.Add($"Providers:{name}:EndOfSpeechSilence must be at least one 20 ms frame.");

@@ -149,11 +149,12 @@ internal sealed class SimulatedConnection(
             speaking = _speaking = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             _audible = false;
         }
-        _ = Task.Run(() => SpeakAsync(options.ResponseLatency + jitter, text, dropMidway, speaking.Token));
+        var length = options.ResponseDuration + (options.ResponseDurationJitter.Ticks == 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(random.NextDouble() * options.ResponseDurationJitter.Ticks)));
+        _ = Task.Run(() => SpeakAsync(options.ResponseLatency + jitter, length, text, dropMidway, speaking.Token));
     }
 
     /// <summary>Streams the answer at real time: frame i is due at start + i × 20 ms; a late timer catches up instead of drifting.</summary>
-    private async Task SpeakAsync(TimeSpan latency, string text, bool dropMidway, CancellationToken ct)
+    private async Task SpeakAsync(TimeSpan latency, TimeSpan length, string text, bool dropMidway, CancellationToken ct)
     {
         try
         {
@@ -163,7 +164,7 @@ internal sealed class SimulatedConnection(
                 if (ct.IsCancellationRequested) return;
                 _audible = true;
             }
-            var frames = Frames(options.ResponseDuration);
+            var frames = Frames(length);
             var start = clock.GetTimestamp();
             var started = clock.GetUtcNow();
             var sent = 0;

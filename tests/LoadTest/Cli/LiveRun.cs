@@ -126,6 +126,6 @@ public static class LiveRun
     {
         var w = s.Window;
         return string.Create(CultureInfo.InvariantCulture,
-            $"{w.T,6:0.0}s target {w.Target,5} active {w.Active,5} out {w.FramesSentPerS,8:N0}/s in {w.FramesReceivedPerS,8:N0}/s p99 {w.P99Ms,8:0.00} ms lost {Interlocked.Read(ref s.Stats.SessionsLost)} errors {Interlocked.Read(ref s.Stats.Errors)} silo cores {w.SiloCpuCores?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"} MiB {w.SiloWorkingSetMb?.ToString("0", CultureInfo.InvariantCulture) ?? "-"}");
+            $"{w.T,6:0.0}s target {w.Target,5} active {w.Active,5} out {w.FramesSentPerS,8:N0}/s in {w.FramesReceivedPerS,8:N0}/s p99 {w.P99Ms,8:0.00} ms lost {Interlocked.Read(ref s.Stats.SessionsLost)} errors {Interlocked.Read(ref s.Stats.Errors)} silo cores {w.SiloCpuCores?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"} MiB {w.SiloWorkingSetMb?.ToString("0", CultureInfo.InvariantCulture) ?? "-"}{(w.RedisInputBytesPerS is { } r ? string.Create(CultureInfo.InvariantCulture, $" redis in {r:N0} B/s RSS {w.SiloRssMb:0} MiB") : "")}{(w.TurnsCommitted is { } t ? string.Create(CultureInfo.InvariantCulture, $" turns {t} B/turn {w.RedisBytesPerTurn?.ToString("0", CultureInfo.InvariantCulture) ?? "-"} largest state {w.LargestStateKeyBytes} B log {w.LargestLogKeyBytes} B heap {w.SiloManagedHeapMb:0} MiB") : "")}");
     }
 }

@@ -13,15 +13,17 @@ public sealed class LoadTestCommand
     private readonly Option<double> _frameMs = new("--frame-ms") { Description = "Audio frame length in milliseconds.", DefaultValueFactory = _ => 20 };
     private readonly Option<double> _speechMs = new("--speech-ms") { Description = "Candidate speech per utterance (ms), followed by silence so the provider answers.", DefaultValueFactory = _ => 2000 };
     private readonly Option<double> _silenceMs = new("--silence-ms") { Description = "Silence after each utterance (ms).", DefaultValueFactory = _ => 4000 };
+    private readonly Option<LoadCadence> _cadence = new("--cadence") { Description = "fixed: --speech-ms then --silence-ms, always. realistic: candidate answers of 10-40 s, the agent's answer (5-15 s, set on the simulated provider unless --silo-setting sets Providers:Simulated:ResponseDuration) awaited, then a 1-4 s pause; seeded.", DefaultValueFactory = _ => LoadCadence.Fixed };
     private readonly Option<int> _sampleRate = new("--sample-rate") { Description = "PCM16 sample rate of candidate audio.", DefaultValueFactory = _ => 24_000 };
     private readonly Option<TimeSpan?> _providerLatency = NullableDuration("--provider-latency", "Answer delay of the simulated provider (passed to the silos).");
     private readonly Option<double> _createRate = new("--create-rate") { Description = "Session creates per second at most; 0 = unlimited.", DefaultValueFactory = _ => 500 };
     private readonly Option<int> _silos = new("--silos") { Description = "Start this many silo processes (src/Silo) on Redis. Default: one in-process silo; 3 when chaos is asked for.", DefaultValueFactory = _ => 0 };
     private readonly Option<string?> _redis = new("--redis") { Description = "Redis connection string of an existing cluster (or of the Redis the started silos should use)." };
     private readonly Option<string> _clusterId = new("--cluster-id") { Description = "Orleans cluster id of the existing cluster (--redis without --silos).", DefaultValueFactory = _ => "voiceactors" };
-    private readonly Option<TimeSpan?> _killSiloAt = NullableDuration("--kill-silo-at", "Chaos: SIGKILL one silo process at this time into the run.");
+    private readonly Option<TimeSpan?> _killSiloAt = NullableDuration("--kill-silo-at", "Chaos: SIGKILL one silo process at this time into the run (with --silos 1 the tester then starts a replacement silo process, so the sessions resume there).");
     private readonly Option<TimeSpan?> _drainSiloAt = NullableDuration("--drain-silo-at", "Chaos: SIGTERM (graceful drain) one silo process at this time.");
     private readonly Option<TimeSpan?> _restartRedisAt = NullableDuration("--restart-redis-at", "Chaos: kill and restart the tester's redis-server at this time.");
+    private readonly Option<TimeSpan> _costSampleEvery = Duration("--cost-sample-every", "With silos started on Redis: how often to sample committed turns (session-log lengths), the largest session keys (bounded SCAN + MEMORY USAGE) and the silos' heap. Redis input and silo RSS are read every second.", TimeSpan.FromSeconds(10));
     private readonly Option<TimeSpan> _retryBudget = Duration("--retry-budget", "A session whose calls keep failing longer than this is lost.", TimeSpan.FromSeconds(20));
     private readonly Option<bool> _recordTurns = new("--record-turns") { Description = "Also write each utterance with RecordTurn (the session already checkpoints the provider's transcript turns)." };
     private readonly Option<TimeSpan> _warmup = Duration("--warmup", "The start of the run left out of the capacity figures (steady p99, max sessions at the p99 target, per-session CPU and memory).", TimeSpan.FromSeconds(10));
@@ -42,8 +44,8 @@ public sealed class LoadTestCommand
     public RootCommand Build(Func<LoadOptions, FileInfo?, bool, string, CancellationToken, Task<int>> run)
     {
         var root = new RootCommand("VoiceActors load tester: simulated voice interviews driven through an Orleans client, with chaos and a ceiling.");
-        Option[] all = [_sessions, _duration, _ramp, _frameMs, _speechMs, _silenceMs, _sampleRate, _providerLatency, _createRate, _silos, _redis,
-            _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _retryBudget, _recordTurns, _warmup, _ceilingDuration, _ceilingConcurrency, _admissionCeilingDuration, _admissionCeilingConcurrency, _maxP99,
+        Option[] all = [_sessions, _duration, _ramp, _frameMs, _speechMs, _silenceMs, _cadence, _sampleRate, _providerLatency, _createRate, _silos, _redis,
+            _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _costSampleEvery, _retryBudget, _recordTurns, _warmup, _ceilingDuration, _ceilingConcurrency, _admissionCeilingDuration, _admissionCeilingConcurrency, _maxP99,
             _maxLost, _report, _seed, _siloSetting, _siloLatency, _record, _transport, _plain];
         foreach (var o in all) root.Options.Add(o);
         root.Validators.Add(result =>
@@ -76,6 +78,7 @@ public sealed class LoadTestCommand
             FrameLength = TimeSpan.FromMilliseconds(p.GetValue(_frameMs)),
             Speech = TimeSpan.FromMilliseconds(p.GetValue(_speechMs)),
             Silence = TimeSpan.FromMilliseconds(p.GetValue(_silenceMs)),
+            Cadence = p.GetValue(_cadence),
             SampleRate = p.GetValue(_sampleRate),
             ProviderLatency = p.GetValue(_providerLatency),
             CreateRate = p.GetValue(_createRate),
@@ -86,6 +89,7 @@ public sealed class LoadTestCommand
             DrainSiloAt = p.GetValue(_drainSiloAt),
             RestartRedisAt = p.GetValue(_restartRedisAt),
             RetryBudget = p.GetValue(_retryBudget),
+            CostSampleEvery = p.GetValue(_costSampleEvery),
             RecordTurns = p.GetValue(_recordTurns),
             Warmup = p.GetValue(_warmup),
             CeilingDuration = p.GetValue(_ceilingDuration),

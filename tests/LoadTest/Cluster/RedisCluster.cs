@@ -15,21 +15,40 @@ public sealed class RedisCluster : ClusterUnderTest
     private readonly RedisProcess? _redis;
     private readonly List<SiloProcess> _silos;
     private readonly ClusterClient _client;
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly StackExchange.Redis.ConnectionMultiplexer? _probeConnection;
     private readonly Dictionary<int, TimeSpan> _cpu = new();
     private int _nextVictim;
+    private int _replacements;
 
-    private RedisCluster(RedisProcess? redis, List<SiloProcess> silos, ClusterClient client)
+    private RedisCluster(RedisProcess? redis, List<SiloProcess> silos, ClusterClient client, IReadOnlyDictionary<string, string?> settings,
+        StackExchange.Redis.ConnectionMultiplexer? probeConnection, string serviceId)
     {
         _redis = redis;
         _silos = silos;
         _client = client;
+        _settings = settings;
+        _probeConnection = probeConnection;
+        ServiceId = serviceId;
+    }
+
+    /// <summary>The Orleans service id: the prefix of the session-log keys.</summary>
+    public string ServiceId { get; }
+
+    /// <summary>A connection of the tester's own to the silos' Redis (for its INFO counters and key sizes), when the tester started the silos.</summary>
+    public StackExchange.Redis.IConnectionMultiplexer? RedisConnection => _probeConnection;
+
+    /// <summary>The silo processes started so far (killed ones included: their process has exited).</summary>
+    public IReadOnlyList<SiloProcess> SiloProcesses
+    {
+        get { lock (_silos) return [.. _silos]; }
     }
 
     public override IClusterClient Client => _client.Client;
 
     public override string Description => _silos.Count == 0
         ? "an existing Redis-clustered fleet (silo resources not measured)"
-        : $"{_silos.Count} silo processes (src/Silo) on {(_redis is null ? "the given Redis" : "a redis-server started by the tester")}";
+        : $"{_silos.Count - _replacements} silo processes (src/Silo){(_replacements > 0 ? $" and {_replacements} replacement started after the kill" : "")} on {(_redis is null ? "the given Redis" : "a redis-server started by the tester")}";
 
     public static async Task<RedisCluster> StartAsync(string? redisConnection, int siloProcesses, string clusterId,
         IReadOnlyDictionary<string, string?> siloSettings, CancellationToken ct)
@@ -62,7 +81,8 @@ public sealed class RedisCluster : ClusterUnderTest
                 foreach (var s in starting) if (s.IsCompletedSuccessfully) silos.Add(s.Result);
             }
             var client = await ClusterClient.ConnectAsync(redisConnection, clusterId, ClientTimeouts.Response, LogLevel.Error, ct);
-            return new RedisCluster(redis, silos, client);
+            var probe = siloProcesses == 0 ? null : await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redisConnection + ",allowAdmin=true"); // INFO is an admin command to the client library
+            return new RedisCluster(redis, silos, client, settings, probe, clusterId);
         }
         catch
         {
@@ -74,15 +94,31 @@ public sealed class RedisCluster : ClusterUnderTest
 
     public override ResourceSample? SampleSilos() => _silos.Count == 0 ? null : Measure(Processes(), _cpu);
 
-    private IEnumerable<System.Diagnostics.Process> Processes()
+    private List<System.Diagnostics.Process> Processes()
     {
-        foreach (var s in _silos) yield return s.Process;
+        lock (_silos) return [.. _silos.Select(s => s.Process)];
     }
 
-    public override Task KillSiloAsync()
+    public override async Task KillSiloAsync()
     {
-        Victim().KillHard();
-        return Task.CompletedTask;
+        if (AliveCount() >= 2)
+        {
+            Victim().KillHard();
+            return;
+        }
+        // The only silo: a crashed machine that the platform replaces. The sessions resume on the replacement once it joins.
+        var only = _silos.Last(s => !s.HasExited);
+        only.KillHard();
+        var replacement = await SiloProcess.StartAsync(_settings, $"silo {_silos.Count} (replacement)", startTimeout: SiloStartTimeout, ct: CancellationToken.None);
+        lock (_silos) _silos.Add(replacement);
+        _replacements++;
+    }
+
+    private int AliveCount()
+    {
+        var alive = 0;
+        foreach (var s in _silos) if (!s.HasExited) alive++;
+        return alive;
     }
 
     public override Task DrainSiloAsync()
@@ -105,6 +141,7 @@ public sealed class RedisCluster : ClusterUnderTest
     public override async ValueTask DisposeAsync()
     {
         await _client.DisposeAsync();
+        if (_probeConnection is not null) await _probeConnection.DisposeAsync();
         foreach (var s in _silos) await s.DisposeAsync();
         if (_redis is not null) await _redis.DisposeAsync();
     }

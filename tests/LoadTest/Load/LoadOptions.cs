@@ -19,6 +19,13 @@ public sealed record LoadOptions
 
     public TimeSpan Silence { get; init; } = TimeSpan.FromSeconds(4);
 
+    /// <summary>
+    /// <c>Fixed</c>: every utterance is <see cref="Speech"/> then <see cref="Silence"/>. <c>Realistic</c> (issue #13): the candidate
+    /// answers for 10–40 s, waits for the agent's answer (the simulated provider then speaks 5–15 s) to finish, pauses 1–4 s, all
+    /// drawn from <see cref="Seed"/> and the session's index; <see cref="Speech"/> and <see cref="Silence"/> are then unused.
+    /// </summary>
+    public LoadCadence Cadence { get; init; } = LoadCadence.Fixed;
+
     public int SampleRate { get; init; } = 24_000;
 
     /// <summary>Extra latency the simulated provider adds before answering (passed to the silos' configuration); null keeps the silo's default.</summary>
@@ -40,6 +47,9 @@ public sealed record LoadOptions
     public TimeSpan? DrainSiloAt { get; init; }
 
     public TimeSpan? RestartRedisAt { get; init; }
+
+    /// <summary>How often the long-run cost sample (committed turns, largest keys by SCAN + MEMORY USAGE, silo heap) is taken; Redis input and silo RSS are read every second.</summary>
+    public TimeSpan CostSampleEvery { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>A session whose calls keep failing for longer than this is lost.</summary>
     public TimeSpan RetryBudget { get; init; } = TimeSpan.FromSeconds(20);
@@ -105,8 +115,6 @@ public sealed record LoadOptions
         if (SampleRate is not (8_000 or 16_000 or 24_000 or 48_000)) errors.Add("--sample-rate must be 8000, 16000, 24000 or 48000.");
         if (CreateRate < 0) errors.Add("--create-rate cannot be negative (0 means unlimited).");
         if (SiloProcesses < 0) errors.Add("--silos cannot be negative.");
-        if (KillSiloAt is not null && EffectiveSiloProcesses < 2)
-            errors.Add("--kill-silo-at needs at least 2 silo processes (--silos 2 or more) so the sessions have a survivor to move to.");
         if (DrainSiloAt is not null && EffectiveSiloProcesses < 2)
             errors.Add("--drain-silo-at needs at least 2 silo processes (--silos 2 or more).");
         if (RestartRedisAt is not null && Redis is not null)
@@ -116,6 +124,7 @@ public sealed record LoadOptions
                 errors.Add($"{name} must fall inside the run (0 < T < {TotalTime.TotalSeconds:0.#}s).");
         if (RetryBudget < TimeSpan.FromSeconds(1)) errors.Add("--retry-budget must be at least 1s: a silo failover takes seconds.");
         if (Warmup < TimeSpan.Zero) errors.Add("--warmup cannot be negative.");
+        if (CostSampleEvery < TimeSpan.FromSeconds(1)) errors.Add("--cost-sample-every must be at least 1s: each sample scans the session keys.");
         if (CeilingDuration < TimeSpan.Zero) errors.Add("--ceiling-duration cannot be negative (0 skips the ceiling).");
         if (CeilingConcurrency < 1) errors.Add("--ceiling-concurrency must be at least 1.");
         if (AdmissionCeilingDuration < TimeSpan.Zero) errors.Add("--admission-ceiling-duration cannot be negative (0 skips it).");
@@ -150,4 +159,10 @@ public enum LoadTransport
 {
     Grain,
     LiveKit,
+}
+
+public enum LoadCadence
+{
+    Fixed,
+    Realistic,
 }

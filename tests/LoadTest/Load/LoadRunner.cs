@@ -15,6 +15,10 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     /// <summary>The simulated provider's answer delay in the silos' configuration (set by <c>--provider-latency</c>).</summary>
     public const string ProviderLatencyKey = "Providers:Simulated:ResponseLatency";
 
+    /// <summary>The simulated provider's answer length, and its spread (the realistic cadence sets 5 s + up to 10 s).</summary>
+    public const string ResponseDurationKey = "Providers:Simulated:ResponseDuration";
+    public const string ResponseDurationJitterKey = "Providers:Simulated:ResponseDurationJitter";
+
     private const int PumpSlices = 4; // each frame period is cut in four so sends spread out instead of bursting
 
     private readonly RunStats _stats = new();
@@ -24,6 +28,9 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     private readonly List<WindowSample> _timeline = [];
     private readonly List<(string Kind, double AtS)> _chaos = [];
     private readonly ChaosAudioGaps _audioGaps = new();
+    private readonly List<CostSample> _costs = [];
+    private readonly List<(int Minute, LatencySummary Latency)> _minutes = [];
+    private LongRunProbe? _probe;
     private SimulatedSession[] _pumped = [];
     private long _runStart;
     private volatile bool _pumping;
@@ -50,6 +57,11 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     {
         var settings = new Dictionary<string, string?>(options.SiloSettings);
         if (options.ProviderLatency is { } latency) settings[ProviderLatencyKey] = latency.ToString("c");
+        if (options.Cadence == LoadCadence.Realistic && !settings.ContainsKey(ResponseDurationKey))
+        {
+            settings[ResponseDurationKey] = RealisticCadence.AgentShortest.ToString("c");
+            settings[ResponseDurationJitterKey] = RealisticCadence.AgentJitter.ToString("c");
+        }
         if (options.UsesSiloProcesses)
         {
             log?.Invoke($"starting {options.EffectiveSiloProcesses} silo processes on {(options.Redis is null ? "a new redis-server" : "the given Redis")}...");
@@ -94,7 +106,9 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         _pumping = true;
         pump.Start();
         using var stopSampling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (cluster is RedisCluster { RedisConnection: { } redis } fleet) _probe = new LongRunProbe(redis, fleet.ServiceId, () => fleet.SiloProcesses);
         var sampler = SampleAsync(cluster, idle, stopSampling.Token);
+        var costSampler = _probe is null ? Task.CompletedTask : CostSampleAsync(_probe, stopSampling.Token);
         var chaos = ChaosAsync(cluster, ct);
         try
         {
@@ -110,6 +124,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             pump.Join();
             stopSampling.Cancel();
             try { await sampler; } catch (OperationCanceledException) { }
+            try { await costSampler; } catch (OperationCanceledException) { }
             try { await chaos; } catch (OperationCanceledException) { }
         }
         await Task.Delay(TimeSpan.FromSeconds(1), clock, CancellationToken.None); // provider frames still in flight land before the sinks go
@@ -119,7 +134,13 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             s.ReleaseSink();
         }
         try { await Task.WhenAll(_audioTasks); } catch (OperationCanceledException) { }
-        return BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize(), Recording = recording?.Summarize(options.Sessions), ChaosAudio = _audioGaps.Summarize() };
+        lock (_minutes) _minutes.Add((_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, new LatencyHistogram()).Summarize())); // the last (partial) minute
+        var report = BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize(), Recording = recording?.Summarize(options.Sessions), ChaosAudio = _audioGaps.Summarize() };
+        if (_probe is null) return report;
+        var runStartUtc = clock.GetUtcNow() - Stopwatch.GetElapsedTime(_runStart);
+        var outages = report.Chaos.Select(c => (runStartUtc + TimeSpan.FromSeconds(c.AtS), runStartUtc + TimeSpan.FromSeconds(c.AtS + Math.Max(c.RecoveryS, 1)))).ToArray();
+        var longRun = await LongRunReport.BuildAsync(_probe, cluster.Client, options, AllSessions(), report.Timeline, Costs(), Minutes(), _stats, outages, log, ct);
+        return report with { LongRun = longRun.Figures, Timeline = longRun.Timeline };
     }
 
     /// <summary>Starts and stops sessions so the live count follows the ramp profile, within the create rate.</summary>
@@ -144,9 +165,9 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             while (_live.Count < target && !rampingDown && tokens >= 1)
             {
                 tokens -= 1;
-                var session = new SimulatedSession(context, SessionIds.New(), random.Next(cycleFrames));
+                var session = new SimulatedSession(context, SessionIds.New(), random.Next(cycleFrames), random.Next());
                 _live.Add(session);
-                _all.Add(session);
+                lock (_all) _all.Add(session);
                 _sessionTasks.Add(session.RunAsync());
                 added = true;
             }
@@ -161,6 +182,38 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             if (added || stopped) _pumped = Pumpable();
             if (!await timer.WaitForNextTickAsync(ct)) return;
         }
+    }
+
+    private SimulatedSession[] AllSessions()
+    {
+        lock (_all) return [.. _all];
+    }
+
+    private CostSample[] Costs()
+    {
+        lock (_costs) return [.. _costs];
+    }
+
+    private (int Minute, LatencySummary Latency)[] Minutes()
+    {
+        lock (_minutes) return [.. _minutes];
+    }
+
+    /// <summary>Every ~10 s: Redis input so far, the turns the session logs hold, the largest session keys, the silos' heap.</summary>
+    private async Task CostSampleAsync(LongRunProbe probe, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.CostSampleEvery, clock); // SCAN + MEMORY USAGE is not a per-second job
+        do
+        {
+            var t = Math.Round(Stopwatch.GetElapsedTime(_runStart).TotalSeconds, 1);
+            var ids = AllSessions().Select(s => s.SessionId).ToArray();
+            var committed = await probe.CommittedTurnsAsync(ids);
+            var bytes = await probe.InputBytesAsync(); // after the LLENs: the bytes and the turns of one sample belong together
+            var keys = await probe.LargestKeysAsync(ct);
+            var heap = await probe.SiloHeapMbAsync(ct);
+            lock (_costs) _costs.Add(new CostSample(t, bytes, committed?.Values.Sum(), keys, heap.Count == 0 ? null : heap.Sum()));
+        }
+        while (await timer.WaitForNextTickAsync(ct));
     }
 
     private SimulatedSession[] Pumpable()
@@ -197,7 +250,8 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), clock);
         var lastTime = Stopwatch.GetTimestamp();
-        long lastSent = 0, lastReceived = 0;
+        long lastSent = 0, lastReceived = 0, lastTranscripts = 0;
+        long? lastInput = null;
         var lastResources = idle;
         while (await timer.WaitForNextTickAsync(ct))
         {
@@ -210,6 +264,17 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             var active = 0;
             foreach (var s in _pumped) if (s.IsStreaming) active++;
             var resources = cluster.SampleSilos();
+            double? redisPerS = null, rssMb = null;
+            IReadOnlyList<double>? rssEach = null;
+            if (_probe is not null)
+            {
+                var input = await _probe.InputBytesAsync();
+                if (input is { } i && lastInput is { } li) redisPerS = Math.Round(Math.Max(0, i - li) / seconds, 1);
+                lastInput = input ?? lastInput;
+                rssEach = _probe.SiloRssMb();
+                rssMb = rssEach.Count == 0 ? null : Math.Round(rssEach.Sum(), 1);
+            }
+            var transcripts = Interlocked.Read(ref _stats.Transcripts);
             double? cores = null, workingSetMb = null;
             if (resources is { } r && lastResources is { } l)
             {
@@ -222,7 +287,16 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             var sample = new WindowSample(
                 Math.Round(elapsed.TotalSeconds, 1), options.TargetAt(elapsed), active,
                 Math.Round((sent - lastSent) / seconds, 1), Math.Round((received - lastReceived) / seconds, 1),
-                Math.Round(window.PercentileMilliseconds(99), 3), window.Count, cores, workingSetMb);
+                Math.Round(window.PercentileMilliseconds(99), 3), window.Count, cores, workingSetMb)
+            {
+                RedisInputBytesPerS = redisPerS,
+                TranscriptsPerS = _probe is null ? null : Math.Round((transcripts - lastTranscripts) / seconds, 1),
+                SiloRssMb = rssMb,
+                SiloRssEachMb = rssEach,
+            };
+            lastTranscripts = transcripts;
+            if ((int)(elapsed.TotalSeconds / 60) > Minutes().Length)
+                lock (_minutes) _minutes.Add((_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, new LatencyHistogram()).Summarize()));
             lastSent = sent;
             lastReceived = received;
             lock (_timeline) _timeline.Add(sample);

@@ -40,6 +40,9 @@ public sealed class RunStats
     /// <summary>Audio-path latency of the current one-second window; the sampler swaps it out.</summary>
     public LatencyHistogram Window = new();
 
+    /// <summary>Audio-path latency of the current minute of the run; the sampler swaps it out at each minute.</summary>
+    public LatencyHistogram Minute = new();
+
     public ConcurrentDictionary<string, long> ErrorKinds { get; } = new(StringComparer.Ordinal);
     public ConcurrentDictionary<string, long> LostReasons { get; } = new(StringComparer.Ordinal);
     public ConcurrentQueue<Outage> Outages { get; } = new();
@@ -56,6 +59,7 @@ public sealed class RunStats
         path.RecordMicros(micros);
         AudioPath.RecordMicros(micros);
         Volatile.Read(ref Window).RecordMicros(micros);
+        Volatile.Read(ref Minute).RecordMicros(micros);
         if (InSteadyState) Steady.RecordMicros(micros);
     }
 

@@ -26,6 +26,8 @@ public sealed class SimulatedSession : IAudioSink
     private readonly int _speechFrames;
     private readonly int _cycleFrames;
     private readonly object _audioLock = new();
+    private readonly RealisticCadence? _cadence;
+    private static readonly long AnswerHeardQuietTicks = Stopwatch.Frequency * 6 / 10; // 600 ms without agent audio: the answer is over
 
     private int _state = StateStarting;
     private IAudioSink? _sinkReference;
@@ -44,8 +46,17 @@ public sealed class SimulatedSession : IAudioSink
     // Provider audio sequence accounting, per epoch (a resumed provider stream may restart its numbering).
     private long _epochFirst = -1, _epochMax = -1, _epochReceived;
 
-    public SimulatedSession(SessionContext run, string sessionId, int offsetFrames)
+    // What the candidate heard of each answer (under _audioLock): for the gap at a provider rotation.
+    private readonly List<AnswerRecord> _answers = [];
+    private readonly List<long> _unansweredAtUtcTicks = [];
+    private long _answerStart, _answerLast, _answerMaxGap, _answerReply, _answerUtteranceEnd; // UTC ticks; _answerStart 0: none open
+    private long _lastProviderFrame; // Stopwatch timestamp
+    private volatile bool _awaitingFlag;
+    private int _transcripts;
+
+    public SimulatedSession(SessionContext run, string sessionId, int offsetFrames, int cadenceSeed = 0)
     {
+        if (run.Options.Cadence == LoadCadence.Realistic) _cadence = new RealisticCadence(cadenceSeed, run.Options.FrameLength);
         _run = run;
         SessionId = sessionId;
         _grain = run.Client.GetGrain<IInterviewSessionGrain>(sessionId);
@@ -60,6 +71,19 @@ public sealed class SimulatedSession : IAudioSink
     public bool IsStreaming => Volatile.Read(ref _state) == StateStreaming;
     public bool IsFinished => Volatile.Read(ref _state) == StateDone;
     public long StartedAt { get; private set; }
+
+    /// <summary>Transcript turns that reached this client: the session forwards a turn only after its checkpoint, so each is a committed turn.</summary>
+    public int TranscriptsSeen => Volatile.Read(ref _transcripts);
+
+    /// <summary>The answers heard so far, and the utterances (end, UTC ticks) that got none.</summary>
+    public (AnswerRecord[] Answers, long[] Unanswered) Heard()
+    {
+        lock (_audioLock)
+        {
+            CloseAnswer();
+            return ([.. _answers], [.. _unansweredAtUtcTicks]);
+        }
+    }
 
     /// <summary>Runs the whole life of the session; completes when it is completed or lost.</summary>
     public async Task RunAsync()
@@ -194,11 +218,23 @@ public sealed class SimulatedSession : IAudioSink
             return;
         }
 
-        var phase = _phase++ % _cycleFrames;
-        var speaking = phase < _speechFrames;
+        bool speaking;
         var utcNow = _run.Clock.GetUtcNow();
-        if (phase == 0) StartUtterance(utcNow);
-        else if (phase == _speechFrames) EndUtterance(utcNow);
+        if (_cadence is { } cadence)
+        {
+            var heard = !_awaitingFlag && now - Volatile.Read(ref _lastProviderFrame) > AnswerHeardQuietTicks;
+            var step = cadence.Next(heard);
+            speaking = step.Speaking;
+            if (step.Starts) StartUtterance(utcNow);
+            else if (step.Ends) EndUtterance(utcNow);
+        }
+        else
+        {
+            var phase = _phase++ % _cycleFrames;
+            speaking = phase < _speechFrames;
+            if (phase == 0) StartUtterance(utcNow);
+            else if (phase == _speechFrames) EndUtterance(utcNow);
+        }
 
         var sequence = _sequence++;
         var pcm = speaking ? _run.Frames.Speech[sequence % _run.Frames.Speech.Length] : _run.Frames.Silence;
@@ -282,8 +318,14 @@ public sealed class SimulatedSession : IAudioSink
     {
         lock (_audioLock)
         {
-            if (_awaitingReply) Interlocked.Increment(ref _run.Stats.TurnsUnanswered); // the provider never answered the last one
+            if (_awaitingReply)
+            {
+                Interlocked.Increment(ref _run.Stats.TurnsUnanswered); // the provider never answered the last one
+                _unansweredAtUtcTicks.Add(_turnEndUtcTicks);
+            }
             _awaitingReply = false;
+            _awaitingFlag = false;
+            CloseAnswer();
         }
         _utteranceStart = now;
     }
@@ -296,6 +338,7 @@ public sealed class SimulatedSession : IAudioSink
         {
             _turnEndUtcTicks = now.UtcTicks;
             _awaitingReply = true;
+            _awaitingFlag = true;
         }
         _run.AudioGaps?.OnUtteranceEnded(SessionId);
         if (_run.Options.RecordTurns && _utteranceStart != default)
@@ -329,11 +372,23 @@ public sealed class SimulatedSession : IAudioSink
             }
             if (frame.Sequence > _epochMax) _epochMax = frame.Sequence;
             _epochReceived++;
+            Volatile.Write(ref _lastProviderFrame, Stopwatch.GetTimestamp());
             if (_awaitingReply)
             {
                 _awaitingReply = false;
+                _awaitingFlag = false;
                 Interlocked.Increment(ref stats.TurnsAnswered);
                 stats.Turn.RecordMicros((nowTicks - _turnEndUtcTicks) / 10);
+                CloseAnswer();
+                _answerStart = _answerLast = nowTicks;
+                _answerMaxGap = 0;
+                _answerReply = nowTicks - _turnEndUtcTicks;
+                _answerUtteranceEnd = _turnEndUtcTicks;
+            }
+            else if (_answerStart != 0)
+            {
+                _answerMaxGap = Math.Max(_answerMaxGap, nowTicks - _answerLast);
+                _answerLast = nowTicks;
             }
         }
         return Task.CompletedTask;
@@ -344,6 +399,7 @@ public sealed class SimulatedSession : IAudioSink
     Task IAudioSink.OnTranscript(Turn turn)
     {
         Interlocked.Increment(ref _run.Stats.Transcripts);
+        Interlocked.Increment(ref _transcripts);
         if (turn.Speaker == ParticipantRole.Agent) _run.AudioGaps?.OnAgentTranscript(SessionId);
         return Task.CompletedTask;
     }
@@ -364,8 +420,19 @@ public sealed class SimulatedSession : IAudioSink
         }
     }
 
+    /// <summary>Under _audioLock: the answer being heard is over (the next utterance started, or the run asks).</summary>
+    private void CloseAnswer()
+    {
+        if (_answerStart == 0) return;
+        _answers.Add(new AnswerRecord(_answerStart, _answerLast, _answerMaxGap / 10_000.0, _answerReply / 10_000.0, _answerUtteranceEnd));
+        _answerStart = 0;
+    }
+
     private static long MicrosSince(long timestamp) => (long)Stopwatch.GetElapsedTime(timestamp).TotalMicroseconds;
 }
+
+/// <summary>One agent answer as the client heard it (UTC ticks): its longest silence between two frames, and its latency after the utterance it answers.</summary>
+public readonly record struct AnswerRecord(long StartUtcTicks, long EndUtcTicks, double MaxGapMs, double ReplyMs, long UtteranceEndUtcTicks);
 
 /// <summary>What every session of one run shares.</summary>
 public sealed class SessionContext(IClusterClient client, LoadOptions options, RunStats stats, SpeechFrames frames, TimeProvider clock, long runStartTimestamp,

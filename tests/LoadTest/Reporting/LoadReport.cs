@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using VoiceActors.LoadTest.Metrics;
 
+
 namespace VoiceActors.LoadTest.Reporting;
 
 /// <summary>
@@ -37,7 +38,8 @@ public sealed record LoadReport(
     IReadOnlyList<string> Notes,
     IReadOnlyDictionary<string, LatencySummary>? SiloLatencyMs = null,
     IReadOnlyList<VoiceActors.LoadTest.Metrics.ChaosAudioFigures>? ChaosAudio = null,
-    RecordingFigures? Recording = null)
+    RecordingFigures? Recording = null,
+    LongRunFigures? LongRun = null)
 {
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -85,8 +87,44 @@ public sealed record SiloFigures(
 /// <param name="RecoveryS">From the event until the last interrupted session's audio flowed again.</param>
 public sealed record ChaosFigures(string Kind, double AtS, int SessionsInterrupted, double RecoveryS, double MeanOutageS, long SessionsLostAfter);
 
+/// <summary>
+/// One second of the run. The long-run fields (issue #13) are there when the tester started the silos on Redis:
+/// <paramref name="RedisInputBytesPerS"/> and the silos' resident memory every second; the committed turns, bytes per turn,
+/// largest session keys and managed heap on the rows where the ~10 s cost sample landed (null on the others).
+/// </summary>
+/// <param name="RedisInputBytesPerS">Δ <c>total_net_input_bytes</c> (Redis' own counter: every byte of every client command it read, RESP framing included) less the tester's own probe commands.</param>
+/// <param name="TranscriptsPerS">Transcript turns that reached the tester's sinks this second (each one is forwarded after its checkpoint).</param>
+/// <param name="TurnsCommitted">Σ LLEN of the sessions' turn lists at this sample: the turns the silo has committed so far.</param>
+/// <param name="RedisBytesPerTurn">Redis input bytes ÷ turns committed since the previous cost sample.</param>
 public sealed record WindowSample(
     double T, int Target, int Active, double FramesSentPerS, double FramesReceivedPerS, double P99Ms, long Samples,
-    double? SiloCpuCores, double? SiloWorkingSetMb);
+    double? SiloCpuCores, double? SiloWorkingSetMb,
+    double? RedisInputBytesPerS = null, double? TranscriptsPerS = null, double? SiloRssMb = null, IReadOnlyList<double>? SiloRssEachMb = null,
+    long? TurnsCommitted = null, double? RedisBytesPerTurn = null, long? LargestStateKeyBytes = null, long? LargestLogKeyBytes = null,
+    double? SiloManagedHeapMb = null);
+
+/// <summary>The 10 s cost sample (issue #13): cumulative Redis input (less the probe's own), committed turns, largest session keys, silo heap.</summary>
+public sealed record CostSample(double T, long? RedisInputBytes, long? TurnsCommitted, KeySizes? Keys, double? SiloHeapMb);
+
+/// <summary>
+/// The answers to issue #13's "Done when", from one run. Windows: <paramref name="WindowS"/> = min(300 s, run ÷ 4); the early window starts
+/// after the warm-up (creates excluded). The reference minute is minute 10 (or, in a run shorter than 20 minutes, its middle minute).
+/// </summary>
+public sealed record LongRunFigures(
+    double WindowS,
+    double? EarlyBytesPerTurn, double? LateBytesPerTurn, double? BytesPerTurnRatio,
+    int ReferenceMinute, double? RssAtReferenceMb, double? RssLastMinuteMb, double? RssRatio,
+    double? HeapAtReferenceMb, double? HeapLastMinuteMb,
+    double? P99AtReferenceMs, double? P99LastMinuteMs,
+    long SessionsLost,
+    long TurnsCommitted, long TurnsSeenByTester, long CommittedTurnsLost, int SessionsWithLostTurns,
+    int Rotations, int RotationsPlanned, int RotationsExpired, int RotationsNearChaos, int UnansweredAtRotationsNearChaos, int UnansweredAtRotations, int SlowRepliesAfterRotations, double? MaxGapAtRotationMs, double? MaxReplyAfterRotationMs,
+    double? MedianAnswerMaxGapMs, double? MedianReplyMs,
+    long LargestStateKeyBytes, string? LargestStateKey, long LargestLogKeyBytes,
+    IReadOnlyList<MinuteFigures> Minutes,
+    IReadOnlyList<string> Method);
+
+/// <summary>One minute of the run: audio p99 and the silos' memory, for the minute-by-minute comparison.</summary>
+public sealed record MinuteFigures(int Minute, double P99Ms, long Samples, double? RssMb, double? HeapMb, double? RedisInputBytesPerS, long? TurnsCommitted);
 
 public sealed record ThresholdFigures(double? MaxP99Ms, int? MaxLost, bool Passed, IReadOnlyList<string> Failures);

@@ -58,10 +58,37 @@ public static class MarkdownSummary
             Row(b, "error kinds", string.Join(", ", r.ErrorKinds.Select(e => $"{e.Key} x{e.Value}")));
         if (r.LostReasons.Count > 0)
             Row(b, "lost because", string.Join(", ", r.LostReasons.Select(e => $"{e.Key} x{e.Value}")));
+        if (r.LongRun is { } lr) LongRun(b, lr, c);
         b.AppendLine();
         b.AppendLine(r.Thresholds.Passed ? "Thresholds: passed." : $"Thresholds: FAILED: {string.Join("; ", r.Thresholds.Failures)}.");
         foreach (var n in r.Notes) b.AppendLine().AppendLine(c, $"Note: {n}");
         return b.ToString();
+    }
+
+    /// <summary>Issue #13's "Done when", answered one line each, then minute by minute.</summary>
+    private static void LongRun(StringBuilder b, LongRunFigures l, CultureInfo c)
+    {
+        static string N(double? v, CultureInfo c) => v?.ToString("0.###", c) ?? "n/a";
+        b.AppendLine().AppendLine("## Long-interview cost (issue #13)").AppendLine();
+        b.AppendLine("| figure | value |").AppendLine("|---|---|");
+        Row(b, $"Redis bytes per committed turn, first {l.WindowS:0} s / last {l.WindowS:0} s (ratio)", $"{N(l.EarlyBytesPerTurn, c)} / {N(l.LateBytesPerTurn, c)} ({N(l.BytesPerTurnRatio, c)})");
+        Row(b, $"silo RSS at minute {l.ReferenceMinute} / last minute, MiB (ratio)", $"{N(l.RssAtReferenceMb, c)} / {N(l.RssLastMinuteMb, c)} ({N(l.RssRatio, c)})");
+        Row(b, $"silo managed heap at minute {l.ReferenceMinute} / last minute, MiB", $"{N(l.HeapAtReferenceMb, c)} / {N(l.HeapLastMinuteMb, c)}");
+        Row(b, $"audio p99 at minute {l.ReferenceMinute} / last minute, ms", $"{N(l.P99AtReferenceMs, c)} / {N(l.P99LastMinuteMs, c)}");
+        Row(b, "sessions lost", l.SessionsLost.ToString(c));
+        Row(b, "committed turns lost (in the tester's transcripts, missing from the silo's log)", $"{l.CommittedTurnsLost} in {l.SessionsWithLostTurns} sessions ({l.TurnsCommitted} turns in the logs, {l.TurnsSeenByTester} transcripts received)");
+        Row(b, "provider rotations (planned / expired)", $"{l.Rotations} ({l.RotationsPlanned} / {l.RotationsExpired})");
+        Row(b, "unanswered turns at a rotation (rotations clear of chaos)", l.UnansweredAtRotations.ToString(c));
+        Row(b, "rotations during a chaos outage, and their unanswered turns", $"{l.RotationsNearChaos}, {l.UnansweredAtRotationsNearChaos}");
+        Row(b, "largest silence inside an answer at a rotation, ms (median answer's: ms)", $"{N(l.MaxGapAtRotationMs, c)} ({N(l.MedianAnswerMaxGapMs, c)})");
+        Row(b, "slowest reply after a rotation clear of chaos, ms (median reply: ms); replies slower than 3 s", $"{N(l.MaxReplyAfterRotationMs, c)} ({N(l.MedianReplyMs, c)}); {l.SlowRepliesAfterRotations}");
+        Row(b, "largest session state key / session-log list (bytes, MEMORY USAGE)", $"{l.LargestStateKeyBytes} ({l.LargestStateKey ?? "none"}) / {l.LargestLogKeyBytes}");
+        b.AppendLine().AppendLine("The last row is the partial minute after the sessions were asked to stop (their completes and post-session work).");
+        b.AppendLine().AppendLine("| minute | audio p99 ms | silo RSS MiB | heap MiB | Redis in B/s | turns committed |").AppendLine("|---|---|---|---|---|---|");
+        foreach (var m in l.Minutes)
+            b.AppendLine(c, $"| {m.Minute} | {m.P99Ms} ({m.Samples:N0}) | {N(m.RssMb, c)} | {N(m.HeapMb, c)} | {N(m.RedisInputBytesPerS, c)} | {m.TurnsCommitted?.ToString(c) ?? "n/a"} |");
+        b.AppendLine();
+        foreach (var m in l.Method) b.AppendLine(c, $"- {m}");
     }
 
     private static string Percentiles(LatencySummary l) =>
