@@ -6,11 +6,12 @@ namespace VoiceActors.Recording;
 
 /// <summary>
 /// The silo's recording encoders: a few dedicated threads (<see cref="RecordingOptions.EncoderThreads"/>), each serving many
-/// sessions' recorders every tick. Not the thread pool, which runs the grains: on Linux each thread puts itself in
-/// <c>SCHED_IDLE</c> (<see cref="RecordingOptions.EncoderPriority"/>), so a waking audio-path thread preempts it at once
-/// (a niced thread kept the core for up to a scheduler slice, ~3 ms) and when the cores are short the recording is what
-/// falls behind. The threads take no lock the audio path or the thread pool also takes: a preempted low-priority lock
-/// holder would stall them. Each thread measures its own CPU time, exported as
+/// sessions' recorders every tick. Not the thread pool, which runs the grains, and by default one fewer than the cores, so
+/// the audio path always has a core the encoders do not take. Not niced by default (<see cref="RecordingOptions.EncoderPriority"/>):
+/// a GC suspends every managed thread, and a low-priority encoder that does not get a core holds the whole silo in the GC
+/// (measured: nice 10 made gen0 GCs 11-16 ms at p50 on a contended core, SCHED_IDLE 0.2-3.4 s). The threads take no lock
+/// the audio path or the thread pool also takes, so a preempted encoder never holds them up. Each thread measures its own
+/// CPU time, exported as
 /// <c>voice_recording_encode_cpu_seconds_total</c> (encoding and Ogg packaging, not sealing or storing).
 /// </summary>
 public sealed partial class RecordingEncoders : IDisposable

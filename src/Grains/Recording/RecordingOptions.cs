@@ -32,12 +32,13 @@ public sealed class RecordingOptions
     public int EncoderThreads { get; set; } = Math.Max(1, Environment.ProcessorCount - 1);
 
     /// <summary>
-    /// Scheduling of the encoder threads: <c>Idle</c> (default; Linux <c>SCHED_IDLE</c>: any audio-path thread that wakes
-    /// preempts an encoder at once, and under CPU pressure the recording falls behind, into its bounded queue and then counted
-    /// drops, instead of the interview) or <c>Normal</c> (the encoders compete with the audio path as equals). Replaces the
-    /// former <c>EncoderNice</c>: a niced thread kept its core for up to a scheduler slice after the audio path woke.
+    /// Scheduling of the encoder threads: <c>Normal</c> (default: they compete with the audio path as equals, and
+    /// <see cref="EncoderThreads"/> leaves it a core) or <c>Idle</c> (Linux <c>SCHED_IDLE</c>: a waking audio-path thread
+    /// preempts an encoder at once, but every GC of the silo waits until each encoder thread gets a core to reach a safe point,
+    /// so on a machine where other processes keep the cores busy a gen0 GC took 0.2-3.4 s instead of 1.6 ms; a nice of 10, the
+    /// former <c>EncoderNice</c>, took 11-16 ms at p50). <c>Idle</c> suits a silo with cores of its own only.
     /// </summary>
-    public EncoderPriority EncoderPriority { get; set; } = EncoderPriority.Idle;
+    public EncoderPriority EncoderPriority { get; set; } = EncoderPriority.Normal;
 
     /// <summary>One object-store call that takes longer is abandoned (and retried while the chunk waits in the upload queue).</summary>
     public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -69,8 +70,8 @@ public sealed class RecordingOptions
 /// <summary>How the recording encoder threads are scheduled (<see cref="RecordingOptions.EncoderPriority"/>).</summary>
 public enum EncoderPriority
 {
-    Idle,
     Normal,
+    Idle,
 }
 
 /// <summary>An S3-compatible object store (<c>Recordings:S3</c>); set <c>ServiceUrl</c> to use it instead of the directory.</summary>

@@ -177,7 +177,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         if (_encodingDone) return true;
         _encodingDone = true;
         (_encoder as IDisposable)?.Dispose(); // libopus' state is unmanaged
-        // On the thread pool: the semaphore's lock is shared with the uploader, and this may be the idle-priority encoder thread.
+        // On the thread pool: the semaphore's lock is shared with the uploader, and this may be a low-priority encoder thread.
         ThreadPool.UnsafeQueueUserWorkItem(static r =>
         {
             r._uploadSignal.Release();
@@ -277,7 +277,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
 
     /// <summary>
     /// Lock-free hand-over to the uploader, which takes it into its queue itself; the semaphore's lock is shared with the
-    /// uploader, so it is released from the thread pool, not from the (idle-priority) encoder thread.
+    /// uploader, so it is released from the thread pool, not from the (possibly low-priority) encoder thread.
     /// </summary>
     private void Enqueue(Chunk chunk)
     {
