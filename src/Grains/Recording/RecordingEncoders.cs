@@ -6,9 +6,12 @@ namespace VoiceActors.Recording;
 
 /// <summary>
 /// The silo's recording encoders: a few dedicated threads (<see cref="RecordingOptions.EncoderThreads"/>), each serving many
-/// sessions' recorders every tick. Not the thread pool, which runs the grains: on Linux each thread is reniced
-/// (<see cref="RecordingOptions.EncoderNice"/>), so when the cores are short the scheduler gives them to the audio path and
-/// the recording is what falls behind. Each thread measures its own CPU time, exported as
+/// sessions' recorders every tick. Not the thread pool, which runs the grains, and by default one fewer than the cores, so
+/// the audio path always has a core the encoders do not take. Not niced by default (<see cref="RecordingOptions.EncoderPriority"/>):
+/// a GC suspends every managed thread, and a low-priority encoder that does not get a core holds the whole silo in the GC
+/// (measured: nice 10 made gen0 GCs 11-16 ms at p50 on a contended core, SCHED_IDLE 0.2-3.4 s). The threads take no lock
+/// the audio path or the thread pool also takes, so a preempted encoder never holds them up. Each thread measures its own
+/// CPU time, exported as
 /// <c>voice_recording_encode_cpu_seconds_total</c> (encoding and Ogg packaging, not sealing or storing).
 /// </summary>
 public sealed partial class RecordingEncoders : IDisposable
@@ -24,11 +27,14 @@ public sealed partial class RecordingEncoders : IDisposable
         var o = options.Value;
         _logger = logger;
         Implementation = o.Opus;
-        LogStarting(o.EncoderThreads, o.EncoderNice, RecordingCodec.Describe(o.Opus));
-        _workers = [.. Enumerable.Range(0, o.EncoderThreads).Select(i => new Worker(this, i, o.EncoderNice))];
+        LogStarting(o.EncoderThreads, o.EncoderPriority, RecordingCodec.Describe(o.Opus));
+        _workers = [.. Enumerable.Range(0, o.EncoderThreads).Select(i => new Worker(this, i, o.EncoderPriority))];
     }
 
     public OpusImplementation Implementation { get; }
+
+    /// <summary>The encoder threads' kernel thread ids once they have started (Linux; empty elsewhere): for diagnostics and tests.</summary>
+    public IReadOnlyList<int> ThreadIds => [.. _workers.Select(w => w.ThreadId).Where(id => id > 0)];
 
     /// <summary>Hands a recorder to the thread with the fewest; it is pumped from the next tick until it says it is done.</summary>
     internal Action Attach(SessionRecorder recorder)
@@ -49,30 +55,30 @@ public sealed partial class RecordingEncoders : IDisposable
     private sealed class Worker
     {
         private readonly RecordingEncoders _owner;
-        private readonly List<SessionRecorder> _recorders = [];
+        private readonly List<SessionRecorder> _recorders = []; // this thread's only
+        private readonly System.Collections.Concurrent.ConcurrentQueue<SessionRecorder> _added = new(); // lock-free hand-over
         private readonly AutoResetEvent _wake = new(false);
         private readonly Thread _thread;
-        private readonly int _nice;
+        private readonly EncoderPriority _priority;
+        private int _count;
+        private int _tid;
 
-        public Worker(RecordingEncoders owner, int index, int nice)
+        public Worker(RecordingEncoders owner, int index, EncoderPriority priority)
         {
             _owner = owner;
-            _nice = nice;
+            _priority = priority;
             _thread = new Thread(Run) { IsBackground = true, Name = $"recording-encoder-{index}" };
             _thread.Start();
         }
 
-        public int Count
-        {
-            get
-            {
-                lock (_recorders) return _recorders.Count;
-            }
-        }
+        public int Count => Volatile.Read(ref _count);
+
+        public int ThreadId => Volatile.Read(ref _tid);
 
         public void Add(SessionRecorder recorder)
         {
-            lock (_recorders) _recorders.Add(recorder);
+            Interlocked.Increment(ref _count);
+            _added.Enqueue(recorder);
         }
 
         public void Wake() => _wake.Set();
@@ -81,19 +87,14 @@ public sealed partial class RecordingEncoders : IDisposable
 
         private void Run()
         {
-            Renice();
+            SetPriority();
             var done = new List<SessionRecorder>();
-            SessionRecorder[] batch = [];
             while (!_owner._disposed)
             {
                 _wake.WaitOne(Tick);
-                lock (_recorders)
-                {
-                    if (batch.Length != _recorders.Count) batch = new SessionRecorder[_recorders.Count];
-                    _recorders.CopyTo(batch);
-                }
+                while (_added.TryDequeue(out var added)) _recorders.Add(added);
                 var cpu = ThreadCpu.Now();
-                foreach (var recorder in batch)
+                foreach (var recorder in _recorders)
                 {
                     try
                     {
@@ -108,40 +109,50 @@ public sealed partial class RecordingEncoders : IDisposable
                 }
                 if (cpu >= 0) RecordingMetrics.EncodeCpuSeconds.Add((ThreadCpu.Now() - cpu) / 1e9);
                 if (done.Count == 0) continue;
-                lock (_recorders) _recorders.RemoveAll(done.Contains);
+                _recorders.RemoveAll(done.Contains);
+                Interlocked.Add(ref _count, -done.Count);
                 done.Clear();
             }
             // The silo is stopping: every recorder still here ends its encoding now (what is queued is lost, like a crash).
-            lock (_recorders)
-            {
-                foreach (var recorder in _recorders) recorder.Abandon();
-                _recorders.Clear();
-            }
+            while (_added.TryDequeue(out var added)) _recorders.Add(added);
+            foreach (var recorder in _recorders) recorder.Abandon();
+            _recorders.Clear();
         }
 
-        private void Renice()
+        private void SetPriority()
         {
-            if (_nice == 0 || !OperatingSystem.IsLinux()) return;
+            if (!OperatingSystem.IsLinux())
+            {
+                if (_priority != EncoderPriority.Normal) _owner.LogPriorityUnsupported(_thread.Name!);
+                return;
+            }
             try
             {
-                if (ThreadCpu.setpriority(0 /* PRIO_PROCESS: with a thread id, that thread */, ThreadCpu.gettid(), _nice) != 0)
-                    _owner.LogReniceFailed(_thread.Name!, Marshal.GetLastPInvokeError());
+                Volatile.Write(ref _tid, ThreadCpu.gettid());
+                if (_priority == EncoderPriority.Normal) return;
+                // With a thread id, sched_setscheduler sets that thread only; lowering to SCHED_IDLE needs no privilege.
+                var param = default(ThreadCpu.SchedParam);
+                if (ThreadCpu.sched_setscheduler(_tid, ThreadCpu.SchedIdle, ref param) != 0)
+                    _owner.LogPriorityFailed(_thread.Name!, Marshal.GetLastPInvokeError());
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
             {
-                _owner.LogReniceFailed(_thread.Name!, -1);
+                _owner.LogPriorityFailed(_thread.Name!, -1);
             }
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recording: {Threads} encoder threads at nice {Nice}, encoding with {Implementation}")]
-    private partial void LogStarting(int threads, int nice, string implementation);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording: {Threads} encoder threads at priority {Priority}, encoding with {Implementation}")]
+    private partial void LogStarting(int threads, EncoderPriority priority, string implementation);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Recording: an encoder thread dropped a recording it could not pump")]
     private partial void LogPumpFailed(Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording: {Thread} could not lower its priority (errno {Errno}); it competes with the audio path as an equal")]
-    private partial void LogReniceFailed(string thread, int errno);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording: {Thread} could not enter SCHED_IDLE (errno {Errno}); it competes with the audio path as an equal")]
+    private partial void LogPriorityFailed(string thread, int errno);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording: {Thread} runs at normal priority: an idle scheduling class is implemented on Linux only; it competes with the audio path as an equal")]
+    private partial void LogPriorityUnsupported(string thread);
 }
 
 /// <summary>The calling thread's CPU time from the kernel (Linux; -1 elsewhere), and the thread calls the encoders need.</summary>
@@ -177,6 +188,14 @@ internal static class ThreadCpu
     [DllImport("libc", EntryPoint = "gettid")]
     internal static extern int gettid();
 
-    [DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
-    internal static extern int setpriority(int which, int who, int priority);
+    internal const int SchedIdle = 5; // SCHED_IDLE, linux/sched.h
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SchedParam
+    {
+        public int Priority; // sched_priority: 0 for SCHED_IDLE
+    }
+
+    [DllImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    internal static extern int sched_setscheduler(int pid, int policy, ref SchedParam param);
 }

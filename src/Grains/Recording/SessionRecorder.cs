@@ -1,5 +1,5 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Threading.Channels;
 using Concentus;
 using Concentus.Enums;
 using Microsoft.Extensions.Logging;
@@ -13,8 +13,9 @@ public sealed record RecordingTarget(string TenantId, string SessionId, ISession
 
 /// <summary>
 /// One session's recording on this silo. The hot path (<see cref="Candidate"/>, <see cref="Agent"/>) only writes the frame's
-/// reference and its arrival time into a bounded queue: no copy, no allocation, no lock, and a full queue drops the frame with a
-/// count. A background loop places frames on a shared timeline (so both channels stay aligned, silence filling gaps), encodes
+/// reference and its arrival time into a bounded lock-free queue: no copy, no lock, and a full queue drops the frame with a
+/// count (a lock shared with the low-priority encoder thread would stall the audio path whenever the encoder is preempted
+/// holding it). A background loop places frames on a shared timeline (so both channels stay aligned, silence filling gaps), encodes
 /// 20 ms at a time with Opus (two uncoupled mono streams), cuts a complete Ogg stream every chunk, and hands it to an uploader
 /// that seals and stores it and then the manifest. A slow or failing store makes chunks queue (bounded), then drop (counted,
 /// on the timeline); the interview never waits for any of it.
@@ -36,15 +37,21 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
     private readonly int _quietLevel;
-    private readonly Channel<Frame> _frames;
+    private readonly ConcurrentQueue<Frame> _frames = new();
+    private readonly int _frameLimit;
+    private int _framesQueued;
     private readonly Lane[] _lanes = [new(), new()];
     private readonly IOpusMultiStreamEncoder _encoder;
     private readonly int _chunkFrames;
     private readonly int _preSkip48;
     private readonly short[] _interleaved = new short[FrameSamples * 2];
     private readonly byte[] _packet = new byte[4000];
-    private readonly List<byte[]> _chunkPackets = [];
-    private readonly LinkedList<Chunk> _uploads = new();
+    private byte[] _chunkBytes = new byte[16 * 1024]; // this chunk's packets back to back, reused chunk after chunk
+    private readonly List<int> _packetEnds = [];
+    private readonly List<ReadOnlyMemory<byte>> _page = new(50);
+    private readonly MemoryStream _ogg = new();
+    private readonly LinkedList<Chunk> _uploads = new(); // the upload loop's only (its locks are now uncontended)
+    private readonly ConcurrentQueue<Chunk> _cut = new(); // encoder thread to uploader, lock-free
     private readonly SemaphoreSlim _uploadSignal = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _encoding = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -69,11 +76,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         _options = vault.Options;
         _clock = clock;
         _logger = logger;
-        _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(_options.FrameQueue)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once: the frame is dropped, never waited for
-        });
+        _frameLimit = _options.FrameQueue;
         _chunkFrames = (int)(_options.ChunkDuration.TotalMilliseconds / 20);
         _encoder = RecordingCodec.Encoder(encoders.Implementation);
         _encoder.Bitrate = _options.BitratePerChannel * 2;
@@ -97,7 +100,13 @@ public sealed partial class SessionRecorder : IAsyncDisposable
 
     private void Offer(byte[] pcm, int lane)
     {
-        if (_completing || _frames.Writer.TryWrite(new Frame(pcm, _clock.GetUtcNow().UtcTicks, lane))) return;
+        if (_completing) return;
+        if (Interlocked.Increment(ref _framesQueued) <= _frameLimit)
+        {
+            _frames.Enqueue(new Frame(pcm, _clock.GetUtcNow().UtcTicks, lane));
+            return;
+        }
+        Interlocked.Decrement(ref _framesQueued);
         Interlocked.Increment(ref _framesDropped);
         RecordingMetrics.FramesDropped.Add(1);
     }
@@ -107,7 +116,6 @@ public sealed partial class SessionRecorder : IAsyncDisposable
     {
         if (_completing) return;
         _completing = true;
-        _frames.Writer.TryComplete();
         _wakeEncoder(); // the rest is encoded now, not at the next tick
         var all = Task.WhenAll(_encoding.Task, _uploading);
         if (await Task.WhenAny(all, Task.Delay(_options.FlushTimeout, _clock)) != all)
@@ -133,10 +141,14 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         var before = _encoded;
         try
         {
-            var reader = _frames.Reader;
-            while (reader.TryRead(out var frame)) Place(frame);
+            var ending = _completing; // read before draining: every frame offered before the end is placed below
+            while (_frames.TryDequeue(out var frame))
+            {
+                Interlocked.Decrement(ref _framesQueued);
+                Place(frame);
+            }
             if (_stop.IsCancellationRequested) return Finish();
-            if (!reader.Completion.IsCompleted)
+            if (!ending)
             {
                 EncodeDue(_clock.GetUtcNow().UtcTicks);
                 return false;
@@ -144,7 +156,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
             // The end: everything written so far, to the last frame of either side.
             var end = Math.Max(_lanes[0].WritePos, _lanes[1].WritePos);
             while (_encoded < end) EncodeOne();
-            if (_chunkPackets.Count > 0) CutChunk();
+            if (_packetEnds.Count > 0) CutChunk();
         }
         catch (Exception e)
         {
@@ -165,8 +177,12 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         if (_encodingDone) return true;
         _encodingDone = true;
         (_encoder as IDisposable)?.Dispose(); // libopus' state is unmanaged
-        _uploadSignal.Release();
-        _encoding.TrySetResult();
+        // On the thread pool: the semaphore's lock is shared with the uploader, and this may be a low-priority encoder thread.
+        ThreadPool.UnsafeQueueUserWorkItem(static r =>
+        {
+            r._uploadSignal.Release();
+            r._encoding.TrySetResult();
+        }, this, preferLocal: false);
         return true;
     }
 
@@ -218,9 +234,12 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         _lanes[CandidateLane].Take(_interleaved, 0, _encoded);
         _lanes[1].Take(_interleaved, 1, _encoded);
         var n = _encoder.EncodeMultistream(_interleaved, FrameSamples, _packet, _packet.Length);
-        _chunkPackets.Add(_packet.AsSpan(0, n).ToArray());
+        var at = _packetEnds.Count == 0 ? 0 : _packetEnds[^1];
+        if (at + n > _chunkBytes.Length) Array.Resize(ref _chunkBytes, Math.Max(_chunkBytes.Length * 2, at + n));
+        _packet.AsSpan(0, n).CopyTo(_chunkBytes.AsSpan(at));
+        _packetEnds.Add(at + n);
         _encoded += FrameSamples;
-        if (_chunkPackets.Count >= _chunkFrames) CutChunk();
+        if (_packetEnds.Count >= _chunkFrames) CutChunk();
     }
 
     /// <summary>The packets so far become one complete Ogg Opus stream (headers, granules, CRCs, end of stream).</summary>
@@ -230,26 +249,43 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         var first = _localChunk == 0;
         var preSkip = first ? _preSkip48 : 0; // later chunks continue the same encoder: no new delay to skip
         var serial = (uint)Random.Shared.Next();
-        using var ogg = new MemoryStream(_chunkPackets.Sum(p => p.Length) + _chunkPackets.Count / 50 * 80 + 256);
+        var ogg = _ogg; // reused: only the finished chunk is a new array
+        ogg.SetLength(0);
         OggOpus.WritePage(ogg, serial, 0, 0, OggOpus.FlagBeginOfStream, [OggOpus.OpusHead(2, Rate, preSkip)]);
         OggOpus.WritePage(ogg, serial, 1, 0, 0, [OggOpus.OpusTags("VoiceActors recorder (Concentus)", "VOICEACTORS_CHANNELS=candidate,agent")]);
         var sequence = 2u;
         long granule = preSkip;
-        for (var i = 0; i < _chunkPackets.Count; i += 50) // one page per second of audio
+        var packets = _packetEnds.Count;
+        for (var i = 0; i < packets; i += 50) // one page per second of audio
         {
-            var page = _chunkPackets.Skip(i).Take(50).Select(p => (ReadOnlyMemory<byte>)p).ToArray();
-            granule += page.Length * FrameSamples * Ratio48;
-            var last = i + 50 >= _chunkPackets.Count;
-            OggOpus.WritePage(ogg, serial, sequence++, granule, last ? OggOpus.FlagEndOfStream : (byte)0, page);
+            _page.Clear();
+            for (var k = i; k < Math.Min(i + 50, packets); k++)
+            {
+                var start = k == 0 ? 0 : _packetEnds[k - 1];
+                _page.Add(_chunkBytes.AsMemory(start, _packetEnds[k] - start));
+            }
+            granule += _page.Count * FrameSamples * Ratio48;
+            var last = i + 50 >= packets;
+            OggOpus.WritePage(ogg, serial, sequence++, granule, last ? OggOpus.FlagEndOfStream : (byte)0, _page);
         }
-        var chunk = new Chunk(_localChunk++, _originTicks, _chunkStart * Ratio48, _chunkPackets.Count * FrameSamples * Ratio48, ogg.ToArray());
-        _chunkStart += _chunkPackets.Count * FrameSamples;
-        _chunkPackets.Clear();
+        var chunk = new Chunk(_localChunk++, _originTicks, _chunkStart * Ratio48, packets * FrameSamples * Ratio48, ogg.ToArray());
+        _chunkStart += packets * FrameSamples;
+        _packetEnds.Clear();
         RecordingMetrics.EncodeSeconds.Add(Stopwatch.GetElapsedTime(started).TotalSeconds);
         Enqueue(chunk);
     }
 
+    /// <summary>
+    /// Lock-free hand-over to the uploader, which takes it into its queue itself; the semaphore's lock is shared with the
+    /// uploader, so it is released from the thread pool, not from the (possibly low-priority) encoder thread.
+    /// </summary>
     private void Enqueue(Chunk chunk)
+    {
+        _cut.Enqueue(chunk);
+        ThreadPool.UnsafeQueueUserWorkItem(static r => r._uploadSignal.Release(), this, preferLocal: false);
+    }
+
+    private void QueueUpload(Chunk chunk)
     {
         Chunk? dropped = null;
         lock (_uploads)
@@ -263,7 +299,6 @@ public sealed partial class SessionRecorder : IAsyncDisposable
             }
         }
         if (dropped is not null) Dropped(dropped, "the store is behind: the upload queue is full");
-        _uploadSignal.Release();
     }
 
     // ---- Storing: its own loop; the store's pace never reaches the encoder or the interview
@@ -277,11 +312,13 @@ public sealed partial class SessionRecorder : IAsyncDisposable
         var backoff = TimeSpan.FromMilliseconds(200);
         while (true)
         {
+            var ended = _encodingDone; // read before taking the cut chunks: the encoder cuts its last before it says it is done
+            while (_cut.TryDequeue(out var cut)) QueueUpload(cut);
             Chunk? chunk;
             lock (_uploads) chunk = _uploads.First?.Value;
             if (chunk is null)
             {
-                if (_encodingDone) break;
+                if (ended) break;
                 await _uploadSignal.WaitAsync(_stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
                 if (_stop.IsCancellationRequested) break;
                 continue;
@@ -335,6 +372,7 @@ public sealed partial class SessionRecorder : IAsyncDisposable
             left = [.. _uploads];
             _uploads.Clear();
         }
+        while (_cut.TryDequeue(out var cut)) left.Add(cut);
         foreach (var chunk in left) Dropped(chunk, "the session ended before the store took it");
     }
 
