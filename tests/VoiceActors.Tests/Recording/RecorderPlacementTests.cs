@@ -103,41 +103,17 @@ public sealed class RecorderPlacementTests
     /// <summary>The best envelope correlation of the sent span [from, to) s against the recording, over lags -1 s..+2 s in frames.</summary>
     private static (double R, int LagFrames) BestLag(short[] sent, short[] recorded, int from, int to)
     {
-        var a = Envelope(sent);
-        var b = Envelope(recorded);
+        var a = RecordingKit.Envelope(sent);
+        var b = RecordingKit.Envelope(recorded);
         var (best, bestLag) = (-1.0, 0);
         for (var lag = -50; lag <= 100; lag++)
         {
             int lo = from * 50, hi = to * 50;
             if (lo + lag < 0 || hi + lag > b.Length) continue;
-            var r = Pearson(a.AsSpan(lo, hi - lo), b.AsSpan(lo + lag, hi - lo));
+            var r = RecordingKit.Pearson(i => a[i], i => b[i + lag], lo, hi);
             if (r > best) (best, bestLag) = (r, lag);
         }
         return (best, bestLag);
-    }
-
-    private static double[] Envelope(short[] s)
-    {
-        var e = new double[s.Length / Frame];
-        for (var f = 0; f < e.Length; f++)
-        {
-            double sum = 0;
-            for (var i = 0; i < Frame; i++) sum += (double)s[f * Frame + i] * s[f * Frame + i];
-            e[f] = Math.Sqrt(sum / Frame);
-        }
-        return e;
-    }
-
-    private static double Pearson(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
-    {
-        double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-        for (var i = 0; i < x.Length; i++)
-        {
-            sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; syy += y[i] * y[i]; sxy += x[i] * y[i];
-        }
-        var n = x.Length;
-        var den = Math.Sqrt((sxx - sx * sx / n) * (syy - sy * sy / n));
-        return den == 0 ? 0 : (sxy - sx * sy / n) / den;
     }
 
     /// <summary>The session's side of a recording: a dropped chunk would be a timeline event; none is expected here.</summary>

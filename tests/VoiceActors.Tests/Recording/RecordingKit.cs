@@ -188,7 +188,8 @@ internal static class RecordingKit
         return (bestEnvelope, bestWave, bestOffset);
     }
 
-    private static double[] Envelope(short[] s)
+    /// <summary>The 20 ms loudness (RMS) envelope.</summary>
+    public static double[] Envelope(short[] s)
     {
         var e = new double[s.Length / 480];
         for (var f = 0; f < e.Length; f++)
@@ -200,7 +201,7 @@ internal static class RecordingKit
         return e;
     }
 
-    private static double Pearson(Func<int, double> x, Func<int, double> y, int from, int to)
+    public static double Pearson(Func<int, double> x, Func<int, double> y, int from, int to)
     {
         if (to - from < 10) return -1;
         double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
