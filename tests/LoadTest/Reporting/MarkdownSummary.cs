@@ -119,12 +119,15 @@ public static class MarkdownSummary
         Row(b, "every other reply", D(g.OtherRepliesMs, c));
         Row(b, $"rotations with a silence over {target:0} ms: raw / stall-separated", $"{g.GapsOverTarget} / {g.SeparatedOverTarget} of {g.Measured}");
         if (g.Gaps.Count == 0) return;
-        b.AppendLine().AppendLine(c, $"Every rotation with a silence over {target:0} ms, then the widest others (up to {RotationGaps.Listed}):").AppendLine();
+        b.AppendLine().AppendLine(c, $"Every rotation with a silence over {target:0} ms, then the widest others (up to {RotationGaps.Listed}; the first {MaxGapRows} of {g.Gaps.Count} here, all in the JSON):").AppendLine();
         b.AppendLine("| rotation at s | side | silence ms, ended at s | reply after ms | other answers playing: max / median ms, over target | separated ms | 1 s p99 then ms | tester sampler stalled |")
             .AppendLine("|---|---|---|---|---|---|---|---|");
-        foreach (var x in g.Gaps)
+        foreach (var x in g.Gaps.Take(MaxGapRows)) // all of them are in the JSON
             b.AppendLine(c, $"| {x.AtS} | {x.Side} | {x.GapMs}, {x.GapEndS} | {N(x.ReplyMs, c)} | {x.OthersPlaying}: {N(x.OthersMaxMs, c)} / {N(x.OthersMedianMs, c)}, {x.OthersOverTarget} | {x.SeparatedMs} | {N(x.SecondP99Ms, c)} | {(x.SamplerStalled ? "yes" : "no")} |");
     }
+
+    /// <summary>Rows of the rotation list in the summary; a contended run can have hundreds, the JSON keeps every one.</summary>
+    private const int MaxGapRows = 40;
 
     private static string Percentiles(LatencySummary l) =>
         l.Count == 0 ? "no samples" : string.Create(CultureInfo.InvariantCulture, $"{l.P50} / {l.P95} / {l.P99} / {l.Max} ({l.Count:N0} samples)");
