@@ -29,7 +29,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     private readonly List<(string Kind, double AtS)> _chaos = [];
     private readonly ChaosAudioGaps _audioGaps = new();
     private readonly List<CostSample> _costs = [];
-    private readonly List<(int Minute, LatencySummary Latency)> _minutes = [];
+    private readonly List<MinuteLatency> _minutes = [];
     private LongRunProbe? _probe;
     private SimulatedSession[] _pumped = [];
     private long _runStart;
@@ -134,12 +134,12 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             s.ReleaseSink();
         }
         try { await Task.WhenAll(_audioTasks); } catch (OperationCanceledException) { }
-        lock (_minutes) _minutes.Add((_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, new LatencyHistogram()).Summarize())); // the last (partial) minute
+        lock (_minutes) _minutes.Add(new(_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, LatencyHistogram.Exact()))); // the last (partial) minute
         var report = BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize(), Recording = recording?.Summarize(options.Sessions), ChaosAudio = _audioGaps.Summarize() };
         if (_probe is null) return report;
         var runStartUtc = clock.GetUtcNow() - Stopwatch.GetElapsedTime(_runStart);
         var outages = report.Chaos.Select(c => (runStartUtc + TimeSpan.FromSeconds(c.AtS), runStartUtc + TimeSpan.FromSeconds(c.AtS + Math.Max(c.RecoveryS, 1)))).ToArray();
-        var longRun = await LongRunReport.BuildAsync(_probe, cluster.Client, options, AllSessions(), report.Timeline, Costs(), Minutes(), _stats, outages, log, ct);
+        var longRun = await LongRunReport.BuildAsync(_probe, cluster.Client, options, AllSessions(), report.Timeline, Costs(), Minutes(), _stats, outages, runStartUtc, log, ct);
         return report with { LongRun = longRun.Figures, Timeline = longRun.Timeline };
     }
 
@@ -194,7 +194,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         lock (_costs) return [.. _costs];
     }
 
-    private (int Minute, LatencySummary Latency)[] Minutes()
+    private MinuteLatency[] Minutes()
     {
         lock (_minutes) return [.. _minutes];
     }
@@ -296,7 +296,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             };
             lastTranscripts = transcripts;
             if ((int)(elapsed.TotalSeconds / 60) > Minutes().Length)
-                lock (_minutes) _minutes.Add((_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, new LatencyHistogram()).Summarize()));
+                lock (_minutes) _minutes.Add(new(_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, LatencyHistogram.Exact())));
             lastSent = sent;
             lastReceived = received;
             lock (_timeline) _timeline.Add(sample);

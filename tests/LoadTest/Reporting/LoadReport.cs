@@ -122,7 +122,9 @@ public sealed record LongRunFigures(
     double? MedianAnswerMaxGapMs, double? MedianReplyMs,
     long LargestStateKeyBytes, string? LargestStateKey, long LargestLogKeyBytes,
     IReadOnlyList<MinuteFigures> Minutes,
-    IReadOnlyList<string> Method);
+    IReadOnlyList<string> Method,
+    RotationFigures? RotationGaps = null,
+    P99Comparison? P99Comparison = null);
 
 /// <summary>One minute of the run: audio p99 and the silos' memory, for the minute-by-minute comparison.</summary>
 public sealed record MinuteFigures(int Minute, double P99Ms, long Samples, double? RssMb, double? HeapMb, double? RedisInputBytesPerS, long? TurnsCommitted);
