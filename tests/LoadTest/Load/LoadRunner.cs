@@ -78,6 +78,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
 
     public async Task<LoadReport> RunAsync(ClusterUnderTest cluster, string command, CancellationToken ct)
     {
+        if (!ResponsePoolBound.Apply()) log?.Invoke("warning: Orleans' response pool could not be bounded: this tester's heap grows by 64 B per audio frame");
         var startedAt = clock.GetUtcNow();
         CeilingResult? ceiling = null;
         if (options.CeilingDuration > TimeSpan.Zero)
@@ -293,6 +294,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
                 TranscriptsPerS = _probe is null ? null : Math.Round((transcripts - lastTranscripts) / seconds, 1),
                 SiloRssMb = rssMb,
                 SiloRssEachMb = rssEach,
+                TesterHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1), // the tester's own garbage stalls what it measures
             };
             lastTranscripts = transcripts;
             if ((int)(elapsed.TotalSeconds / 60) > Minutes().Length)
