@@ -27,30 +27,45 @@ public sealed class ChaosAudioGaps
     private static readonly long SpeakingSlack = Ticks(TimeSpan.FromMilliseconds(200)); // a frame every 20 ms, jittered under load
     private static readonly long AwaitedWindow = Ticks(TimeSpan.FromSeconds(3)); // an answer is due within the turn latency
     private const int WorstKept = 8;
+    // A client's marks are kept only where a figure can read them: the last KeptBehind always (an event looks back to the
+    // candidate's last utterance and the answer in progress: one exchange), and KeptAfter past each event (the resume, within the
+    // retry budget, and the next answer). Kept whole, they grew 3–5 MB a minute, 2 of every 3 bytes the tester's heap gained.
+    internal static readonly long KeptBehind = Ticks(TimeSpan.FromMinutes(2));
+    internal static readonly long KeptAfter = Ticks(TimeSpan.FromMinutes(5));
     private const double NeverMs = 999_999; // JSON has no infinity: a gap that never ended, in the excess figures
 
     private readonly ConcurrentDictionary<string, ClientTrace> _traces = new(StringComparer.Ordinal);
     private readonly List<EventAudio> _events = [];
-
-    private ClientTrace Trace(string sessionId) => _traces.GetOrAdd(sessionId, static _ => new ClientTrace());
+    private volatile (long From, long To)[] _pinned = []; // per event: the marks its figures read
 
     /// <summary>Called for every provider frame the client receives (on the sink's thread).</summary>
-    public void OnProviderFrame(string sessionId) => Trace(sessionId).Add(ClientMark.Frame);
+    public void OnProviderFrame(string sessionId) => Mark(sessionId, ClientMark.Frame, Stopwatch.GetTimestamp());
 
     /// <summary>The candidate's utterance ended at the client (the pump): an answer is owed from here.</summary>
-    public void OnUtteranceEnded(string sessionId) => Trace(sessionId).Add(ClientMark.UtteranceEnd);
+    public void OnUtteranceEnded(string sessionId) => Mark(sessionId, ClientMark.UtteranceEnd, Stopwatch.GetTimestamp());
 
     /// <summary>An agent transcript reached the client.</summary>
-    public void OnAgentTranscript(string sessionId) => Trace(sessionId).Add(ClientMark.AgentTranscript);
+    public void OnAgentTranscript(string sessionId) => Mark(sessionId, ClientMark.AgentTranscript, Stopwatch.GetTimestamp());
 
     /// <summary>The client attached its sink again after an outage.</summary>
-    public void OnReattached(string sessionId) => Trace(sessionId).Add(ClientMark.Reattached);
+    public void OnReattached(string sessionId) => Mark(sessionId, ClientMark.Reattached, Stopwatch.GetTimestamp());
+
+    internal void Mark(string sessionId, ClientMark mark, long at) =>
+        _traces.GetOrAdd(sessionId, static _ => new ClientTrace()).Add(at, mark, _pinned);
+
+    internal (long At, ClientMark Mark)[] Marks(string sessionId) => _traces.TryGetValue(sessionId, out var t) ? t.Snapshot() : [];
+
+    internal void Pin(long eventAt)
+    {
+        lock (_events) _pinned = [.. _pinned, (eventAt - KeptBehind, eventAt + KeptAfter)];
+    }
 
     /// <summary>Right before the event: where each live session is.</summary>
     public async Task<EventAudio> BeforeAsync(string kind, IClusterClient client, string tenant, IReadOnlyCollection<string> sessions)
     {
         var where = await LocateAsync(client, tenant, sessions);
         var e = new EventAudio(kind, where) { At = Stopwatch.GetTimestamp(), AtUtc = DateTimeOffset.UtcNow };
+        Pin(e.At);
         lock (_events) _events.Add(e);
         return e;
     }
@@ -177,15 +192,23 @@ public sealed class ChaosAudioGaps
 
     internal enum ClientMark { Frame, UtteranceEnd, AgentTranscript, Reattached }
 
-    /// <summary>One session's client-side marks, in arrival order (Stopwatch timestamps).</summary>
+    /// <summary>One session's client-side marks, in arrival order (Stopwatch timestamps), trimmed to what a figure can read.</summary>
     private sealed class ClientTrace
     {
+        private const int TrimFloor = 4096; // ~5 minutes of one session's frames: a trim is rare and amortized
         private readonly List<(long At, ClientMark Mark)> _marks = [];
+        private int _trimAt = TrimFloor;
 
-        public void Add(ClientMark mark)
+        public void Add(long at, ClientMark mark, (long From, long To)[] pinned)
         {
-            var now = Stopwatch.GetTimestamp();
-            lock (_marks) _marks.Add((now, mark));
+            lock (_marks)
+            {
+                _marks.Add((at, mark));
+                if (_marks.Count < _trimAt) return;
+                var before = at - KeptBehind;
+                _marks.RemoveAll(m => m.At < before && !Array.Exists(pinned, w => m.At >= w.From && m.At <= w.To));
+                _trimAt = Math.Max(TrimFloor, 2 * _marks.Count);
+            }
         }
 
         public (long At, ClientMark Mark)[] Snapshot()

@@ -41,4 +41,20 @@ public sealed class ChaosAudioGapsTests
         Assert.Equal(HeardState.Speaking, heard.State);
         Assert.InRange(heard.Gap!.Value, 5010, 5030);
     }
+
+    [Fact]
+    public void A_client_trace_keeps_the_last_two_minutes_and_the_window_of_each_event_not_the_whole_hour()
+    {
+        var gaps = new ChaosAudioGaps();
+        const double minute = 60_000;
+        gaps.Pin(T(10 * minute)); // an event at minute 10: its figures read minutes 8 to 15
+        for (var ms = 0.0; ms < 60 * minute; ms += 20) gaps.Mark("s", ClientMark.Frame, T(ms));
+
+        var kept = gaps.Marks("s");
+        Assert.True(kept.Length < 60_000, $"{kept.Length} of 180,000 marks kept"); // whole, it grew without bound
+        Assert.True(kept[0].At >= T(8 * minute), "nothing from before the event's window");
+        Assert.Equal(7 * 3000 + 1, kept.Count(m => m.At >= T(8 * minute) && m.At <= T(15 * minute))); // the window, every frame
+        Assert.DoesNotContain(kept, m => m.At > T(15 * minute + 20) && m.At < T(45 * minute)); // between: gone
+        Assert.Equal(2 * 3000, kept.Count(m => m.At > T(58 * minute - 20))); // the last two minutes, every frame
+    }
 }
