@@ -40,6 +40,10 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     private long _outSequence;
     private long _agentAudioUntilUtcTicks; // when the agent audio handed to the sink so far ends playing (0: silent)
     private long _bargeIns;
+    // Candidate frames that came before the provider's first connection (a move or a resume: the candidate may already be
+    // speaking), flushed in order once it connects, so an utterance begun in the handover is heard whole. Guarded by itself.
+    private readonly List<(AudioFrame Frame, long ArrivedUtcTicks)> _held = [];
+    private volatile bool _holding;
 
     public AudioRelay(string sessionId, ProviderSettings settings, string? resumeWith, Conversation conversation,
         ISessionMediaEvents grain, VoiceProviderRegistry registry, MediaRelayOptions options, ProviderFailoverOptions failover,
@@ -57,12 +61,13 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
         _limiter = new AudioRateLimiter(AudioFormat.BytesPerSecond * options.MaxRealTimeRatio, AudioFormat.BytesPerSecond * options.BurstMilliseconds / 1000.0, clock);
         _speech = new SpeechDetector(options.SpeechLevel, 2, Math.Max(1, (int)(options.EndOfSpeechSilence.TotalMilliseconds / AudioFormat.FrameMilliseconds)));
         _link = new ProviderLink(registry, failover, clock, sessionId, settings, resumeWith, ConversationSoFar, this, afterOutage);
+        _holding = options.HoldUntilConnected > TimeSpan.Zero;
     }
 
     public string ActiveProvider => _link.ActiveProvider;
 
     /// <summary>The candidate is not speaking, no answer is awaited and the agent's last answer is over: a safe moment to move.</summary>
-    public bool AtTurnBoundary => _link.AtTurnBoundary &&
+    public bool AtTurnBoundary => !_holding && _link.AtTurnBoundary && // held frames are not yet heard: whatever they hold is still owed
         !_speech.InSpeech && // an utterance whose end this relay has not yet seen still owes an answer (its end sets the link awaiting)
         _clock.GetUtcNow().UtcTicks - Interlocked.Read(ref _lastLoudUtcTicks) > _options.EndOfSpeechSilence.Ticks; // the provider's own VAD lags under load
 
@@ -94,6 +99,13 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
             return;
         }
         _recorder?.Candidate(frame);
+        if (_holding && Hold(frame)) return;
+        Forward(frame);
+    }
+
+    /// <summary>End-of-speech tracking and the provider's queue: on the grain's turn, or on the link's thread for the held frames.</summary>
+    private void Forward(AudioFrame frame)
+    {
         var edge = _speech.Feed(frame.Pcm);
         if (_speech.LastFrameLoud) _lastLoudUtcTicks = frame.SentAtUtcTicks;
         if (edge == SpeechEdge.Ended)
@@ -103,6 +115,51 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
             _link.ExpectResponse();
         }
         if (!_link.TrySendAudio(frame)) Interlocked.Increment(ref _framesDropped);
+    }
+
+    /// <summary>Keeps a frame for the first connection; false once that has come (the caller forwards it). Oldest first out when full.</summary>
+    private bool Hold(AudioFrame frame)
+    {
+        lock (_held)
+        {
+            if (!_holding) return false;
+            var now = _clock.GetUtcNow().UtcTicks;
+            _held.Add((frame, now));
+            var window = _options.HoldUntilConnected.Ticks;
+            var drop = 0;
+            while (drop < _held.Count && now - _held[drop].ArrivedUtcTicks > window) drop++;
+            if (drop > 0)
+            {
+                _held.RemoveRange(0, drop);
+                Interlocked.Add(ref _framesDropped, drop);
+                for (var i = 0; i < drop; i++) MediaMetrics.Dropped("provider_unavailable");
+            }
+            return true;
+        }
+    }
+
+    /// <summary>The provider connected: the held frames go first, by the client's sequence (forwarded and direct calls race), then live ones.</summary>
+    private void FlushHeld()
+    {
+        if (!_holding) return;
+        lock (_held)
+        {
+            if (!_holding) return;
+            var window = _options.HoldUntilConnected.Ticks;
+            var now = _clock.GetUtcNow().UtcTicks;
+            foreach (var (frame, arrived) in _held.OrderBy(h => h.Frame.Sequence)) // stable: equal sequences keep arrival order
+            {
+                if (now - arrived > window)
+                {
+                    Interlocked.Increment(ref _framesDropped); // too old to be worth hearing: the provider was down, not moving
+                    MediaMetrics.Dropped("provider_unavailable");
+                    continue;
+                }
+                Forward(frame);
+            }
+            _held.Clear();
+            _holding = false;
+        }
     }
 
     /// <summary>Barge-ins of this activation (the candidate spoke while agent audio was playing).</summary>
@@ -192,8 +249,11 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     void IVoiceEvents.OnProviderError(string provider, string code, string message) =>
         _control.Writer.TryWrite(new ProviderEvent(ProviderErrorKind, provider, $"error event {code}: {Truncate(message)}"));
 
-    void IVoiceEvents.OnProviderConnected(string provider, int attempt, int replayedTurns) =>
+    void IVoiceEvents.OnProviderConnected(string provider, int attempt, int replayedTurns)
+    {
+        FlushHeld();
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderConnected, provider, $"attempt {attempt}, replayed {replayedTurns} turns"));
+    }
 
     void IVoiceEvents.OnProviderFailed(string provider, string reason, int consecutiveFailures) =>
         _control.Writer.TryWrite(new ProviderEvent(TimelineKinds.ProviderFailed, provider, $"{Truncate(reason)} ({consecutiveFailures} in a row)"));
@@ -246,6 +306,11 @@ public sealed partial class AudioRelay : IVoiceEvents, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _sink = null;
+        lock (_held)
+        {
+            _holding = false;
+            _held.Clear();
+        }
         await _link.DisposeAsync();
         _stop.Cancel(); // not awaited: the loop may be inside a call to the very grain that is disposing us
         _control.Writer.TryComplete();

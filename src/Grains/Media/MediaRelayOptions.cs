@@ -25,6 +25,12 @@ public sealed class MediaRelayOptions
     /// </summary>
     public TimeSpan BargeInPlayoutAllowance { get; set; } = TimeSpan.FromMilliseconds(150);
 
+    /// <summary>
+    /// Candidate audio held for the provider's first connection (a move or a resume), then sent in order; 0 drops it as before.
+    /// One second: the rate limiter's burst and the provider's inbound queue (50 frames) take no more at once.
+    /// </summary>
+    public TimeSpan HoldUntilConnected { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>At most one latency-spike timeline entry per session this often.</summary>
     public TimeSpan SpikeReportInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
@@ -39,6 +45,7 @@ public sealed class MediaRelayOptionsValidator : OptionsValidator<MediaRelayOpti
         if (o.EndOfSpeechSilence < TimeSpan.FromMilliseconds(20)) errors.Add("Media:EndOfSpeechSilence must be at least one frame.");
         if (o.BargeInPlayoutAllowance < TimeSpan.Zero || o.BargeInPlayoutAllowance > TimeSpan.FromSeconds(2))
             errors.Add("Media:BargeInPlayoutAllowance must be 0..2 s.");
+        if (o.HoldUntilConnected < TimeSpan.Zero || o.HoldUntilConnected > TimeSpan.FromSeconds(5)) errors.Add("Media:HoldUntilConnected must be 0..5 s.");
         if (o.SpikeReportInterval <= TimeSpan.Zero) errors.Add("Media:SpikeReportInterval must be positive.");
     }
 }

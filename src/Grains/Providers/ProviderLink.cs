@@ -112,7 +112,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
                 }
                 else
                 {
-                    opened = await OpenAsync(provider, ++attempt, continuation: rotating);
+                    opened = await OpenAsync(provider, ++attempt, continuation: rotating, planned: false);
                     if (_stop.IsCancellationRequested)
                     {
                         await opened.Connection.DisposeAsync();
@@ -205,18 +205,23 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     /// <summary>A session connected and replayed, and how many turns the conversation had when its replay was taken.</summary>
     private sealed record Opened(IVoiceConnection Connection, Replay Replay, int TurnsSeen);
 
-    /// <summary>Connects and replays the conversation within the provider's context budget; a rotation adds the continuation note.</summary>
-    private async Task<Opened> OpenAsync(string provider, int attempt, bool continuation)
+    /// <summary>
+    /// Connects and replays the conversation within the provider's context budget; a rotation adds the continuation note.
+    /// <paramref name="planned"/>: a rotation the link chose the moment of (no answer in flight, so none is owed); a reconnect
+    /// after the provider expired the session may have cut one, like any lost connection.
+    /// </summary>
+    private async Task<Opened> OpenAsync(string provider, int attempt, bool continuation, bool planned)
     {
         var voice = _registry.Get(provider);
         using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _clock);
         using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timeout.Token);
         var conversation = _conversation();
         var replay = ProviderRotation.Plan(conversation, voice.Session, continuation);
-        // A recovery (not a rotation, which happens at a turn boundary) owes an answer when the candidate's last turn went
-        // unanswered (the agent's answer was cut with its connection or its silo: an answer is checkpointed only once spoken in
-        // full), when the candidate finished speaking while no connection was up, or after the session's silo was lost.
-        var owed = !continuation && (Volatile.Read(ref _owedAfterOutage) == 1 || Volatile.Read(ref _awaitingAnswerSince) != 0 ||
+        // A recovery or an expiry (not a planned rotation, which never switches with an answer in flight) owes an answer when the
+        // candidate's last turn went unanswered (the agent's answer was cut with its connection or its silo: an answer is
+        // checkpointed only once spoken in full), when the candidate finished speaking while no connection was up, or after the
+        // session's silo was lost.
+        var owed = !planned && (Volatile.Read(ref _owedAfterOutage) == 1 || Volatile.Read(ref _awaitingAnswerSince) != 0 ||
             (conversation.Turns.Count > 0 && conversation.Turns[^1].Speaker == ParticipantRole.Candidate));
         var request = new ProviderConnectRequest(_sessionId, _settings, replay.Verbatim, attempt, replay.Context, replay.Condensed, owed);
         var connection = await voice.ConnectAsync(request, this, connect.Token);
@@ -228,8 +233,10 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
     /// Serves one session until it ends (null; a lost one throws its failure) or, with a session budget, until a planned
     /// rotation has switched to a fresh session (returned). The rotation waits for a turn boundary from the budget's safety
     /// margin on, opens and replays the new session while the old one still serves, and switches only if the moment is still
-    /// a boundary and the replay still has every turn; at the last safe moment it switches regardless. A session the
-    /// provider expires while the next one is being prepared is switched from the same way.
+    /// a boundary and the replay still has every turn. From the last safe moment on it no longer waits for a pause, only for
+    /// the agent's answer in flight (awaited or being spoken) to end: the candidate may be mid-utterance (the new session
+    /// hears the rest of it), but an answer is never cut, nor its start lost. A session the provider expires while the next
+    /// one is being prepared is switched from the same way.
     /// </summary>
     private async Task<Opened?> ServeAsync(string provider, IVoiceConnection connection, long connectedAt, Func<int> nextAttempt)
     {
@@ -244,7 +251,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         while (!connection.Completion.IsCompleted && !_stop.IsCancellationRequested)
         {
             var forced = _clock.GetElapsedTime(connectedAt) >= deadline;
-            if (!forced && !AtBoundary(session))
+            if (forced ? AnswerInFlight(session) : !AtBoundary(session))
             {
                 await WaitAsync(connection.Completion, BoundaryPoll);
                 continue;
@@ -252,7 +259,7 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
             Opened next;
             try
             {
-                next = await OpenAsync(provider, nextAttempt(), continuation: true);
+                next = await OpenAsync(provider, nextAttempt(), continuation: true, planned: true);
             }
             catch (Exception) when (!_stop.IsCancellationRequested)
             {
@@ -261,11 +268,12 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
                 continue;
             }
             var expired = connection.Completion.IsFaulted && IsExpiry(connection.Completion.Exception);
-            var stale = !AtBoundary(session) || _conversation().Count != next.TurnsSeen;
-            if (_stop.IsCancellationRequested || (connection.Completion.IsCompleted && !expired) || (stale && !forced && !expired))
+            var stale = (forced ? AnswerInFlight(session) : !AtBoundary(session)) || _conversation().Count != next.TurnsSeen;
+            if (_stop.IsCancellationRequested || (connection.Completion.IsCompleted && !expired) || (stale && !expired))
             {
                 // Stopping, the old one failed (today's rules apply), or the candidate spoke while the new session was
-                // being prepared (its replay is behind, and an utterance must not be split between two sessions).
+                // being prepared (its replay is behind, and an utterance must not be split between two sessions), or, past
+                // the last safe moment, an answer began meanwhile (it is heard out on the old session first).
                 await next.Connection.DisposeAsync();
                 continue;
             }
@@ -292,6 +300,18 @@ public sealed class ProviderLink : IVoiceEvents, IAsyncDisposable
         if (lastAudio == 0) return true;
         var quiet = _clock.GetElapsedTime(lastAudio);
         return quiet >= session.BoundaryQuiet && (Volatile.Read(ref _answerOpen) == 0 || quiet >= session.BoundaryQuiet * 5);
+    }
+
+    /// <summary>
+    /// The agent owes or is speaking an answer: the candidate's pause is awaiting one, or its audio is still coming (an
+    /// answer that never gets a transcript counts as over after five times <see cref="ProviderSessionOptions.BoundaryQuiet"/>).
+    /// A switch now would lose it: the old session's answer dies with it, and the new one was not asked for it.
+    /// </summary>
+    private bool AnswerInFlight(ProviderSessionOptions session)
+    {
+        if (Volatile.Read(ref _awaitingAnswerSince) != 0) return true;
+        var lastAudio = Volatile.Read(ref _lastAgentAudio);
+        return lastAudio != 0 && Volatile.Read(ref _answerOpen) != 0 && _clock.GetElapsedTime(lastAudio) < session.BoundaryQuiet * 5;
     }
 
     private static bool IsExpiry(AggregateException? e) => e?.InnerException is ProviderException { SessionExpired: true };

@@ -89,7 +89,10 @@ public sealed partial class InterviewSessionGrain(
         State.Activations++;
         if (_migratedIn) State.Migrations++;
         Record(TimelineKinds.Resumed, $"from {previous ?? "unknown"} in state {State.Status}");
-        await SaveAsync();
+        // Migrated: the old side's checkpoint is in Redis and the rest rode the migration, so the live session does not wait
+        // for this write (the target's migration batch returns only once every activation is done); it follows in a grain turn.
+        if (_migratedIn) ScheduleCheckpoint();
+        else await SaveAsync();
         using var scope = BeginScope();
         LogResumed(previous, State.Silo, State.Status);
         // Not handed over, and its silo is gone (not just an idle deactivation): the client's sink went with it. Send to that
@@ -102,6 +105,17 @@ public sealed partial class InterviewSessionGrain(
         // Not after a migration: a drain or failover chose this silo on purpose, and bouncing back would chase a draining silo.
         if (!_migratedIn) GoHomeIfServing(avoid: null);
         await EnsureAgentInRoomAsync(); // the candidate may still be in the room: the agent rejoins from here
+    }
+
+    /// <summary>A one-shot timer: its tick is a grain turn, so the write never interleaves with another checkpoint of this state.</summary>
+    private void ScheduleCheckpoint()
+    {
+        IGrainTimer? timer = null;
+        timer = this.RegisterGrainTimer(async _ =>
+        {
+            timer?.Dispose();
+            await SaveAsync();
+        }, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
     }
 
     /// <summary>

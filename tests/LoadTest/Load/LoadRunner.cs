@@ -29,7 +29,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     private readonly List<(string Kind, double AtS)> _chaos = [];
     private readonly ChaosAudioGaps _audioGaps = new();
     private readonly List<CostSample> _costs = [];
-    private readonly List<(int Minute, LatencySummary Latency)> _minutes = [];
+    private readonly List<MinuteLatency> _minutes = [];
     private LongRunProbe? _probe;
     private SimulatedSession[] _pumped = [];
     private long _runStart;
@@ -78,6 +78,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
 
     public async Task<LoadReport> RunAsync(ClusterUnderTest cluster, string command, CancellationToken ct)
     {
+        if (!ResponsePoolBound.Apply()) log?.Invoke("warning: Orleans' response pool could not be bounded: this tester's heap grows by 64 B per audio frame");
         var startedAt = clock.GetUtcNow();
         CeilingResult? ceiling = null;
         if (options.CeilingDuration > TimeSpan.Zero)
@@ -134,12 +135,12 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
             s.ReleaseSink();
         }
         try { await Task.WhenAll(_audioTasks); } catch (OperationCanceledException) { }
-        lock (_minutes) _minutes.Add((_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, new LatencyHistogram()).Summarize())); // the last (partial) minute
+        lock (_minutes) _minutes.Add(new(_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, LatencyHistogram.Exact()))); // the last (partial) minute
         var report = BuildReport(command, startedAt, cluster, ceiling, admission, idle) with { SiloLatencyMs = siloLatency?.Summarize(), Recording = recording?.Summarize(options.Sessions), ChaosAudio = _audioGaps.Summarize() };
         if (_probe is null) return report;
         var runStartUtc = clock.GetUtcNow() - Stopwatch.GetElapsedTime(_runStart);
         var outages = report.Chaos.Select(c => (runStartUtc + TimeSpan.FromSeconds(c.AtS), runStartUtc + TimeSpan.FromSeconds(c.AtS + Math.Max(c.RecoveryS, 1)))).ToArray();
-        var longRun = await LongRunReport.BuildAsync(_probe, cluster.Client, options, AllSessions(), report.Timeline, Costs(), Minutes(), _stats, outages, log, ct);
+        var longRun = await LongRunReport.BuildAsync(_probe, cluster.Client, options, AllSessions(), report.Timeline, Costs(), Minutes(), _stats, outages, runStartUtc, log, ct);
         return report with { LongRun = longRun.Figures, Timeline = longRun.Timeline };
     }
 
@@ -194,7 +195,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         lock (_costs) return [.. _costs];
     }
 
-    private (int Minute, LatencySummary Latency)[] Minutes()
+    private MinuteLatency[] Minutes()
     {
         lock (_minutes) return [.. _minutes];
     }
@@ -293,10 +294,11 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
                 TranscriptsPerS = _probe is null ? null : Math.Round((transcripts - lastTranscripts) / seconds, 1),
                 SiloRssMb = rssMb,
                 SiloRssEachMb = rssEach,
+                TesterHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1), // the tester's own garbage stalls what it measures
             };
             lastTranscripts = transcripts;
             if ((int)(elapsed.TotalSeconds / 60) > Minutes().Length)
-                lock (_minutes) _minutes.Add((_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, new LatencyHistogram()).Summarize()));
+                lock (_minutes) _minutes.Add(new(_minutes.Count + 1, Interlocked.Exchange(ref _stats.Minute, LatencyHistogram.Exact())));
             lastSent = sent;
             lastReceived = received;
             lock (_timeline) _timeline.Add(sample);

@@ -40,8 +40,8 @@ public sealed class RunStats
     /// <summary>Audio-path latency of the current one-second window; the sampler swaps it out.</summary>
     public LatencyHistogram Window = new();
 
-    /// <summary>Audio-path latency of the current minute of the run; the sampler swaps it out at each minute.</summary>
-    public LatencyHistogram Minute = new();
+    /// <summary>Audio-path latency of the current minute of the run, exact to the µs (minutes are compared on it); the sampler swaps it out at each minute.</summary>
+    public LatencyHistogram Minute = LatencyHistogram.Exact();
 
     public ConcurrentDictionary<string, long> ErrorKinds { get; } = new(StringComparer.Ordinal);
     public ConcurrentDictionary<string, long> LostReasons { get; } = new(StringComparer.Ordinal);

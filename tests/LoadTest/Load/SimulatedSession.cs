@@ -29,6 +29,9 @@ public sealed class SimulatedSession : IAudioSink
     private readonly RealisticCadence? _cadence;
     private static readonly long AnswerHeardQuietTicks = Stopwatch.Frequency * 6 / 10; // 600 ms without agent audio: the answer is over
 
+    /// <summary>A silence inside an answer this long is kept with its time, to tell a rotation's silence from one every session heard (frames are 20 ms apart).</summary>
+    public static readonly TimeSpan SilenceFloor = TimeSpan.FromMilliseconds(100);
+
     private int _state = StateStarting;
     private IAudioSink? _sinkReference;
     private long _sequence;
@@ -49,7 +52,8 @@ public sealed class SimulatedSession : IAudioSink
     // What the candidate heard of each answer (under _audioLock): for the gap at a provider rotation.
     private readonly List<AnswerRecord> _answers = [];
     private readonly List<long> _unansweredAtUtcTicks = [];
-    private long _answerStart, _answerLast, _answerMaxGap, _answerReply, _answerUtteranceEnd; // UTC ticks; _answerStart 0: none open
+    private readonly List<Silence> _silences = []; // every silence of at least SilenceFloor inside an answer, with when it ended
+    private long _answerStart, _answerLast, _answerMaxGap, _answerMaxGapEnd, _answerReply, _answerUtteranceEnd; // UTC ticks; _answerStart 0: none open
     private long _lastProviderFrame; // Stopwatch timestamp
     private volatile bool _awaitingFlag;
     private int _transcripts;
@@ -75,13 +79,13 @@ public sealed class SimulatedSession : IAudioSink
     /// <summary>Transcript turns that reached this client: the session forwards a turn only after its checkpoint, so each is a committed turn.</summary>
     public int TranscriptsSeen => Volatile.Read(ref _transcripts);
 
-    /// <summary>The answers heard so far, and the utterances (end, UTC ticks) that got none.</summary>
-    public (AnswerRecord[] Answers, long[] Unanswered) Heard()
+    /// <summary>The answers heard so far, the utterances (end, UTC ticks) that got none, and the silences of at least <see cref="SilenceFloor"/> inside the answers.</summary>
+    public (AnswerRecord[] Answers, long[] Unanswered, Silence[] Silences) Heard()
     {
         lock (_audioLock)
         {
             CloseAnswer();
-            return ([.. _answers], [.. _unansweredAtUtcTicks]);
+            return ([.. _answers], [.. _unansweredAtUtcTicks], [.. _silences]);
         }
     }
 
@@ -382,12 +386,15 @@ public sealed class SimulatedSession : IAudioSink
                 CloseAnswer();
                 _answerStart = _answerLast = nowTicks;
                 _answerMaxGap = 0;
+                _answerMaxGapEnd = nowTicks;
                 _answerReply = nowTicks - _turnEndUtcTicks;
                 _answerUtteranceEnd = _turnEndUtcTicks;
             }
             else if (_answerStart != 0)
             {
-                _answerMaxGap = Math.Max(_answerMaxGap, nowTicks - _answerLast);
+                var gap = nowTicks - _answerLast;
+                if (gap > _answerMaxGap) (_answerMaxGap, _answerMaxGapEnd) = (gap, nowTicks);
+                if (gap >= SilenceFloor.Ticks) _silences.Add(new Silence(_answerStart, nowTicks, gap / 10_000.0));
                 _answerLast = nowTicks;
             }
         }
@@ -424,15 +431,27 @@ public sealed class SimulatedSession : IAudioSink
     private void CloseAnswer()
     {
         if (_answerStart == 0) return;
-        _answers.Add(new AnswerRecord(_answerStart, _answerLast, _answerMaxGap / 10_000.0, _answerReply / 10_000.0, _answerUtteranceEnd));
+        _answers.Add(new AnswerRecord(_answerStart, _answerLast, _answerMaxGap / 10_000.0, _answerReply / 10_000.0, _answerUtteranceEnd, _answerMaxGapEnd));
         _answerStart = 0;
     }
 
     private static long MicrosSince(long timestamp) => (long)Stopwatch.GetElapsedTime(timestamp).TotalMicroseconds;
 }
 
-/// <summary>One agent answer as the client heard it (UTC ticks): its longest silence between two frames, and its latency after the utterance it answers.</summary>
-public readonly record struct AnswerRecord(long StartUtcTicks, long EndUtcTicks, double MaxGapMs, double ReplyMs, long UtteranceEndUtcTicks);
+/// <summary>
+/// One agent answer as the client heard it (UTC ticks): its longest silence between two frames (ending at
+/// <paramref name="MaxGapEndUtcTicks"/>), and its latency after the utterance it answers.
+/// </summary>
+public readonly record struct AnswerRecord(long StartUtcTicks, long EndUtcTicks, double MaxGapMs, double ReplyMs, long UtteranceEndUtcTicks, long MaxGapEndUtcTicks = 0)
+{
+    public long MaxGapStartUtcTicks => MaxGapEndUtcTicks - (long)(MaxGapMs * TimeSpan.TicksPerMillisecond);
+}
+
+/// <summary>A silence between two agent frames inside the answer that started at <paramref name="AnswerStartUtcTicks"/>, ending at <paramref name="EndUtcTicks"/>.</summary>
+public readonly record struct Silence(long AnswerStartUtcTicks, long EndUtcTicks, double Ms)
+{
+    public long StartUtcTicks => EndUtcTicks - (long)(Ms * TimeSpan.TicksPerMillisecond);
+}
 
 /// <summary>What every session of one run shares.</summary>
 public sealed class SessionContext(IClusterClient client, LoadOptions options, RunStats stats, SpeechFrames frames, TimeProvider clock, long runStartTimestamp,

@@ -101,7 +101,7 @@ public sealed record WindowSample(
     double? SiloCpuCores, double? SiloWorkingSetMb,
     double? RedisInputBytesPerS = null, double? TranscriptsPerS = null, double? SiloRssMb = null, IReadOnlyList<double>? SiloRssEachMb = null,
     long? TurnsCommitted = null, double? RedisBytesPerTurn = null, long? LargestStateKeyBytes = null, long? LargestLogKeyBytes = null,
-    double? SiloManagedHeapMb = null);
+    double? SiloManagedHeapMb = null, double? TesterHeapMb = null);
 
 /// <summary>The 10 s cost sample (issue #13): cumulative Redis input (less the probe's own), committed turns, largest session keys, silo heap.</summary>
 public sealed record CostSample(double T, long? RedisInputBytes, long? TurnsCommitted, KeySizes? Keys, double? SiloHeapMb);
@@ -122,7 +122,9 @@ public sealed record LongRunFigures(
     double? MedianAnswerMaxGapMs, double? MedianReplyMs,
     long LargestStateKeyBytes, string? LargestStateKey, long LargestLogKeyBytes,
     IReadOnlyList<MinuteFigures> Minutes,
-    IReadOnlyList<string> Method);
+    IReadOnlyList<string> Method,
+    RotationFigures? RotationGaps = null,
+    P99Comparison? P99Comparison = null);
 
 /// <summary>One minute of the run: audio p99 and the silos' memory, for the minute-by-minute comparison.</summary>
 public sealed record MinuteFigures(int Minute, double P99Ms, long Samples, double? RssMb, double? HeapMb, double? RedisInputBytesPerS, long? TurnsCommitted);

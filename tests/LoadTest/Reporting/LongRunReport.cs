@@ -19,8 +19,8 @@ public static class LongRunReport
 
     public static async Task<(LongRunFigures Figures, IReadOnlyList<WindowSample> Timeline)> BuildAsync(
         LongRunProbe probe, IClusterClient client, LoadOptions options, IReadOnlyList<SimulatedSession> sessions,
-        IReadOnlyList<WindowSample> timeline, IReadOnlyList<CostSample> costs, IReadOnlyList<(int Minute, LatencySummary Latency)> minutes,
-        RunStats stats, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> chaos, Action<string>? log, CancellationToken ct)
+        IReadOnlyList<WindowSample> timeline, IReadOnlyList<CostSample> costs, IReadOnlyList<MinuteLatency> minutes,
+        RunStats stats, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> chaos, DateTimeOffset runStartUtc, Action<string>? log, CancellationToken ct)
     {
         var merged = Merge(timeline, costs);
         var total = options.TotalTime.TotalSeconds;
@@ -37,6 +37,7 @@ public static class LongRunReport
         var heapRef = Mean(merged, reference, w => w.SiloManagedHeapMb);
         var heapLast = Mean(merged, last, w => w.SiloManagedHeapMb);
         double? P99(int minute) => minutes.FirstOrDefault(m => m.Minute == minute) is { Latency.Count: > 0 } m ? m.Latency.P99 : null;
+        var p99 = P99Comparison.Measure(minutes, reference, last, chaos.Select(c => ((c.From - runStartUtc).TotalSeconds, (c.To - runStartUtc).TotalSeconds)).ToArray());
 
         log?.Invoke("long run: reading every session's log length and timeline...");
         var ids = sessions.Select(s => s.SessionId).ToArray();
@@ -58,56 +59,13 @@ public static class LongRunReport
         }
 
         var rotations = await RotationsAsync(client, options.TenantId, sessions, ct);
-        var allGaps = new List<double>();
-        var allReplies = new List<double>();
-        int planned = 0, expired = 0, nearChaos = 0, slowReplies = 0;
-        var unansweredAt = new HashSet<(string, long)>(); // one utterance can sit next to two rotations: count it once
-        var unansweredNearChaos = new HashSet<(string, long)>();
-        double? maxGap = null, maxReply = null;
-        foreach (var (session, events) in rotations)
+        var heard = rotations.Select(r =>
         {
-            var (answers, unanswered) = session.Heard();
-            // Every utterance of the session in order, with its answer (null: the agent never answered it).
-            var utterances = answers.Select(a => (End: a.UtteranceEndUtcTicks, Answer: (AnswerRecord?)a))
-                .Concat(unanswered.Select(u => (End: u, Answer: (AnswerRecord?)null))).OrderBy(u => u.End).ToArray();
-            foreach (var a in answers)
-            {
-                allGaps.Add(a.MaxGapMs);
-                allReplies.Add(a.ReplyMs);
-            }
-            foreach (var r in events)
-            {
-                if (r.Detail?.StartsWith(Providers.ProviderRotation.Expired, StringComparison.Ordinal) == true) expired++;
-                else planned++;
-                var at = r.At.UtcTicks;
-                // The turns at a rotation: the last utterance that ended before it (the one it waited for) and the first after it.
-                var after = Array.FindIndex(utterances, u => u.End > at);
-                var at2 = new List<(long End, AnswerRecord? Answer)>(2);
-                if (after < 0 && utterances.Length > 0) at2.Add(utterances[^1]);
-                else if (after >= 0)
-                {
-                    if (after > 0) at2.Add(utterances[after - 1]);
-                    at2.Add(utterances[after]);
-                }
-                var missed = at2.Where(u => u.Answer is null).Select(u => (session.SessionId, u.End)).ToArray();
-                // A rotation inside a chaos event's outage (or just around it) is judged with the event, not as a rotation.
-                var around = AroundRotation.Ticks;
-                if (chaos.Any(c => at >= c.From.UtcTicks - around && at <= c.To.UtcTicks + around))
-                {
-                    nearChaos++;
-                    unansweredNearChaos.UnionWith(missed);
-                    continue;
-                }
-                unansweredAt.UnionWith(missed);
-                foreach (var u in at2)
-                    if (u.Answer is { } a) maxGap = Math.Max(maxGap ?? 0, a.MaxGapMs);
-                if (after >= 0 && utterances[after].Answer is { } next)
-                {
-                    maxReply = Math.Max(maxReply ?? 0, next.ReplyMs);
-                    if (next.ReplyMs > SlowReply.TotalMilliseconds) slowReplies++;
-                }
-            }
-        }
+            var (answers, unanswered, silences) = r.Session.Heard();
+            var at = r.Rotations.Select(e => (e.At.UtcTicks, e.Detail?.StartsWith(Providers.ProviderRotation.Expired, StringComparison.Ordinal) == true)).ToArray();
+            return new SessionHeard(r.Session.SessionId, answers, unanswered, silences, at);
+        }).ToArray();
+        var rot = RotationGaps.Measure(heard, chaos, runStartUtc, timeline, AroundRotation, SlowReply);
 
         var finalKeys = await probe.LargestKeysAsync(ct);
         long largestState = finalKeys?.LargestStateBytes ?? 0, largestLog = finalKeys?.LargestLogBytes ?? 0;
@@ -120,7 +78,7 @@ public static class LongRunReport
         }
 
         var minuteFigures = new List<MinuteFigures>();
-        foreach (var (minute, latency) in minutes)
+        foreach (var (minute, latency) in minutes.Select(m => (m.Minute, m.Latency)))
         {
             var rows = merged.Where(w => w.T > (minute - 1) * 60 && w.T <= minute * 60).ToArray();
             minuteFigures.Add(new MinuteFigures(minute, latency.P99, latency.Count,
@@ -136,8 +94,8 @@ public static class LongRunReport
             heapRef, heapLast, P99(reference), P99(last),
             Interlocked.Read(ref stats.SessionsLost),
             turnsCommitted, turnsSeen, turnsLost, sessionsWithLoss,
-            planned + expired, planned, expired, nearChaos, unansweredNearChaos.Count, unansweredAt.Count, slowReplies, Round(maxGap), Round(maxReply),
-            Round(Median(allGaps)), Round(Median(allReplies)),
+            rot.Rotations, rot.Planned, rot.Expired, rot.NearChaos, rot.UnansweredNearChaos, rot.UnansweredAt, rot.SlowReplies, rot.MaxGapAtRotationMs, rot.MaxReplyAfterRotationMs,
+            rot.MedianAnswerMaxGapMs, rot.MedianReplyMs,
             largestState, stateKey, largestLog, minuteFigures,
             [
                 "Redis bytes: Δ INFO stats total_net_input_bytes, Redis' own count of every byte it read from every client (silos' grain-state writes, session-log appends, reminders, membership, the Orleans client's and the probe's commands, RESP framing included), less the RESP size of the probe's own INFO/LLEN/SCAN/MEMORY USAGE commands (the client library's keep-alive PINGs stay in). A restarted redis-server counts from 0: the runs are added up, and the bytes between the last reading and the kill are not seen.",
@@ -145,7 +103,9 @@ public static class LongRunReport
                 "Committed turns: Σ LLEN of {serviceId}/session-log/{id}/turns (the silo's own log). A committed turn is lost when a session's log holds fewer turns than the transcripts the tester received for it: the session forwards a transcript only after its append returned.",
                 "Silo memory: VmRSS of each running silo process (/proc/<pid>/status) every second, summed; managed heap: dotnet_gc_last_collection_heap_size_bytes from each silo's /metrics every ~10 s. After a --kill-silo-at the figures are the replacement's (a fresh process).",
                 $"Rotations: provider.rotated events of every session's timeline (planned before the budget, or expired at the cap). Rotations within {AroundRotation.TotalSeconds:0} s of a chaos event's outage (from the event until its last interrupted session's audio flowed again) are counted apart, with their unanswered turns: the outage explains those. The turns at a rotation are the session's last utterance that ended before it (the one whose answer it waited for) and the first that ended after it; unanswered: the agent never answered one of them. Gap at a rotation: the longest silence between two consecutive agent frames the tester received inside the answers to those two turns (baseline: the median of every answer's longest silence); reply after a rotation: end of the next utterance to the first frame of its answer (baseline: the median reply).",
-            ]);
+                $"Gaps at rotations as a distribution (rotation_gaps): per rotation clear of chaos, the longest silence of the answers next to it and when it ended. Baseline at that moment: every answer of another session not next to any rotation that was playing across the same silence (a frame before it and one after); its longest silence within {RotationGaps.Around.TotalSeconds:0} s of it (silences under {SimulatedSession.SilenceFloor.TotalMilliseconds:0} ms count as 0). A stall of the whole machine is heard by all of them; a rotation's own silence by none. Stall-separated gap: the rotation's silence less the median of theirs (the raw one when no other answer was playing). Both are reported; the target ({RotationGaps.GapTarget.TotalMilliseconds:0} ms) is judged on the raw one unless the baseline shows the stall. sampler_stalled: the tester's own one-second sampler missed a tick then (the tester process did not run).",
+                "Audio p99 per minute (p99_comparison): from a histogram exact to the microsecond below 65.536 ms (every audio sample the tester took that minute, both directions), so two minutes' p99 differ only by what the samples differ by. Windows: non-overlapping 5-minute blocks ending at the last full minute; clear: not minute 1, not touching a chaos outage (from the event to 60 s after its audio flowed again). Noise: the standard deviation of the p99 of the clear minutes, and of the clear blocks (the difference of two independent ones varies √2 times as much).",
+            ], rot, p99);
         return (figures, merged);
     }
 
@@ -207,13 +167,6 @@ public static class LongRunReport
     {
         var values = rows.Where(w => w.T > (minute - 1) * 60 && w.T <= minute * 60).Select(value).OfType<double>().ToArray();
         return values.Length == 0 ? null : Math.Round(values.Average(), 1);
-    }
-
-    private static double? Median(List<double> values)
-    {
-        if (values.Count == 0) return null;
-        values.Sort();
-        return values[values.Count / 2];
     }
 
     private static double? Round(double? value) => value is { } v && !double.IsNaN(v) ? Math.Round(v, 1) : null;

@@ -83,6 +83,8 @@ public static class MarkdownSummary
         Row(b, "largest silence inside an answer at a rotation, ms (median answer's: ms)", $"{N(l.MaxGapAtRotationMs, c)} ({N(l.MedianAnswerMaxGapMs, c)})");
         Row(b, "slowest reply after a rotation clear of chaos, ms (median reply: ms); replies slower than 3 s", $"{N(l.MaxReplyAfterRotationMs, c)} ({N(l.MedianReplyMs, c)}); {l.SlowRepliesAfterRotations}");
         Row(b, "largest session state key / session-log list (bytes, MEMORY USAGE)", $"{l.LargestStateKeyBytes} ({l.LargestStateKey ?? "none"}) / {l.LargestLogKeyBytes}");
+        if (l.P99Comparison is { } p) P99(b, p, c);
+        if (l.RotationGaps is { } g) Rotations(b, g, c);
         b.AppendLine().AppendLine("The last row is the partial minute after the sessions were asked to stop (their completes and post-session work).");
         b.AppendLine().AppendLine("| minute | audio p99 ms | silo RSS MiB | heap MiB | Redis in B/s | turns committed |").AppendLine("|---|---|---|---|---|---|");
         foreach (var m in l.Minutes)
@@ -90,6 +92,42 @@ public static class MarkdownSummary
         b.AppendLine();
         foreach (var m in l.Method) b.AppendLine(c, $"- {m}");
     }
+
+    private static void P99(StringBuilder b, P99Comparison p, CultureInfo c)
+    {
+        static string N(double? v, CultureInfo c) => v?.ToString("0.###", c) ?? "n/a";
+        b.AppendLine().AppendLine(c, $"### Audio p99, minute {p.ReferenceMinute} against minute {p.LastMinute} (exact to the µs)").AppendLine();
+        b.AppendLine("| figure | value |").AppendLine("|---|---|");
+        Row(b, $"p99 at minute {p.ReferenceMinute} / minute {p.LastMinute}, ms (difference)", $"{N(p.ReferenceMs, c)} / {N(p.LastMs, c)} ({N(p.DifferenceMs, c)})");
+        Row(b, $"p99 of the {p.WindowMinutes} minutes ending at each, ms (difference)", $"{N(p.ReferenceWindowMs, c)} / {N(p.LastWindowMs, c)} ({N(p.WindowDifferenceMs, c)})");
+        Row(b, "noise: sd of a clear minute's p99 / of a clear block's, ms (n)", $"{N(p.MinuteSdMs, c)} ({p.ClearMinutes}) / {N(p.WindowSdMs, c)} ({p.ClearWindows})");
+        Row(b, "clear minutes before the first chaos event / after the last, p99 ms", $"{N(p.BeforeChaosMs, c)} / {N(p.AfterChaosMs, c)}");
+        Row(b, $"p99 of each {p.WindowMinutes}-minute block, ms (* touches chaos or minute 1)", string.Join(", ", p.Windows.Select(w => string.Create(c, $"{w.FromMinute}–{w.ToMinute}: {w.P99Ms}{(w.Clear ? "" : "*")}"))));
+    }
+
+    private static void Rotations(StringBuilder b, RotationFigures g, CultureInfo c)
+    {
+        static string D(GapDistribution? d, CultureInfo c) => d is null ? "none" : string.Create(c, $"{d.P50} / {d.P99} / {d.Max} ({d.Count:N0})");
+        static string N(double? v, CultureInfo c) => v?.ToString("0.###", c) ?? "n/a";
+        var target = RotationGaps.GapTarget.TotalMilliseconds;
+        b.AppendLine().AppendLine("### Rotations as the candidate heard them (clear of chaos)").AppendLine();
+        b.AppendLine("| figure | p50 / p99 / max ms (n) |").AppendLine("|---|---|");
+        Row(b, "longest silence in the answers next to a rotation (raw)", D(g.GapMs, c));
+        Row(b, "  less what the median non-rotating answer playing then heard (stall-separated)", D(g.SeparatedGapMs, c));
+        Row(b, "longest silence of every answer not next to a rotation", D(g.OtherAnswersGapMs, c));
+        Row(b, "reply after a rotation (end of speech to first agent frame)", D(g.ReplyMs, c));
+        Row(b, "every other reply", D(g.OtherRepliesMs, c));
+        Row(b, $"rotations with a silence over {target:0} ms: raw / stall-separated", $"{g.GapsOverTarget} / {g.SeparatedOverTarget} of {g.Measured}");
+        if (g.Gaps.Count == 0) return;
+        b.AppendLine().AppendLine(c, $"Every rotation with a silence over {target:0} ms, then the widest others (up to {RotationGaps.Listed}; the first {MaxGapRows} of {g.Gaps.Count} here, all in the JSON):").AppendLine();
+        b.AppendLine("| rotation at s | side | silence ms, ended at s | reply after ms | other answers playing: max / median ms, over target | separated ms | 1 s p99 then ms | tester sampler stalled |")
+            .AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var x in g.Gaps.Take(MaxGapRows)) // all of them are in the JSON
+            b.AppendLine(c, $"| {x.AtS} | {x.Side} | {x.GapMs}, {x.GapEndS} | {N(x.ReplyMs, c)} | {x.OthersPlaying}: {N(x.OthersMaxMs, c)} / {N(x.OthersMedianMs, c)}, {x.OthersOverTarget} | {x.SeparatedMs} | {N(x.SecondP99Ms, c)} | {(x.SamplerStalled ? "yes" : "no")} |");
+    }
+
+    /// <summary>Rows of the rotation list in the summary; a contended run can have hundreds, the JSON keeps every one.</summary>
+    private const int MaxGapRows = 40;
 
     private static string Percentiles(LatencySummary l) =>
         l.Count == 0 ? "no samples" : string.Create(CultureInfo.InvariantCulture, $"{l.P50} / {l.P95} / {l.P99} / {l.Max} ({l.Count:N0} samples)");

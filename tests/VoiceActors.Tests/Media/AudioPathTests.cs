@@ -230,6 +230,24 @@ public sealed class AudioPathTests
     }
 
     [Fact]
+    public async Task An_utterance_spoken_before_the_provider_connects_is_held_and_answered()
+    {
+        // A move or a resume: the new activation's provider takes a while to connect and the candidate is already speaking.
+        await using var silo = await TestSilo.StartAsync(Settings(("Providers:Simulated:ConnectLatency", "00:00:00.800")));
+        var (grain, _) = await CreateAsync(silo);
+        var client = new RecordingSink();
+        await grain.Media().AttachMedia(silo.Cluster.Client.CreateObjectReference<IAudioSink>(client));
+
+        await PushAsync(silo, grain, Speech(), 15); // 300 ms of speech, all of it before the connect (800 ms)
+        await PushAsync(silo, grain, Silence(), 300, until: () => client.Turns.Any(t => t.Speaker == ParticipantRole.Agent));
+
+        Assert.Contains(client.Turns, t => t.Speaker == ParticipantRole.Agent); // before: the speech was dropped, nothing answered
+        var snapshot = await grain.Get("tenant");
+        Assert.Equal(0, snapshot.Media!.FramesDropped);
+        Assert.Equal([ParticipantRole.Candidate, ParticipantRole.Agent], (await grain.GetTurns("tenant")).Select(t => t.Speaker));
+    }
+
+    [Fact]
     public async Task Frames_faster_than_real_time_are_dropped_and_counted_not_queued()
     {
         await using var silo = await TestSilo.StartAsync(Settings());
