@@ -240,10 +240,18 @@ public sealed partial class RecordingEncoder
         lane.Append(pcm);
     }
 
+    /// <summary>
+    /// Encodes to <see cref="Grace"/> before <paramref name="nowTicks"/>, silence where no frame arrived. Nothing is due before
+    /// the origin plus the grace, nor before the silo's clock is known: a new worker pumps with 0 until its first Tick, and
+    /// <c>(0 - origin) × Rate</c> overflowed a long into a due time days ahead, encoding silence until the worker died (#15).
+    /// </summary>
     private void EncodeDue(long nowTicks)
     {
         if (_originTicks < 0) return;
-        var due = (nowTicks - _originTicks - Grace.Ticks) * Rate / TimeSpan.TicksPerSecond;
+        var elapsed = nowTicks - _originTicks - Grace.Ticks;
+        if (elapsed <= 0) return;
+        // Seconds and the rest apart: ticks × 24 000 overflows after some 440 days; this cannot.
+        var due = elapsed / TimeSpan.TicksPerSecond * Rate + elapsed % TimeSpan.TicksPerSecond * Rate / TimeSpan.TicksPerSecond;
         while (_encoded + FrameSamples <= due) EncodeOne();
     }
 

@@ -70,7 +70,7 @@ public static partial class RecordingWorker
         private readonly ArrayBufferWriter<byte> _out = new(4096); // under its own lock: events come from encoder and upload threads
         private readonly CounterForwarder _counters = new();
         private EncoderThreads? _encoders;
-        private long _now; // the silo's clock, from its Tick messages: frames are placed and encoded on the silo's time
+        private long _now; // the silo's clock, from its Tick messages (0 before the first): frames are placed and encoded on the silo's time
 
         public Worker(Stream input, Stream output, IdleScheduling scheduling, ILoggerFactory loggers, ILogger logger)
         {

@@ -86,6 +86,39 @@ public sealed class RecordingWorkerTests : IDisposable
         Assert.Equal(0, recorder.FramesDropped);
     }
 
+    [Fact]
+    public async Task A_recording_pumped_before_the_silos_first_tick_encodes_nothing_by_the_clock()
+    {
+        // A new worker pumps with the silo's clock still 0 until its first Tick; frames queued before it may already be placed.
+        // (0 - origin) × 24 kHz in ticks overflowed a long: on this date into ~16.9 million seconds due, encoded as silence until
+        // the worker died (the killed-worker test recorded 88 to 1214 s of its 8 s). A real date, not the epoch: the wrap's sign
+        // depends on it.
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 14, 38, 40, TimeSpan.Zero));
+        var vault = new RecordingVault(new DirectoryRecordingStore(_options), new RecordingKeys(_options), _options);
+        var encoder = new RecordingEncoder(1, "tenant-w", "tick-1", new NoEvents(), vault, new MediaRelayOptions().SpeechLevel, clock,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<RecordingEncoder>.Instance);
+        var pcm = RecordingKit.Speech(1, seed: 73);
+        for (var i = 0; i < 10; i++)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(20));
+            var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(AudioFormat.FrameBytes);
+            pcm.AsSpan(i * AudioFormat.FrameBytes, AudioFormat.FrameBytes).CopyTo(bytes);
+            encoder.Offer(bytes, AudioFormat.FrameBytes, clock.GetUtcNow().UtcTicks, 0);
+        }
+
+        var beforeTick = Task.Run(() => encoder.Pump(0)); // on a pool thread: the bug never returned
+        Assert.True(await Task.WhenAny(beforeTick, Task.Delay(TimeSpan.FromSeconds(10))) == beforeTick,
+            "a pump before the silo's first tick did not return: it is encoding without end");
+        Assert.False(await beforeTick, "the recording ended");
+        var completed = encoder.CompleteAsync(TimeSpan.FromSeconds(30));
+        Assert.True(encoder.Pump(clock.GetUtcNow().UtcTicks), "the recording did not end when completed");
+        await completed.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var manifest = await ManifestAsync("tick-1");
+        var recorded = manifest.Chunks.Sum(c => c.Samples48) / 48_000.0;
+        Assert.InRange(recorded, 0.19, 0.21); // the ten frames offered, no silence after them
+    }
+
     /// <summary>Frames <paramref name="from"/> to <paramref name="to"/> of <paramref name="pcm"/>, at real time.</summary>
     private static async Task SpeakAsync(SessionRecorder recorder, byte[] pcm, int from, int to)
     {
@@ -176,6 +209,13 @@ public sealed class RecordingWorkerTests : IDisposable
                 // a line after the test ended
             }
         }
+    }
+
+    private sealed class NoEvents : IRecordingEvents
+    {
+        public void ChunkStored(uint recording) { }
+        public void ChunkDropped(uint recording, double seconds, string why) { }
+        public void StoreFailed(uint recording, string reason) { }
     }
 
     /// <summary>The session's side: no chunk may be dropped in these tests (asserted through the recorder's counters).</summary>
