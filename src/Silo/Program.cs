@@ -2,6 +2,8 @@ using VoiceActors.Gateway.Hosting;
 using VoiceActors.Silo.Hosting;
 using VoiceActors.Silo.Telemetry;
 
+if (RecordingWorkerEntry.IsWorker(args)) return RecordingWorkerEntry.Run(); // this binary is also the silo's recording worker
+
 var builder = WebApplication.CreateBuilder(args);
 builder.UseDefaultUrl(GatewayHosting.DefaultUrl);
 builder.AddVoiceActorsSilo();
@@ -19,3 +21,4 @@ if (serveGateway)
 app.MapHealthChecks("/healthz");
 app.MapSiloOperations();
 app.Run();
+return 0;

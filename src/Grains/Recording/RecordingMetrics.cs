@@ -25,9 +25,17 @@ public static class RecordingMetrics
     public static readonly Counter<double> EncodeSeconds = VoiceMetrics.Meter.CreateCounter<double>(
         "voice_recording_packaging_seconds", description: "CPU seconds spent building Ogg chunks.");
 
-    /// <summary>CPU seconds the encoder threads spent (their own clocks): encoding both channels and building Ogg chunks.</summary>
+    /// <summary>CPU seconds the worker's encoder threads spent (their own clocks): encoding both channels and building Ogg chunks.</summary>
     public static readonly Counter<double> EncodeCpuSeconds = VoiceMetrics.Meter.CreateCounter<double>(
-        "voice_recording_encode_cpu_seconds", description: "CPU seconds of the recording encoder threads (Opus encoding and Ogg packaging).");
+        "voice_recording_encode_cpu_seconds", description: "CPU seconds of the recording worker's encoder threads (Opus encoding and Ogg packaging).");
+
+    /// <summary>Everything the recording worker process used: encoding, sealing, storing, reading the pipe, its GC and JIT.</summary>
+    public static readonly Counter<double> WorkerCpuSeconds = VoiceMetrics.Meter.CreateCounter<double>(
+        "voice_recording_worker_cpu_seconds", description: "CPU seconds of the recording worker process (all of its threads).");
+
+    /// <summary>Recording worker processes that died and were started again.</summary>
+    public static readonly Counter<long> WorkerRestarts = VoiceMetrics.Meter.CreateCounter<long>(
+        "voice_recording_worker_restarts", description: "Recording worker processes that exited unexpectedly and were replaced.");
 
     /// <summary>CPU seconds sealing chunks with AES-GCM (the sealing thread's own clock).</summary>
     public static readonly Counter<double> SealCpuSeconds = VoiceMetrics.Meter.CreateCounter<double>(
@@ -37,8 +45,28 @@ public static class RecordingMetrics
     public static readonly Counter<long> FramesEncoded = VoiceMetrics.Meter.CreateCounter<long>(
         "voice_recording_frames_encoded", description: "20 ms recording frames encoded (candidate and agent together).");
 
+    /// <summary>What the worker counts and the silo exports as its own, in the order the worker's Counters message numbers them.</summary>
+    internal static readonly Instrument[] Forwarded =
+        [ChunksStored, ChunksDropped, FramesDropped, QuietFramesSkipped, StoreErrors, EncodeSeconds, EncodeCpuSeconds, SealCpuSeconds, FramesEncoded, WorkerCpuSeconds];
+
+    /// <summary>The silo side of <see cref="Forwarded"/>: one delta from the worker.</summary>
+    internal static void AddForwarded(int index, double delta)
+    {
+        switch (index < Forwarded.Length ? Forwarded[index] : null)
+        {
+            case Counter<long> c:
+                c.Add((long)Math.Round(delta));
+                break;
+            case Counter<double> c:
+                c.Add(delta);
+                break;
+        }
+    }
+
     public static void ExportAtZero()
     {
+        WorkerCpuSeconds.Add(0);
+        WorkerRestarts.Add(0);
         ChunksStored.Add(0);
         ChunksDropped.Add(0);
         QuietFramesSkipped.Add(0);

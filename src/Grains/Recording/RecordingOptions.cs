@@ -25,21 +25,6 @@ public sealed class RecordingOptions
     /// <summary>Opus implementation: <c>Auto</c> (libopus when it loads, else managed) or <c>Managed</c>.</summary>
     public OpusImplementation Opus { get; set; } = OpusImplementation.Auto;
 
-    /// <summary>
-    /// Dedicated encoder threads shared by every session on the silo (default: one per core but one, at least one, so the
-    /// encoders never hold every core at once).
-    /// </summary>
-    public int EncoderThreads { get; set; } = Math.Max(1, Environment.ProcessorCount - 1);
-
-    /// <summary>
-    /// Scheduling of the encoder threads: <c>Normal</c> (default: they compete with the audio path as equals, and
-    /// <see cref="EncoderThreads"/> leaves it a core) or <c>Idle</c> (Linux <c>SCHED_IDLE</c>: a waking audio-path thread
-    /// preempts an encoder at once, but every GC of the silo waits until each encoder thread gets a core to reach a safe point,
-    /// so on a machine where other processes keep the cores busy a gen0 GC took 0.2-3.4 s instead of 1.6 ms; a nice of 10, the
-    /// former <c>EncoderNice</c>, took 11-16 ms at p50). <c>Idle</c> suits a silo with cores of its own only.
-    /// </summary>
-    public EncoderPriority EncoderPriority { get; set; } = EncoderPriority.Normal;
-
     /// <summary>One object-store call that takes longer is abandoned (and retried while the chunk waits in the upload queue).</summary>
     public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -67,13 +52,6 @@ public sealed class RecordingOptions
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "voiceactors", "recordings");
 }
 
-/// <summary>How the recording encoder threads are scheduled (<see cref="RecordingOptions.EncoderPriority"/>).</summary>
-public enum EncoderPriority
-{
-    Normal,
-    Idle,
-}
-
 /// <summary>An S3-compatible object store (<c>Recordings:S3</c>); set <c>ServiceUrl</c> to use it instead of the directory.</summary>
 public sealed class S3RecordingOptions
 {
@@ -96,8 +74,6 @@ public sealed class RecordingOptionsValidator : OptionsValidator<RecordingOption
         if (o.BitratePerChannel is < 6_000 or > 256_000) errors.Add("Recordings:BitratePerChannel must be between 6000 and 256000 bit/s.");
         if (o.Complexity is < 0 or > 10) errors.Add("Recordings:Complexity must be between 0 and 10.");
         if (!Enum.IsDefined(o.Opus)) errors.Add("Recordings:Opus must be Auto or Managed.");
-        if (o.EncoderThreads is < 1 or > 256) errors.Add("Recordings:EncoderThreads must be between 1 and 256.");
-        if (!Enum.IsDefined(o.EncoderPriority)) errors.Add("Recordings:EncoderPriority must be Idle or Normal.");
         if (o.StoreTimeout <= TimeSpan.Zero) errors.Add("Recordings:StoreTimeout must be positive.");
         if (o.FlushTimeout <= TimeSpan.Zero) errors.Add("Recordings:FlushTimeout must be positive.");
         foreach (var (id, key) in o.MasterKeys)

@@ -77,9 +77,9 @@ public sealed class RecordingVault(IRecordingStore store, RecordingKeys keys, IO
     public async Task<long> WriteChunkAsync(string tenantId, string sessionId, OpenedKey key, int index, byte[] ogg, CancellationToken ct)
     {
         var name = ChunkName(tenantId, sessionId, index);
-        var cpu = ThreadCpu.Now();
+        var cpu = Native.ThreadCpuNanoseconds();
         var sealedBytes = keys.SealObject(key.DataKey, key.MasterKeyId, name, ogg);
-        if (cpu >= 0) RecordingMetrics.SealCpuSeconds.Add((ThreadCpu.Now() - cpu) / 1e9);
+        if (cpu >= 0) RecordingMetrics.SealCpuSeconds.Add((Native.ThreadCpuNanoseconds() - cpu) / 1e9);
         await Bounded(c => store.PutAsync(name, sealedBytes, c), ct);
         return sealedBytes.LongLength;
     }

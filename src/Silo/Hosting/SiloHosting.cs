@@ -103,7 +103,7 @@ public static class SiloHosting
             services.AddSingleton<ISessionLog, InMemorySessionLog>();
         }
         silo.AddPostSession(config);
-        silo.AddRecordings(config);
+        silo.AddRecordings(config, RecordingWorkerEntry.Launch);
         return silo;
     }
 

@@ -1,4 +1,5 @@
-using Microsoft.Extensions.Logging;
+using System.Buffers;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using VoiceActors.Media;
@@ -56,31 +57,29 @@ public sealed class RecorderPlacementTests
     {
         var directory = Path.Combine(Path.GetTempPath(), $"va-rec-place-{Guid.NewGuid():N}");
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
-        var services = new ServiceCollection()
-            .AddLogging(b => b.SetMinimumLevel(LogLevel.Warning))
-            .AddSingleton<TimeProvider>(clock)
-            .AddSingleton(Options.Create(new RecordingOptions { Directory = directory, ChunkDuration = TimeSpan.FromMinutes(1), EncoderThreads = 1 }))
-            .AddSingleton(Options.Create(new MediaRelayOptions()))
-            .AddSingleton<IRecordingStore, DirectoryRecordingStore>()
-            .AddSingleton<RecordingKeys>().AddSingleton<RecordingVault>().AddSingleton<RecordingEncoders>().AddSingleton<SessionRecorders>()
-            .BuildServiceProvider();
+        var options = Options.Create(new RecordingOptions { Directory = directory, ChunkDuration = TimeSpan.FromMinutes(1) });
+        var vault = new RecordingVault(new DirectoryRecordingStore(options), new RecordingKeys(options), options);
         try
         {
-            var recorder = services.GetRequiredService<SessionRecorders>().Start(new RecordingTarget("tenant-p", "place-1", new NoEvents()));
+            // The worker's class itself, in process: the test is the thread that pumps it, on the fake clock.
+            var recorder = new RecordingEncoder(1, "tenant-p", "place-1", new NoEvents(), vault, new MediaRelayOptions().SpeechLevel, clock,
+                NullLogger<RecordingEncoder>.Instance);
             var start = clock.GetUtcNow();
             var arrivals = Enumerable.Range(0, pcm.Length / Frame).Select(i => (i, at: 20.0 * (i + 1) + delayMs[i])).OrderBy(a => a.at).ThenBy(a => a.i);
             foreach (var (i, at) in arrivals)
             {
                 var due = start + TimeSpan.FromMilliseconds(at);
                 if (due > clock.GetUtcNow()) clock.SetUtcNow(due);
-                var bytes = new byte[AudioFormat.FrameBytes];
-                Buffer.BlockCopy(pcm, i * Frame * 2, bytes, 0, bytes.Length);
-                recorder.Candidate(new AudioFrame(i, clock.GetUtcNow().UtcTicks, bytes));
+                var bytes = ArrayPool<byte>.Shared.Rent(AudioFormat.FrameBytes);
+                Buffer.BlockCopy(pcm, i * Frame * 2, bytes, 0, AudioFormat.FrameBytes);
+                recorder.Offer(bytes, AudioFormat.FrameBytes, clock.GetUtcNow().UtcTicks, 0);
+                recorder.Pump(clock.GetUtcNow().UtcTicks);
             }
-            await recorder.CompleteAsync();
+            var completed = recorder.CompleteAsync(TimeSpan.FromSeconds(30));
+            Assert.True(recorder.Pump(clock.GetUtcNow().UtcTicks), "the recording did not end when completed");
+            await completed.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(0, recorder.FramesDropped);
             Assert.Equal(0, recorder.ChunksDropped);
-            var vault = services.GetRequiredService<RecordingVault>();
             var key = await vault.OpenKeyAsync("tenant-p", "place-1", default) ?? throw new InvalidOperationException("no key stored");
             var manifest = await vault.ReadManifestAsync("tenant-p", "place-1", key, default) ?? throw new InvalidOperationException("no manifest stored");
             var chunk = await vault.ReadChunkAsync("tenant-p", "place-1", key, Assert.Single(manifest.Chunks).Index, default);
@@ -88,7 +87,6 @@ public sealed class RecorderPlacementTests
         }
         finally
         {
-            await services.DisposeAsync();
             if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         }
     }
@@ -117,11 +115,11 @@ public sealed class RecorderPlacementTests
         return (best, bestLag);
     }
 
-    /// <summary>The session's side of a recording (a dropped chunk's timeline event): not what this test is about.</summary>
-    private sealed class NoEvents : ISessionMediaEvents
+    /// <summary>What the worker would tell the silo: not what this test is about (ChunksDropped is asserted instead).</summary>
+    private sealed class NoEvents : IRecordingEvents
     {
-        public Task OnProviderTurn(Turn turn) => Task.CompletedTask;
-        public Task OnProviderEvent(ProviderEvent e) => Task.CompletedTask; // the recorder swallows a callback's failure: ChunksDropped is asserted instead
-        public Task OnAgentRoom(string state, string reason) => Task.CompletedTask;
+        public void ChunkStored(uint recording) { }
+        public void ChunkDropped(uint recording, double seconds, string why) { }
+        public void StoreFailed(uint recording, string reason) { }
     }
 }
