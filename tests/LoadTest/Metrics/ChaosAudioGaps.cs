@@ -207,7 +207,7 @@ public sealed class ChaosAudioGaps
                 if (_marks.Count < _trimAt) return;
                 var before = at - KeptBehind;
                 _marks.RemoveAll(m => m.At < before && !Array.Exists(pinned, w => m.At >= w.From && m.At <= w.To));
-                _trimAt = Math.Max(TrimFloor, 2 * _marks.Count);
+                _trimAt = _marks.Count + TrimFloor; // not a multiple: an event's pinned window would let the rest double before the next trim
             }
         }
 
