@@ -276,6 +276,9 @@ public sealed partial class RecordingWorkerHost : IDisposable
             info.Environment[RecordingWorker.ParentVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
             info.Environment["DOTNET_gcServer"] = "0"; // a small heap of its own, whatever the silo runs with
             info.Environment["DOTNET_TieredPGO"] = "0"; // fewer JIT passes for a process that runs one loop
+            // Idle thread-pool workers block at once instead of spinning: a profile of S3 uploads spent ~20 % of the process in
+            // that spin (sched_yield), CPU that keeps a saturated machine's cores from the silo (BENCHMARKS.md, #15).
+            info.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
             var process = Process.Start(info) ?? throw new InvalidOperationException($"{host._launch.FileName} did not start");
             var child = new Child(host, process, generation);
             child._stdin.Write(host.ConfigMessage()); // secrets travel here, never on the command line

@@ -38,6 +38,7 @@ public sealed class LoadTestCommand
     private readonly Option<string[]> _siloSetting = new("--silo-setting") { Description = "Extra silo configuration KEY=VALUE (repeatable), e.g. Sessions:WatchdogPeriod=00:00:05.", AllowMultipleArgumentsPerToken = false };
     private readonly Option<bool> _siloLatency = new("--silo-latency") { Description = "Also report the in-process silo's own voice_audio_latency_ms per path (inbound, outbound, turn), after the warm-up." };
     private readonly Option<bool> _record = new("--record") { Description = "Sessions consent to recording: the silos encode, seal and store both channels (Recordings:* via --silo-setting)." };
+    private readonly Option<bool> _recordS3 = new("--record-s3") { Description = "As --record, to a real S3 server the tester starts: a RADOS Gateway on loopback (about 12 s), its daemons in SCHED_IDLE so a store that production runs elsewhere does not take the silo's cores." };
     private readonly Option<LoadTransport> _transport = new("--transport") { Description = "grain: frames as grain calls through an Orleans client (default). livekit: rtc-node candidates in real rooms of a silo process's stand-in SFU, the agent through its media bridge; --duration is then the measured window after every candidate joined and --warmup passed.", DefaultValueFactory = _ => LoadTransport.Grain };
     private readonly Option<bool> _plain = new("--plain") { Description = "Plain line-per-second output instead of the live display." };
 
@@ -46,7 +47,7 @@ public sealed class LoadTestCommand
         var root = new RootCommand("VoiceActors load tester: simulated voice interviews driven through an Orleans client, with chaos and a ceiling.");
         Option[] all = [_sessions, _duration, _ramp, _frameMs, _speechMs, _silenceMs, _cadence, _sampleRate, _providerLatency, _createRate, _silos, _redis,
             _clusterId, _killSiloAt, _drainSiloAt, _restartRedisAt, _costSampleEvery, _retryBudget, _recordTurns, _warmup, _ceilingDuration, _ceilingConcurrency, _admissionCeilingDuration, _admissionCeilingConcurrency, _maxP99,
-            _maxLost, _report, _seed, _siloSetting, _siloLatency, _record, _transport, _plain];
+            _maxLost, _report, _seed, _siloSetting, _siloLatency, _record, _recordS3, _transport, _plain];
         foreach (var o in all) root.Options.Add(o);
         root.Validators.Add(result =>
         {
@@ -101,7 +102,8 @@ public sealed class LoadTestCommand
             Seed = p.GetValue(_seed),
             SiloSettings = settings,
             SiloLatency = p.GetValue(_siloLatency),
-            Record = p.GetValue(_record),
+            Record = p.GetValue(_record) || p.GetValue(_recordS3),
+            RecordS3 = p.GetValue(_recordS3),
             Transport = p.GetValue(_transport),
         };
     }

@@ -44,7 +44,7 @@ public sealed class LiveKitLoadRunner(LoadOptions options, Action<string>? log =
         if (o.SiloLatency) yield return "--transport livekit reports the silo's latency histogram by itself (from its /metrics): drop --silo-latency.";
         if (o.Ramp > TimeSpan.Zero) yield return "--transport livekit starts every session at once (at --create-rate): drop --ramp.";
         if (o.FrameLength != TimeSpan.FromMilliseconds(20) || o.SampleRate != 24_000) yield return "--transport livekit sends 20 ms frames at 24 kHz, as the media bridge does: drop --frame-ms and --sample-rate.";
-        if (o.AdmissionCeilingDuration > TimeSpan.Zero || o.RecordTurns) yield return "--admission-ceiling-duration and --record-turns belong to --transport grain.";
+        if (o.AdmissionCeilingDuration > TimeSpan.Zero || o.RecordTurns || o.RecordS3) yield return "--admission-ceiling-duration, --record-turns and --record-s3 belong to --transport grain.";
         if (o.Sessions > 200) yield return "--transport livekit: at most 200 sessions (a machine of this kind carries far fewer rtc-node rooms).";
     }
 

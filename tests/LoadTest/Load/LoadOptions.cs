@@ -60,6 +60,9 @@ public sealed record LoadOptions
     /// <summary>Create every session with consent to recording, so the silos record both channels (issue #15's benchmark).</summary>
     public bool Record { get; init; }
 
+    /// <summary>Record to a RADOS Gateway the tester starts (SCHED_IDLE, on loopback) instead of the silo's configured store.</summary>
+    public bool RecordS3 { get; init; }
+
     /// <summary>
     /// The start of the run left out of the capacity figures (steady latency, max sessions at the p99 target, per-session CPU and
     /// memory): creates, provider connects and the JIT's tier-up all land there. The overall figures still include it.

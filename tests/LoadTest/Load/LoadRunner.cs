@@ -31,12 +31,20 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     private readonly List<CostSample> _costs = [];
     private readonly List<MinuteLatency> _minutes = [];
     private LongRunProbe? _probe;
+    private RadosGatewayProcess? _store;
     private SimulatedSession[] _pumped = [];
     private long _runStart;
     private volatile bool _pumping;
 
     public async Task<LoadReport> RunAsync(string command, CancellationToken ct)
     {
+        if (options.RecordS3)
+        {
+            log?.Invoke("starting a RADOS Gateway for the recordings (SCHED_IDLE)...");
+            _store = new RadosGatewayProcess(idle: true);
+            await _store.StartAsync();
+        }
+        await using var store = _store;
         var cluster = await StartClusterAsync(ct);
         try
         {
@@ -56,6 +64,8 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
     private async Task<ClusterUnderTest> StartClusterAsync(CancellationToken ct)
     {
         var settings = new Dictionary<string, string?>(options.SiloSettings);
+        if (_store is not null)
+            foreach (var (k, v) in _store.Settings("loadtest-recordings")) settings.TryAdd(k, v);
         if (options.ProviderLatency is { } latency) settings[ProviderLatencyKey] = latency.ToString("c");
         if (options.Cadence == LoadCadence.Realistic && !settings.ContainsKey(ResponseDurationKey))
         {
@@ -102,7 +112,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         var frames = new SpeechFrames(options.SampleRate, options.FrameLength, options.Seed);
         var context = new SessionContext(cluster.Client, options, _stats, frames, clock, _runStart, _audioGaps);
         using var siloLatency = options.SiloLatency ? new SiloLatencyProbe(() => _stats.InSteadyState) : null;
-        using var recording = options.Record && options.SiloLatency ? new RecordingProbe(() => _stats.InSteadyState) : null;
+        using var recording = options.Record && options.SiloLatency ? new RecordingProbe(() => _stats.InSteadyState, _store is null ? null : StoreCpuSeconds) : null;
         var pump = new Thread(Pump) { IsBackground = true, Name = "loadtest-audio-pump", Priority = ThreadPriority.AboveNormal };
         _pumping = true;
         pump.Start();
@@ -142,6 +152,21 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         var outages = report.Chaos.Select(c => (runStartUtc + TimeSpan.FromSeconds(c.AtS), runStartUtc + TimeSpan.FromSeconds(c.AtS + Math.Max(c.RecoveryS, 1)))).ToArray();
         var longRun = await LongRunReport.BuildAsync(_probe, cluster.Client, options, AllSessions(), report.Timeline, Costs(), Minutes(), _stats, outages, runStartUtc, log, ct);
         return report with { LongRun = longRun.Figures, Timeline = longRun.Timeline };
+    }
+
+    private double StoreCpuSeconds()
+    {
+        var total = 0.0;
+        foreach (var id in _store!.DaemonIds)
+        {
+            try
+            {
+                using var p = Process.GetProcessById(id);
+                total += p.TotalProcessorTime.TotalSeconds;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { } // exited since
+        }
+        return total;
     }
 
     /// <summary>Starts and stops sessions so the live count follows the ramp profile, within the create rate.</summary>

@@ -13,14 +13,19 @@ namespace VoiceActors.LoadTest.Metrics;
 public sealed class RecordingProbe : IDisposable
 {
     private readonly Func<bool> _measuring;
+    private readonly Func<double>? _storeCpuSeconds;
+    private double _storeCpuFrom;
+    private double _storeCpuTo;
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, double> _sums = new(StringComparer.Ordinal);
     private long _from;
     private long _to;
 
-    public RecordingProbe(Func<bool> measuring)
+    /// <param name="storeCpuSeconds">CPU seconds the object store's processes have used so far, when the tester runs the store.</param>
+    public RecordingProbe(Func<bool> measuring, Func<double>? storeCpuSeconds = null)
     {
         _measuring = measuring;
+        _storeCpuSeconds = storeCpuSeconds;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name == SiloLatencyProbe.MeterName && instrument.Name.StartsWith("voice_recording_", StringComparison.Ordinal))
@@ -34,12 +39,16 @@ public sealed class RecordingProbe : IDisposable
     private void Add(string name, double value)
     {
         if (!_measuring() || Volatile.Read(ref _to) != 0) return;
-        if (Volatile.Read(ref _from) == 0) Interlocked.CompareExchange(ref _from, Stopwatch.GetTimestamp(), 0);
+        if (Volatile.Read(ref _from) == 0 && Interlocked.CompareExchange(ref _from, Stopwatch.GetTimestamp(), 0) == 0)
+            _storeCpuFrom = _storeCpuSeconds?.Invoke() ?? 0;
         _sums.AddOrUpdate(name, value, (_, sum) => sum + value);
     }
 
     /// <summary>The plateau is over: later measurements are not counted.</summary>
-    public void Freeze() => Interlocked.CompareExchange(ref _to, Stopwatch.GetTimestamp(), 0);
+    public void Freeze()
+    {
+        if (Interlocked.CompareExchange(ref _to, Stopwatch.GetTimestamp(), 0) == 0 && _from != 0) _storeCpuTo = _storeCpuSeconds?.Invoke() ?? 0;
+    }
 
     public RecordingFigures Summarize(int sessions)
     {
@@ -51,10 +60,16 @@ public sealed class RecordingProbe : IDisposable
         // Per second of audio actually encoded (50 frames), not per wall second: an overloaded run encodes less than real time.
         var audioSeconds = Sum("voice_recording_frames_encoded") / 50;
         var perSession = audioSeconds > 0 ? (encode + seal) * 1000 / audioSeconds : 0;
+        // The worker's whole process: encoding and sealing plus storing (the AWSSDK.S3 calls or file writes), reading the pipe, GC.
+        var worker = Sum("voice_recording_worker_cpu_seconds");
+        var workerPerSession = audioSeconds > 0 ? worker * 1000 / audioSeconds : 0;
+        double? store = _storeCpuSeconds is null ? null : Math.Max(0, _storeCpuTo - _storeCpuFrom);
         return new RecordingFigures(Math.Round(seconds, 1), sessions, Math.Round(audioSeconds, 1), Math.Round(encode, 3), Math.Round(seal, 3), Math.Round(perSession, 3),
             perSession > 0 ? Math.Round(1000 / perSession, 0) : 0,
             (long)Sum("voice_recording_chunks_stored"), (long)Sum("voice_recording_chunks_dropped"),
-            (long)Sum("voice_recording_frames_dropped"), (long)Sum("voice_recording_store_errors"));
+            (long)Sum("voice_recording_frames_dropped"), (long)Sum("voice_recording_store_errors"),
+            Math.Round(worker, 3), Math.Round(workerPerSession, 3),
+            store is { } st ? Math.Round(st, 3) : null, store is { } st2 && audioSeconds > 0 ? Math.Round(st2 * 1000 / audioSeconds, 3) : null);
     }
 
     public void Dispose() => _listener.Dispose();
@@ -63,6 +78,9 @@ public sealed class RecordingProbe : IDisposable
 /// <param name="AudioSeconds">Seconds of recording (both channels) encoded over the plateau, all sessions together.</param>
 /// <param name="CpuMsPerSessionSecond">Encoder-thread plus sealing CPU per second of one session's recording, in milliseconds.</param>
 /// <param name="SessionsPerRecordingCore">How many sessions one core could record at that cost (encode + seal only).</param>
+/// <param name="WorkerCpuMsPerSessionSecond">The recording worker process' whole CPU (encode + seal + store + pipe + GC) per second of audio.</param>
+/// <param name="StoreCpuMsPerSessionSecond">The object store's own processes (the tester's RADOS Gateway), per second of audio; null without one.</param>
 public sealed record RecordingFigures(
     double Seconds, int Sessions, double AudioSeconds, double EncodeCpuS, double SealCpuS, double CpuMsPerSessionSecond, double SessionsPerRecordingCore,
-    long ChunksStored, long ChunksDropped, long FramesDropped, long StoreErrors);
+    long ChunksStored, long ChunksDropped, long FramesDropped, long StoreErrors,
+    double WorkerCpuS = 0, double WorkerCpuMsPerSessionSecond = 0, double? StoreCpuS = null, double? StoreCpuMsPerSessionSecond = null);

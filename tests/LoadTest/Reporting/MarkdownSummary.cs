@@ -31,6 +31,14 @@ public static class MarkdownSummary
         {
             Row(b, "recording CPU per session (encoder threads + sealing), ms per second of audio", $"{rec.CpuMsPerSessionSecond.ToString(c)} (encode {rec.EncodeCpuS.ToString(c)} s + seal {rec.SealCpuS.ToString(c)} s for {rec.AudioSeconds.ToString(c)} s of audio encoded in {rec.Seconds.ToString(c)} s, {rec.Sessions} sessions)");
             Row(b, "sessions one core records at that cost", rec.SessionsPerRecordingCore.ToString(c));
+            Row(b, "recording worker process CPU (encode + seal + store + pipe + GC), ms per second of audio", $"{rec.WorkerCpuMsPerSessionSecond.ToString(c)} ({rec.WorkerCpuS.ToString(c)} s)");
+            if (rec.StoreCpuMsPerSessionSecond is { } store)
+                Row(b, "object store's own processes (RADOS Gateway, OSD, monitor), ms per second of audio", $"{store.ToString(c)} ({rec.StoreCpuS?.ToString(c)} s)");
+            if (r.Silos is { CpuCoresAtPlateau: > 0 } silo && rec.Seconds > 0 && rec.WorkerCpuS > 0)
+            {
+                var cores = silo.CpuCoresAtPlateau + rec.WorkerCpuS / rec.Seconds;
+                Row(b, "sessions per core, silo + recording worker (store excluded; an in-process silo's CPU includes the tester)", $"{Math.Round(rec.Sessions / cores, 0).ToString(c)} ({Math.Round(cores, 3).ToString(c)} cores)");
+            }
             Row(b, "recording chunks stored / dropped; frames dropped; store errors (plateau)", $"{rec.ChunksStored} / {rec.ChunksDropped}; {rec.FramesDropped}; {rec.StoreErrors}");
         }
         Row(b, "create ms (p50 / p95 / p99)", $"{r.CreateMs.P50} / {r.CreateMs.P95} / {r.CreateMs.P99}");
