@@ -122,6 +122,7 @@ async function shutdown(why) {
   if (stopping) return;
   stopping = true;
   log(`stopping: ${why}; ${sessions.size} sessions`);
+  if (!FAKE_ROOMS) log(`ffi events: ${JSON.stringify(require('./ffi-hub').counters)}`); // routed by the hub vs decoded for rtc-node
   const closing = [...sessions.values()].map((s) => s.close('bridge stopping'));
   sessions.clear();
   // a room that will not disconnect must not keep the process alive after its silo is gone

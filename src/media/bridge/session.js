@@ -1,13 +1,18 @@
 'use strict';
-// One agent room connection: publishes the agent's voice, hears only the candidate's microphone.
+// One agent room connection: publishes the agent's voice, hears only the candidate's microphone. rtc-node does the room
+// (connect, publish, subscribe, data); the per-frame paths both ways go through ffi-hub.js, which must load first.
+const { LeanStream, LeanCapture } = require('./ffi-hub');
 const {
-  Room, RoomEvent, AudioSource, AudioStream, AudioFrame, LocalAudioTrack, TrackPublishOptions, TrackSource, TrackKind, ParticipantKind,
+  Room, RoomEvent, AudioSource, LocalAudioTrack, TrackPublishOptions, TrackSource, TrackKind, ParticipantKind,
 } = require('@livekit/rtc-node');
 const { SAMPLES, State, encodeState, encodeTrack, encodeAudioIn } = require('./protocol');
 const { SessionBase, nowMicros } = require('./session-base');
 
 const SAMPLE_RATE = 24000;
 const MAX_DATA_IN_FLIGHT = 32; // publishData calls not yet settled; past it a packet is dropped and counted, the pipe never waits
+// AUDIO_OUT frames already waiting are handed to the source together, up to 100 ms and never more than its queue (a capture
+// bigger than the queue is fed in pieces and could outlive a CLEAR): fewer FFI round trips, no added latency
+const MAX_JOIN = 5;
 
 class Session extends SessionBase {
   /**
@@ -22,7 +27,12 @@ class Session extends SessionBase {
     this.pumping = false;
     this.room = null;
     this.source = null;
-    this.candidate = null; // { sid, identity, stream }
+    this.capture = null; // LeanCapture over this.source
+    this.inFlight = 0; // AUDIO_OUT frames in the capture in flight
+    this.secondHalf = null; // queue 0 only: the other 10 ms of the frame in flight
+    this.clearAgain = false; // a CLEAR came while a capture was in flight: its audio may reach the source after the clear
+    this.onCaptured = this.onCaptured.bind(this);
+    this.candidate = null; // { sid, identity, stream, acc, filled }
     this.inSeq = 0;
     this.dataInFlight = 0;
     this.state = -1;
@@ -57,6 +67,7 @@ class Session extends SessionBase {
       await room.localParticipant.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
       if (this.closed) { await source.close().catch(() => {}); return; }
       this.source = source;
+      this.capture = new LeanCapture(source);
       this.setState(State.CONNECTED, 'joined');
       for (const p of room.remoteParticipants.values()) for (const pub of p.trackPublications.values()) this.consider(pub, p);
       this.pump();
@@ -88,10 +99,12 @@ class Session extends SessionBase {
       if (this.candidate.identity !== participant.identity) return;
       this.stopCandidate(); // the same candidate republished (after a reconnect): follow the new track
     }
-    const stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1, frameSizeMs: 20 });
-    this.candidate = { sid: pub.sid, identity: participant.identity, stream };
+    const c = { sid: pub.sid, identity: participant.identity, stream: null, acc: new Int16Array(SAMPLES), filled: 0 };
+    c.stream = new LeanStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1, frameSizeMs: 20 }, (data) => this.onCandidateFrame(c, data), () => {
+      if (!this.closed && this.candidate === c) this.log(`session ${this.name}: candidate stream ended`);
+    });
+    this.candidate = c;
     this.uplink.control(encodeTrack(this.id, true, participant.identity, pub.sid || ''));
-    this.readCandidate(this.candidate);
   }
 
   onUnsubscribed(pub, participant) {
@@ -103,38 +116,30 @@ class Session extends SessionBase {
   stopCandidate() {
     const c = this.candidate;
     this.candidate = null;
-    if (c) c.stream.cancel().catch(() => {});
+    if (c) c.stream.close();
   }
 
   /** Re-chunks whatever the stream yields into 480-sample frames and sends them up, stamped at arrival. */
-  async readCandidate(c) {
-    const acc = new Int16Array(SAMPLES);
-    let filled = 0;
-    try {
-      for await (const frame of c.stream) {
-        if (this.candidate !== c) break;
-        const data = frame.data;
-        if (filled === 0 && data.length === SAMPLES) {
-          // the stream yields 20 ms frames (frameSizeMs): encode straight from them, no re-chunking copy
-          this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, nowMicros(), data));
-          this.framesIn++;
-          continue;
-        }
-        let i = 0;
-        while (i < data.length) {
-          const n = Math.min(SAMPLES - filled, data.length - i);
-          acc.set(data.subarray(i, i + n), filled);
-          filled += n;
-          i += n;
-          if (filled === SAMPLES) {
-            this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, nowMicros(), acc));
-            this.framesIn++;
-            filled = 0;
-          }
-        }
+  onCandidateFrame(c, data /* Int16Array, valid during the call */) {
+    if (this.candidate !== c) return;
+    if (c.filled === 0 && data.length === SAMPLES) {
+      // the stream yields 20 ms frames (frameSizeMs): encode straight from them, no re-chunking copy
+      this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, nowMicros(), data));
+      this.framesIn++;
+      return;
+    }
+    const acc = c.acc;
+    let i = 0;
+    while (i < data.length) {
+      const n = Math.min(SAMPLES - c.filled, data.length - i);
+      acc.set(data.subarray(i, i + n), c.filled);
+      c.filled += n;
+      i += n;
+      if (c.filled === SAMPLES) {
+        this.uplink.audio(this.id, encodeAudioIn(this.id, this.inSeq++, nowMicros(), acc));
+        this.framesIn++;
+        c.filled = 0;
       }
-    } catch (e) {
-      if (!this.closed) this.log(`session ${this.name}: candidate stream ended: ${e && e.message}`);
     }
   }
 
@@ -150,27 +155,56 @@ class Session extends SessionBase {
     if (!this.pumping && this.source) this.pump();
   }
 
-  /** Feeds the AudioSource one frame at a time; awaits only this session's source, never the pipe reader. */
-  async pump() {
-    if (this.pumping) return;
+  /** Feeds the AudioSource one capture at a time; the FFI's callback (onCaptured) sends the next. Never waits on the pipe. */
+  pump() {
+    if (this.pumping || this.closed || !this.capture) return;
+    let chunk;
+    if (this.secondHalf) {
+      chunk = this.secondHalf;
+      this.secondHalf = null;
+      this.inFlight = 1;
+    } else {
+      const q = this.outQueue;
+      if (q.length === 0) return;
+      if (this.join.queueMs === 0) {
+        // queue 0 is rtc-node's direct capture: 10 ms frames only, and no pacing (measurement only; the silo never asks for it)
+        const samples = q.shift();
+        chunk = samples.subarray(0, SAMPLES / 2);
+        this.secondHalf = samples.subarray(SAMPLES / 2);
+        this.inFlight = 0;
+      } else {
+        const n = Math.min(q.length, MAX_JOIN, Math.max(1, Math.floor(this.join.queueMs / 20)));
+        if (n === 1) chunk = q.shift();
+        else {
+          chunk = new Int16Array(n * SAMPLES);
+          for (let i = 0; i < n; i++) chunk.set(q.shift(), i * SAMPLES);
+        }
+        this.inFlight = n;
+      }
+    }
     this.pumping = true;
     try {
-      while (!this.closed && this.source && this.outQueue.length > 0) {
-        const samples = this.outQueue.shift();
-        if (this.join.queueMs === 0) {
-          // queue 0 is rtc-node's direct capture: 10 ms frames only, and no pacing (measurement only; the silo never asks for it)
-          await this.source.captureFrame(new AudioFrame(samples.subarray(0, SAMPLES / 2), SAMPLE_RATE, 1, SAMPLES / 2));
-          await this.source.captureFrame(new AudioFrame(samples.subarray(SAMPLES / 2), SAMPLE_RATE, 1, SAMPLES / 2));
-        } else {
-          await this.source.captureFrame(new AudioFrame(samples, SAMPLE_RATE, 1, SAMPLES));
-        }
-        this.framesOut++;
-      }
+      this.capture.capture(chunk, this.onCaptured);
     } catch (e) {
-      if (!this.closed) this.log(`session ${this.name}: captureFrame failed: ${e && e.message}`);
-    } finally {
       this.pumping = false;
+      this.secondHalf = null;
+      if (!this.closed) this.log(`session ${this.name}: captureFrame failed: ${e && e.message}`);
     }
+  }
+
+  onCaptured(error) {
+    this.pumping = false;
+    if (this.clearAgain) {
+      this.clearAgain = false;
+      if (this.capture && !this.closed) this.capture.clear(); // what that capture put in after the CLEAR goes too
+    }
+    if (error) {
+      this.secondHalf = null;
+      if (!this.closed) this.log(`session ${this.name}: captureFrame failed: ${error}`);
+      return; // the next AUDIO_OUT starts the pump again
+    }
+    this.framesOut += this.inFlight;
+    this.pump();
   }
 
   /**
@@ -197,10 +231,14 @@ class Session extends SessionBase {
     this.clears++;
     this.dropsOut += this.outQueue.length;
     this.outQueue.length = 0;
-    if (this.source) this.source.clearQueue();
+    this.secondHalf = null;
+    if (this.capture) {
+      this.capture.clear();
+      if (this.pumping) this.clearAgain = true;
+    }
   }
 
-  queuedMs() { return this.source ? this.source.queuedDuration : 0; }
+  queuedMs() { return this.capture ? this.capture.queuedMs : 0; }
 
   async close(reason) {
     if (this.closed) return;
@@ -210,6 +248,8 @@ class Session extends SessionBase {
     const room = this.room;
     const source = this.source;
     this.source = null;
+    if (this.capture) this.capture.abandon();
+    this.capture = null;
     try { if (room) await room.disconnect(); } catch (e) { this.log(`session ${this.name}: disconnect failed: ${e && e.message}`); }
     try { if (source) await source.close(); } catch { /* already gone */ }
     room && room.removeAllListeners();

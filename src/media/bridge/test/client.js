@@ -7,7 +7,9 @@ const P = require('../protocol');
 
 class BridgeClient {
   constructor(env = {}) {
-    this.child = spawn(process.execPath, [path.join(__dirname, '..', 'index.js')], {
+    // BRIDGE_NODE_ARGS: extra node flags for the bridge alone (e.g. --cpu-prof), not for this process or the SFU
+    const nodeArgs = (process.env.BRIDGE_NODE_ARGS || '').split(' ').filter(Boolean);
+    this.child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', 'index.js')], {
       env: { ...process.env, NODE_ENV: 'production', BRIDGE_STATS_MS: '500', ...env }, stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.stderr = '';

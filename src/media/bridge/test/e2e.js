@@ -165,9 +165,11 @@ async function latency(queues) {
 async function bridgeLatency() {
   const { sfu, bridge } = await setup(1000);
   try {
+    // waited for from the start: b may subscribe to a's track before its own join is reported
+    const bHearsA = bridge.waitFor((f) => f.type === P.Up.TRACK && f.session === 2 && f.subscribed, 'b hears a');
     await bridge.join(1, { url: sfu.url, token: await sfu.token('a', 'r1', { kind: 'agent' }), identity: 'a', candidate: 'b' });
     await bridge.join(2, { url: sfu.url, token: await sfu.token('b', 'r1', { kind: 'agent' }), identity: 'b', candidate: 'a' });
-    await bridge.waitFor((f) => f.type === P.Up.TRACK && f.session === 2 && f.subscribed, 'b hears a');
+    await bHearsA;
     let loud = false, sentAt = 0, seq = 0;
     let onset = null;
     let quiet = 0;
