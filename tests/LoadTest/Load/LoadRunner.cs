@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VoiceActors.LoadTest.Cluster;
+using VoiceActors.LoadTest.LiveKit;
 using VoiceActors.LoadTest.Metrics;
 using VoiceActors.LoadTest.Reporting;
 using VoiceActors.Sessions;
@@ -154,20 +155,7 @@ public sealed class LoadRunner(LoadOptions options, TimeProvider clock, Action<L
         return report with { LongRun = longRun.Figures, Timeline = longRun.Timeline };
     }
 
-    private double StoreCpuSeconds()
-    {
-        var total = 0.0;
-        foreach (var id in _store!.DaemonIds)
-        {
-            try
-            {
-                using var p = Process.GetProcessById(id);
-                total += p.TotalProcessorTime.TotalSeconds;
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { } // exited since
-        }
-        return total;
-    }
+    private double StoreCpuSeconds() => _store!.DaemonIds.Sum(id => ProcessTree.Sample(id)?.Cpu.TotalSeconds ?? 0); // an exited daemon counts 0
 
     /// <summary>Starts and stops sessions so the live count follows the ramp profile, within the create rate.</summary>
     private async Task ControlAsync(SessionContext context, CancellationToken ct)

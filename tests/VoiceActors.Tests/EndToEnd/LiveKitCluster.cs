@@ -103,12 +103,21 @@ public sealed class LiveKitCluster : IAsyncDisposable
         using (response) return await response.ExpectAsync(HttpStatusCode.Created);
     }
 
-    /// <summary>Every region's probe reached its SFU (they probe from the start, when the SFUs were not up yet).</summary>
-    private Task WaitHealthyAsync(string[] regions) => SiloFleet.WaitUntilAsync(async () =>
+    /// <summary>
+    /// Every region's probe reached its SFU (they probe from the start, when the SFUs were not up yet) and a silo of it has
+    /// reported capacity; then every silo's own region view has had two refreshes to see it, as a drain waits (SiloDrain), so
+    /// the first create is placed by the same view the directory shows (a create straight after once went to the far region).
+    /// </summary>
+    private async Task WaitHealthyAsync(string[] regions)
     {
-        var view = await Fleet.Operator(Fleet.Silos[0]).GetFromJsonAsync<JsonElement>("/v1/regions");
-        return regions.All(r => view.EnumerateArray().Any(v => v.GetProperty("name").GetString() == r && v.GetProperty("healthy").GetBoolean()));
-    }, TimeSpan.FromSeconds(30), () => "the regions never became healthy once their SFUs listened");
+        await SiloFleet.WaitUntilAsync(async () =>
+        {
+            var view = await Fleet.Operator(Fleet.Silos[0]).GetFromJsonAsync<JsonElement>("/v1/regions");
+            return regions.All(r => view.EnumerateArray().Any(v => v.GetProperty("name").GetString() == r && v.GetProperty("healthy").GetBoolean()
+                && v.GetProperty("capacity").GetInt32() > 0));
+        }, TimeSpan.FromSeconds(30), () => "the regions never became healthy with capacity once their SFUs listened");
+        await Task.Delay(2 * new VoiceActors.Regions.RegionHealthOptions().ViewRefreshPeriod); // the fleet runs the default period
+    }
 
     public async ValueTask DisposeAsync()
     {
